@@ -1,0 +1,1 @@
+//! polysync-arazzo: placeholder, filled in by its issue.

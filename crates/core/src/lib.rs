@@ -1,0 +1,1 @@
+//! polysync-core: placeholder, filled in by its issue.

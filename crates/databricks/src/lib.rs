@@ -1,0 +1,1 @@
+//! polysync-databricks: placeholder, filled in by its issue.

@@ -1,0 +1,1 @@
+//! polysync-emulator: placeholder, filled in by its issue.

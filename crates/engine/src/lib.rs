@@ -1,0 +1,1 @@
+//! polysync-engine: placeholder, filled in by its issue.

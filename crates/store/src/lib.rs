@@ -1,0 +1,1 @@
+//! polysync-store: placeholder, filled in by its issue.

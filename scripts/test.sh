@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The project's test command (README "Test"): formatting, lints, the whole workspace's tests on
+# SQLite and PostgreSQL, and the official Databricks SDK against the emulator.
+# Starts the local PostgreSQL cluster if it is installed but not running.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export POLYSYNC_TEST_DATABASE_URL=${POLYSYNC_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+ensure_postgres() {
+  command -v pg_isready >/dev/null || { echo "test: pg_isready not found; PostgreSQL tests need a server at $POLYSYNC_TEST_DATABASE_URL" >&2; return 0; }
+  pg_isready -q -h 127.0.0.1 -p 5432 && return 0
+  if command -v pg_ctlcluster >/dev/null; then
+    echo "test: starting the local PostgreSQL cluster"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 -p 5432 && return 0; sleep 0.2; done
+  fi
+  echo "test: PostgreSQL is not reachable at 127.0.0.1:5432" >&2
+  return 1
+}
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+ensure_postgres
+echo "== cargo build"
+cargo build --workspace --quiet
+echo "== cargo test (POLYSYNC_TEST_DATABASE_URL=$POLYSYNC_TEST_DATABASE_URL)"
+cargo test --workspace --quiet 2>&1 | tee target/test-output.txt
+echo "== official Databricks SDK against the emulator"
+scripts/sdk-compat/check.sh

@@ -1,1 +1,30 @@
-//! polysync-core: placeholder, filled in by its issue.
+//! Polysync's domain: platforms, jobs, parameters, runs and the pure rules
+//! that govern them (validation, status decoding, widget discovery, parameter
+//! mapping).
+//!
+//! Nothing in this crate performs I/O. Providers (one per job type, added in a
+//! later round) call the Databricks client and feed its JSON through the pure
+//! functions here, so every rule from the seeds can be unit-tested without a
+//! network.
+
+pub mod compute;
+pub mod error;
+pub mod job;
+pub mod job_params;
+pub mod monitor_url;
+pub mod parameter;
+pub mod pipeline_params;
+pub mod platform;
+pub mod run;
+pub mod status;
+pub mod widgets;
+
+pub use compute::{Compute, ComputeType};
+pub use error::{Error, Result};
+pub use job::{Job, JobType};
+pub use job_params::{ParameterMapping, TaskType};
+pub use parameter::{DataType, Direction, Parameter};
+pub use platform::{Auth, JobsApiVersion, Platform};
+pub use run::{PipelineRunId, Run};
+pub use status::{RunStatus, StateObservation};
+pub use widgets::{NotebookLanguage, Widget, WidgetKind};

@@ -1,1 +1,62 @@
-//! polysync-databricks: placeholder, filled in by its issue.
+//! `polysync-databricks`: a typed Databricks REST client (Jobs 2.1/2.2, Workspace 2.0,
+//! Pipelines 2.0) with unified auth, retries, rate limiting and pagination.
+//!
+//! # Quick start
+//! ```no_run
+//! # async fn demo() -> Result<(), polysync_databricks::Error> {
+//! use polysync_databricks::{Config, DatabricksClient, JobsApiVersion};
+//! let config = Config::builder()
+//!     .host("adb-123.azuredatabricks.net")
+//!     .token(std::env::var("MY_TOKEN").unwrap_or_default())
+//!     .jobs_api_version(JobsApiVersion::V2_1)
+//!     .build()?;
+//! let client = DatabricksClient::new(config)?; // installs the ring TLS provider
+//! let run = client.jobs().get_run(42).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Public shape (stable names)
+//! - [`Config`] / [`ConfigBuilder`] (explicit; nothing ambient), [`Config::from_profile`]
+//!   (one `~/.databrickscfg` profile), [`Config::resolve`] / [`Config::resolve_with_env`]
+//!   (SDK precedence: explicit > env > profile) with [`ConfigAttributes`].
+//! - [`DatabricksClient`] (`Clone`, `Arc` inside): [`DatabricksClient::jobs`],
+//!   [`DatabricksClient::workspace`], [`DatabricksClient::pipelines`],
+//!   [`DatabricksClient::request_json`] / [`DatabricksClient::request`] for unmodelled
+//!   endpoints.
+//! - [`Error`] with [`Error::is_retryable`], [`Error::is_not_found`], [`Error::error_code`].
+//! - [`models`]: serde types; every enum has an `Unknown(String)` fallback.
+//!
+//! # TLS
+//! reqwest is built without a default TLS provider; [`install_crypto_provider`] installs
+//! rustls' ring provider and [`DatabricksClient::new`] calls it.
+//!
+//! # Retries
+//! 429, 503, 504, connection errors and timeouts are retried with exponential backoff and
+//! jitter, never sooner than `Retry-After`, within [`RetryPolicy::total_timeout`]. 400, 401,
+//! 403 and 404 are never retried (a 401 with OAuth triggers one token refresh). Non-idempotent
+//! calls (`jobs/create`, pipeline create, start update, import without overwrite, run-now and
+//! runs/submit *without* `idempotency_token`) are retried only when the server provably did
+//! not process them: a connection that never opened, or a 429 rejection.
+
+pub mod api;
+mod auth;
+pub mod config;
+pub mod databrickscfg;
+pub mod error;
+mod http;
+pub mod models;
+pub mod pagination;
+pub mod rate_limit;
+pub mod retry;
+
+pub use api::{JobsApi, PipelinesApi, WorkspaceApi};
+pub use auth::token_cache::refresh_margin;
+pub use config::{
+    AzureEnvironment, AzureServicePrincipal, Config, ConfigAttributes, ConfigBuilder, Credentials,
+    JobsApiVersion,
+};
+pub use error::{ApiError, Error, Result};
+pub use http::{DatabricksClient, install_crypto_provider};
+pub use reqwest::Method;
+pub use retry::{Idempotency, RetryPolicy};
+pub use secrecy::SecretString;

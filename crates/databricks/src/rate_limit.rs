@@ -1,0 +1,84 @@
+//! Client-side rate limiter (GCRA via `governor`) driven by tokio's clock, so waiting goes
+//! through `tokio::time::sleep` and is testable under `tokio::time::pause()`.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter as Gcra};
+
+/// Monotonic clock reading tokio's (pausable) time as an offset from creation.
+#[derive(Debug, Clone)]
+struct TokioClock {
+    origin: tokio::time::Instant,
+}
+
+impl Clock for TokioClock {
+    type Instant = Duration;
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+}
+
+/// Limits requests per second for one workspace (shared by every clone of a client).
+pub struct RateLimiter {
+    inner: Gcra<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>,
+    clock: TokioClock,
+    per_second: NonZeroU32,
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("per_second", &self.per_second)
+            .finish()
+    }
+}
+
+impl RateLimiter {
+    /// `per_second` requests per second with a burst of the same size (one second's worth).
+    pub fn new(per_second: NonZeroU32) -> Self {
+        let clock = TokioClock {
+            origin: tokio::time::Instant::now(),
+        };
+        let inner = Gcra::direct_with_clock(Quota::per_second(per_second), clock.clone());
+        RateLimiter {
+            inner,
+            clock,
+            per_second,
+        }
+    }
+
+    /// Waits until a request may be sent.
+    pub async fn acquire(&self) {
+        loop {
+            match self.inner.check() {
+                Ok(()) => return,
+                Err(not_until) => {
+                    let wait = not_until.wait_time_from(self.clock.now());
+                    tokio::time::sleep(wait.max(Duration::from_micros(100))).await;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn caps_throughput() {
+        let rl = RateLimiter::new(NonZeroU32::new(10).expect("nz"));
+        let start = tokio::time::Instant::now();
+        for _ in 0..30 {
+            rl.acquire().await;
+        }
+        // 10 burst immediately, then 20 more at 10/s ⇒ ~2 s.
+        let el = start.elapsed();
+        assert!(el >= Duration::from_millis(1900), "{el:?}");
+        assert!(el <= Duration::from_millis(2200), "{el:?}");
+    }
+}

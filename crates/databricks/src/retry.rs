@@ -1,0 +1,335 @@
+//! Retry policy: exponential backoff with jitter, `Retry-After`, a total deadline, and the
+//! idempotency rules that decide which failures may be repeated.
+//!
+//! The loop sleeps with `tokio::time`, so it is tested under `tokio::time::pause()`.
+
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::RngExt as _;
+
+use crate::error::{Error, Result};
+
+/// Whether repeating a request can change the outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    /// Safe to repeat after any transient failure (GETs, cancel, stop, reset, delete, and
+    /// run-now/submit carrying an `idempotency_token`).
+    Idempotent,
+    /// Might have been committed: retried only when the server provably did not process it
+    /// (connection never established, or 429 rate-limit rejection).
+    NonIdempotent,
+}
+
+/// Backoff and deadline settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Delay before the first retry (before jitter).
+    pub initial_backoff: Duration,
+    /// Cap on the exponential delay.
+    pub max_backoff: Duration,
+    /// Growth factor per attempt.
+    pub multiplier: f64,
+    /// Total time budget from the first attempt; no retry starts after it (SDK default 300 s).
+    pub total_timeout: Duration,
+    /// Optional cap on attempts (including the first).
+    pub max_attempts: Option<u32>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(10),
+            multiplier: 2.0,
+            total_timeout: Duration::from_secs(300),
+            max_attempts: None,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy that never retries (useful for latency-sensitive probes).
+    pub fn none() -> Self {
+        RetryPolicy {
+            max_attempts: Some(1),
+            ..Default::default()
+        }
+    }
+
+    /// Delay after failed attempt number `attempt` (1-based), with `jitter` in `[0, 1)`:
+    /// "equal jitter" — half the exponential delay is fixed, half is random, so concurrent
+    /// clients spread out without ever retrying immediately.
+    pub fn backoff(&self, attempt: u32, jitter: f64) -> Duration {
+        let exp = self
+            .multiplier
+            .powi(attempt.saturating_sub(1).min(30) as i32);
+        let base = self.initial_backoff.mul_f64(exp).min(self.max_backoff);
+        base.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+    }
+
+    /// The delay before the next attempt: the backoff, but never shorter than the server's
+    /// `Retry-After`.
+    pub fn next_delay(&self, attempt: u32, jitter: f64, retry_after: Option<Duration>) -> Duration {
+        let b = self.backoff(attempt, jitter);
+        match retry_after {
+            Some(ra) => b.max(ra),
+            None => b,
+        }
+    }
+}
+
+/// Whether `err` may be retried for a request of the given idempotency.
+pub fn should_retry(err: &Error, idempotency: Idempotency) -> bool {
+    match idempotency {
+        Idempotency::Idempotent => err.is_retryable(),
+        Idempotency::NonIdempotent => match err {
+            Error::Transport { connect, .. } => *connect,
+            Error::Api(e) => e.status.as_u16() == 429,
+            _ => false,
+        },
+    }
+}
+
+/// Runs `op` until it succeeds, fails permanently, or the policy's budget is spent. `op`
+/// receives the 1-based attempt number.
+pub async fn with_retry<T, F, Fut>(
+    policy: &RetryPolicy,
+    idempotency: Idempotency,
+    mut op: F,
+) -> Result<T>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let start = tokio::time::Instant::now();
+    let deadline = start + policy.total_timeout;
+    let mut attempt = 1u32;
+    loop {
+        let err = match op(attempt).await {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        if !should_retry(&err, idempotency) || policy.max_attempts.is_some_and(|m| attempt >= m) {
+            return Err(err);
+        }
+        let retry_after = match &err {
+            Error::Api(e) => e.retry_after,
+            _ => None,
+        };
+        let jitter: f64 = rand::rng().random_range(0.0..1.0);
+        let delay = policy.next_delay(attempt, jitter, retry_after);
+        let now = tokio::time::Instant::now();
+        if now + delay > deadline {
+            tracing::warn!(attempt, ?delay, error = %err, "retry budget exhausted");
+            return Err(err);
+        }
+        tracing::debug!(attempt, ?delay, error = %err, "retrying Databricks request");
+        tokio::time::sleep(delay).await;
+        attempt += 1;
+    }
+}
+
+/// Parses a `Retry-After` header: delta-seconds (integer or decimal) or an IMF-fixdate
+/// HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`), relative to `now`. Dates in the past give zero.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = v.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let at = parse_http_date(v)?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+fn parse_http_date(s: &str) -> Option<SystemTime> {
+    // "Sun, 06 Nov 1994 08:49:37 GMT"
+    let (_, rest) = s.split_once(", ")?;
+    let mut parts = rest.split_ascii_whitespace();
+    let day: u32 = parts.next()?.parse().ok()?;
+    let month = match parts.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':');
+    let h: u64 = hms.next()?.parse().ok()?;
+    let m: u64 = hms.next()?.parse().ok()?;
+    let sec: u64 = hms.next()?.parse().ok()?;
+    if parts.next()? != "GMT" || day == 0 || day > 31 || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    let secs = u64::try_from(days).ok()? * 86_400 + h * 3600 + m * 60 + sec;
+    Some(UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ApiError;
+    use reqwest::StatusCode;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn api(status: u16, retry_after: Option<Duration>) -> Error {
+        Error::Api(ApiError::from_response(
+            "GET /t",
+            StatusCode::from_u16(status).expect("status"),
+            b"{}",
+            retry_after,
+        ))
+    }
+
+    #[test]
+    fn backoff_grows_caps_and_jitters() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.backoff(1, 0.0), Duration::from_millis(250));
+        assert_eq!(p.backoff(1, 1.0), Duration::from_millis(500));
+        assert_eq!(p.backoff(2, 1.0), Duration::from_secs(1));
+        assert_eq!(p.backoff(3, 1.0), Duration::from_secs(2));
+        assert_eq!(p.backoff(20, 1.0), Duration::from_secs(10));
+        assert_eq!(p.backoff(20, 0.0), Duration::from_secs(5));
+        assert_eq!(
+            p.next_delay(1, 0.0, Some(Duration::from_secs(3))),
+            Duration::from_secs(3)
+        );
+    }
+
+    #[test]
+    fn retry_after_formats() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_770); // 1994-11-06 08:49:30 GMT
+        assert_eq!(parse_retry_after("1", now), Some(Duration::from_secs(1)));
+        assert_eq!(
+            parse_retry_after(" 2.5 ", now),
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-1", now), None);
+    }
+
+    #[test]
+    fn classification() {
+        use Idempotency::*;
+        assert!(should_retry(&api(429, None), Idempotent));
+        assert!(should_retry(&api(503, None), Idempotent));
+        assert!(should_retry(&api(504, None), Idempotent));
+        for s in [400, 401, 403, 404, 500] {
+            assert!(!should_retry(&api(s, None), Idempotent), "{s}");
+        }
+        assert!(should_retry(&api(429, None), NonIdempotent));
+        assert!(!should_retry(&api(503, None), NonIdempotent));
+        let timeout = Error::Timeout {
+            endpoint: "POST /x".into(),
+            timeout: Duration::from_secs(1),
+        };
+        assert!(should_retry(&timeout, Idempotent));
+        assert!(!should_retry(&timeout, NonIdempotent));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn honours_retry_after_then_succeeds() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let start = tokio::time::Instant::now();
+        let c = calls.clone();
+        let out = with_retry(&RetryPolicy::default(), Idempotency::Idempotent, |_| {
+            let c = c.clone();
+            async move {
+                if c.fetch_add(1, Ordering::SeqCst) < 2 {
+                    Err(api(429, Some(Duration::from_secs(1))))
+                } else {
+                    Ok(42)
+                }
+            }
+        })
+        .await
+        .expect("ok");
+        assert_eq!(out, 42);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert!(start.elapsed() >= Duration::from_secs(2));
+        assert!(start.elapsed() < Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn never_retries_400_and_stops_at_deadline() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let c = calls.clone();
+        let err = with_retry(&RetryPolicy::default(), Idempotency::Idempotent, |_| {
+            let c = c.clone();
+            async move {
+                c.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(api(400, None))
+            }
+        })
+        .await
+        .expect_err("400");
+        assert_eq!(err.status(), Some(StatusCode::BAD_REQUEST));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+        let policy = RetryPolicy {
+            total_timeout: Duration::from_secs(20),
+            ..Default::default()
+        };
+        let start = tokio::time::Instant::now();
+        let c = calls.clone();
+        let err = with_retry(&policy, Idempotency::Idempotent, |_| {
+            let c = c.clone();
+            async move {
+                c.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(api(503, None))
+            }
+        })
+        .await
+        .expect_err("deadline");
+        assert!(err.is_retryable());
+        assert!(start.elapsed() <= Duration::from_secs(20));
+        assert!(calls.load(Ordering::SeqCst) > 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn non_idempotent_not_retried_on_503() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let c = calls.clone();
+        let _ = with_retry(&RetryPolicy::default(), Idempotency::NonIdempotent, |_| {
+            let c = c.clone();
+            async move {
+                c.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(api(503, None))
+            }
+        })
+        .await;
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+}

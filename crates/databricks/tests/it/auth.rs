@@ -1,0 +1,102 @@
+use std::time::Duration;
+
+use polysync_databricks::{Config, DatabricksClient};
+use polysync_emulator::{AzureClient, EmulatorConfig, OAuthClient};
+
+use crate::*;
+
+#[tokio::test]
+async fn bad_token_is_401_and_not_retried() {
+    let emu = emulator().await;
+    let cfg = Config::builder()
+        .host(emu.url())
+        .token("dapi-wrong".to_string())
+        .rate_limit(None)
+        .build()
+        .expect("cfg");
+    let c = DatabricksClient::new(cfg).expect("client");
+    let err = c.workspace().list("/").await.expect_err("401");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(401));
+    assert!(!err.to_string().contains("dapi-wrong"));
+    assert!(!format!("{err:?}").contains("dapi-wrong"));
+    assert_eq!(
+        emu.requests()
+            .iter()
+            .filter(|r| r.endpoint.contains("workspace/list"))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn oauth_m2m_and_refresh() {
+    let emu = emulator_with(EmulatorConfig {
+        oauth_clients: vec![OAuthClient {
+            client_id: "sp-1".into(),
+            client_secret: "sp-secret".into(),
+        }],
+        token_ttl: Duration::from_secs(2),
+        ..Default::default()
+    })
+    .await;
+    let cfg = Config::builder()
+        .host(emu.url())
+        .oauth_m2m("sp-1", "sp-secret".to_string())
+        .rate_limit(None)
+        .build()
+        .expect("cfg");
+    let c = DatabricksClient::new(cfg).expect("client");
+    c.workspace().list("/").await.expect("first call");
+    c.workspace().list("/").await.expect("cached token");
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    c.workspace().list("/").await.expect("after expiry");
+    let lists = emu
+        .requests()
+        .iter()
+        .filter(|r| r.endpoint.contains("workspace/list"))
+        .count();
+    assert_eq!(lists, 3, "no 401 round trips expected");
+
+    let bad = Config::builder()
+        .host(emu.url())
+        .oauth_m2m("sp-1", "wrong".to_string())
+        .rate_limit(None)
+        .build()
+        .expect("cfg");
+    let err = DatabricksClient::new(bad)
+        .expect("client")
+        .workspace()
+        .list("/")
+        .await
+        .expect_err("auth");
+    assert!(matches!(err, polysync_databricks::Error::Auth(_)), "{err}");
+    assert!(!err.to_string().contains("wrong"));
+}
+
+#[tokio::test]
+async fn azure_service_principal() {
+    let emu = emulator_with(EmulatorConfig {
+        azure_clients: vec![AzureClient {
+            tenant_id: "tenant-1".into(),
+            client_id: "az-app".into(),
+            client_secret: "az-secret".into(),
+        }],
+        ..Default::default()
+    })
+    .await;
+    let cfg = Config::builder()
+        .host(emu.url())
+        .azure_client_secret("tenant-1", "az-app", "az-secret".to_string())
+        .azure_authority(format!("{}/aad/", emu.url()))
+        .rate_limit(None)
+        .build()
+        .expect("cfg");
+    let c = DatabricksClient::new(cfg).expect("client");
+    c.workspace().list("/").await.expect("azure auth works");
+    let caller = emu
+        .requests()
+        .iter()
+        .find(|r| r.endpoint.contains("workspace/list"))
+        .and_then(|r| r.caller.clone());
+    assert!(caller.unwrap_or_default().contains("az-app"));
+}

@@ -1,0 +1,113 @@
+use polysync_core::run::new_run_id;
+use polysync_core::{Run, RunStatus, StateObservation};
+use polysync_store::{Error, RunFilter};
+
+use crate::harness::{notebook, platform, store_test};
+
+store_test!(run_status_history_records_changes_only, |db| {
+    db.store.save_platform(&platform("prod")).await.unwrap();
+    let job = notebook("/nb", &[("env", "dev")]);
+    db.store
+        .upsert_imported_jobs("prod", vec![job.clone()])
+        .await
+        .unwrap();
+    let mut run = Run::new(&job, new_run_id(), 1_000);
+    run.parameters.insert("env".into(), "dev".into());
+    db.store.insert_run(&run).await.unwrap();
+
+    run.databricks_run_id = Some("77".into());
+    assert!(!db.store.update_run_status(&run).await.unwrap());
+
+    let running = StateObservation {
+        status: Some(RunStatus::Running),
+        life_cycle_state: Some("RUNNING".into()),
+        ..StateObservation::default()
+    };
+    assert!(run.apply_observation(&running, 2_000));
+    assert!(db.store.update_run_status(&run).await.unwrap());
+    assert!(!db.store.update_run_status(&run).await.unwrap());
+    let done = StateObservation {
+        status: Some(RunStatus::Success),
+        life_cycle_state: Some("TERMINATED".into()),
+        result_state: Some("SUCCESS".into()),
+        run_page_url: Some("https://x/#job/1/run/77".into()),
+        ..StateObservation::default()
+    };
+    run.apply_observation(&done, 3_000);
+    run.notebook_exit_value = Some("ok".into());
+    assert!(db.store.update_run_status(&run).await.unwrap());
+
+    let stored = db.store.get_run(&run.id).await.unwrap();
+    assert_eq!(stored, run);
+    let history = db.store.run_history(&run.id).await.unwrap();
+    let statuses: Vec<_> = history.iter().map(|h| h.status).collect();
+    assert_eq!(
+        statuses,
+        vec![RunStatus::Queued, RunStatus::Running, RunStatus::Success]
+    );
+    assert_eq!(history[2].result_state.as_deref(), Some("SUCCESS"));
+    assert_eq!(history[2].at, 3_000);
+
+    assert!(matches!(
+        db.store.get_run("missing").await,
+        Err(Error::NotFound { entity: "run", .. })
+    ));
+});
+
+store_test!(list_runs_filters_and_limits, |db| {
+    db.store.save_platform(&platform("prod")).await.unwrap();
+    let a = notebook("/a", &[]);
+    let b = notebook("/b", &[]);
+    db.store
+        .upsert_imported_jobs("prod", vec![a.clone(), b.clone()])
+        .await
+        .unwrap();
+    for i in 0..5 {
+        let job = if i % 2 == 0 { &a } else { &b };
+        let run = Run::new(job, new_run_id(), 10 + i);
+        db.store.insert_run(&run).await.unwrap();
+    }
+    let all = db
+        .store
+        .list_runs(&RunFilter::default(), 100)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 5);
+    assert!(all.windows(2).all(|w| w[0].created_at >= w[1].created_at));
+    let two = db.store.list_runs(&RunFilter::default(), 2).await.unwrap();
+    assert_eq!(two.len(), 2);
+    let only_a = db
+        .store
+        .list_runs(
+            &RunFilter {
+                job_name: Some("/a".into()),
+                ..RunFilter::default()
+            },
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(only_a.len(), 3);
+    let success = db
+        .store
+        .list_runs(
+            &RunFilter {
+                status: Some(RunStatus::Success),
+                ..RunFilter::default()
+            },
+            100,
+        )
+        .await
+        .unwrap();
+    assert!(success.is_empty());
+    // Runs survive their job's deletion.
+    db.store.delete_job("/a").await.unwrap();
+    assert_eq!(
+        db.store
+            .list_runs(&RunFilter::default(), 100)
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+});

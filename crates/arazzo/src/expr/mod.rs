@@ -1,0 +1,7 @@
+//! Runtime expressions: parsing, evaluation and `{$expr}` templates.
+
+pub mod eval;
+pub mod parse;
+
+pub use eval::{Scope, WorkflowValues};
+pub use parse::{Expr, Part, StrValue};

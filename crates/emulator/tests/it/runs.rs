@@ -1,0 +1,415 @@
+use std::time::Duration;
+
+use polysync_emulator::EmulatorConfig;
+use serde_json::json;
+
+use crate::{Emu, fast};
+
+#[tokio::test]
+async fn run_now_success_with_exit_value_and_job_parameters() {
+    let e = Emu::start(fast()).await;
+    e.import("/Shared/nb", "PYTHON", "dbutils.widgets.text(\"env\", \"dev\")\nprint(1)\ndbutils.notebook.exit(dbutils.widgets.get(\"env\"))\n").await;
+    let job = e
+        .ok(
+            "/api/2.1/jobs/create",
+            json!({"name": "j", "parameters": [{"name": "env", "default": "dev"}],
+        "tasks": [{"task_key": "main", "notebook_task": {"notebook_path": "/Shared/nb"}}]}),
+        )
+        .await;
+    let r = e
+        .ok(
+            "/api/2.1/jobs/run-now",
+            json!({"job_id": job["job_id"], "job_parameters": {"env": "prod"}}),
+        )
+        .await;
+    let run_id = r["run_id"].as_i64().unwrap();
+    assert_eq!(r["number_in_job"], run_id);
+    let run = e.wait_run(run_id).await;
+    assert_eq!(run["state"]["life_cycle_state"], "TERMINATED");
+    assert_eq!(run["state"]["result_state"], "SUCCESS");
+    assert_eq!(run["status"]["state"], "TERMINATED");
+    assert_eq!(run["job_parameters"][0]["value"], "prod");
+    assert!(
+        run["run_page_url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("#job/{}/run/{run_id}", job["job_id"]))
+    );
+    assert!(run["end_time"].as_i64().unwrap() >= run["start_time"].as_i64().unwrap());
+    let (_, out) = e
+        .get(&format!("/api/2.1/jobs/runs/get-output?run_id={run_id}"))
+        .await;
+    assert_eq!(out["notebook_output"]["result"], "prod");
+    let task_run = run["tasks"][0]["run_id"].as_i64().unwrap();
+    let (_, out) = e
+        .get(&format!("/api/2.2/jobs/runs/get-output?run_id={task_run}"))
+        .await;
+    assert_eq!(out["notebook_output"]["result"], "prod");
+    assert_eq!(out["metadata"]["job_run_id"], run_id);
+}
+
+#[tokio::test]
+async fn submit_with_base_parameters_and_lifecycle_passes_through_states() {
+    let e = Emu::start(EmulatorConfig {
+        time_scale: 50.0,
+        ..EmulatorConfig::default()
+    })
+    .await;
+    e.import(
+        "/Shared/p",
+        "PYTHON",
+        "# emulator: duration=10s pending=5s\ndbutils.notebook.exit(dbutils.widgets.get('who'))\n",
+    )
+    .await;
+    let id = e.submit_notebook("/Shared/p", json!({"notebook_task": {"notebook_path": "/Shared/p", "base_parameters": {"who": "world"}}})).await;
+    let mut seen = std::collections::BTreeSet::new();
+    loop {
+        let (_, v) = e.get(&format!("/api/2.1/jobs/runs/get?run_id={id}")).await;
+        let life = v["state"]["life_cycle_state"].as_str().unwrap().to_owned();
+        seen.insert(life.clone());
+        if life == "TERMINATED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        seen.contains("PENDING") && seen.contains("RUNNING") && seen.contains("TERMINATED"),
+        "{seen:?}"
+    );
+    let (_, out) = e
+        .get(&format!("/api/2.1/jobs/runs/get-output?run_id={id}"))
+        .await;
+    assert_eq!(out["notebook_output"]["result"], "world");
+}
+
+#[tokio::test]
+async fn every_declared_outcome() {
+    let e = Emu::start(fast()).await;
+    let cases = [
+        ("SUCCESS", "TERMINATED", Some("SUCCESS")),
+        ("FAILED", "INTERNAL_ERROR", Some("FAILED")),
+        ("TIMEDOUT", "TERMINATED", Some("TIMEDOUT")),
+        ("CANCELED", "TERMINATED", Some("CANCELED")),
+        ("SKIPPED", "SKIPPED", None),
+        ("INTERNAL_ERROR", "INTERNAL_ERROR", Some("FAILED")),
+    ];
+    for (outcome, life, result) in cases {
+        let path = format!("/Shared/o_{outcome}");
+        e.import(
+            &path,
+            "PYTHON",
+            &format!("# emulator: outcome={outcome} message=\"boom {outcome}\" duration=2s\n"),
+        )
+        .await;
+        let id = e.submit_notebook(&path, json!({})).await;
+        let run = e.wait_run(id).await;
+        assert_eq!(run["state"]["life_cycle_state"], life, "{outcome}: {run}");
+        assert_eq!(run["state"]["result_state"].as_str(), result, "{outcome}");
+        if outcome == "FAILED" {
+            assert_eq!(
+                run["state"]["state_message"],
+                "Task t failed with message: boom FAILED."
+            );
+            let (_, out) = e
+                .get(&format!("/api/2.1/jobs/runs/get-output?run_id={id}"))
+                .await;
+            assert_eq!(out["error"], "boom FAILED");
+        }
+    }
+    // raise in real code, scala/sql directives, missing notebook
+    e.import(
+        "/Shared/raise",
+        "PYTHON",
+        "x = 1\nraise ValueError(\"bad input\")\n",
+    )
+    .await;
+    let run = e
+        .wait_run(e.submit_notebook("/Shared/raise", json!({})).await)
+        .await;
+    assert_eq!(run["state"]["result_state"], "FAILED");
+    assert!(
+        run["state"]["state_message"]
+            .as_str()
+            .unwrap()
+            .contains("ValueError: bad input")
+    );
+    e.import("/Shared/sc", "SCALA", "// emulator: outcome=FAILED\n")
+        .await;
+    let run = e
+        .wait_run(e.submit_notebook("/Shared/sc", json!({})).await)
+        .await;
+    assert_eq!(run["state"]["result_state"], "FAILED");
+    e.import("/Shared/sq", "SQL", "-- emulator: exit=42\nSELECT 1\n")
+        .await;
+    let id = e.submit_notebook("/Shared/sq", json!({})).await;
+    e.wait_run(id).await;
+    let (_, out) = e
+        .get(&format!("/api/2.1/jobs/runs/get-output?run_id={id}"))
+        .await;
+    assert_eq!(out["notebook_output"]["result"], "42");
+    let run = e
+        .wait_run(e.submit_notebook("/Shared/missing", json!({})).await)
+        .await;
+    assert_eq!(run["state"]["result_state"], "FAILED");
+    assert!(
+        run["state"]["state_message"]
+            .as_str()
+            .unwrap()
+            .contains("/Shared/missing")
+    );
+    // non-notebook task: directive in description
+    let v = e.ok("/api/2.1/jobs/runs/submit", json!({"tasks": [{"task_key": "w", "description": "wheel. emulator: outcome=FAILED message=\"wheel broke\"",
+        "python_wheel_task": {"package_name": "p", "entry_point": "main"}}]})).await;
+    let run = e.wait_run(v["run_id"].as_i64().unwrap()).await;
+    assert_eq!(
+        run["state"]["state_message"],
+        "Task w failed with message: wheel broke."
+    );
+}
+
+#[tokio::test]
+async fn cancel_and_timeout() {
+    let e = Emu::start(fast()).await;
+    e.import("/Shared/long", "PYTHON", "# emulator: duration=1h\n")
+        .await;
+    let id = e.submit_notebook("/Shared/long", json!({})).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    e.ok("/api/2.1/jobs/runs/cancel", json!({"run_id": id}))
+        .await;
+    let run = e.wait_run(id).await;
+    assert_eq!(run["state"]["result_state"], "CANCELED");
+    assert_eq!(run["state"]["user_cancelled_or_timedout"], true);
+    assert_eq!(
+        run["status"]["termination_details"]["code"],
+        "USER_CANCELED"
+    );
+    let v = e.ok("/api/2.1/jobs/runs/submit", json!({"timeout_seconds": 30, "tasks": [{"task_key": "t", "notebook_task": {"notebook_path": "/Shared/long"}}]})).await;
+    let run = e.wait_run(v["run_id"].as_i64().unwrap()).await;
+    assert_eq!(run["state"]["result_state"], "TIMEDOUT");
+    let dur = run["end_time"].as_i64().unwrap() - run["start_time"].as_i64().unwrap();
+    assert!((30_000..40_000).contains(&dur), "{dur}");
+    let id = e
+        .submit_notebook("/Shared/long", json!({"timeout_seconds": 10}))
+        .await;
+    assert_eq!(e.wait_run(id).await["state"]["result_state"], "TIMEDOUT");
+}
+
+#[tokio::test]
+async fn three_task_dag_order_and_failure_propagation() {
+    let e = Emu::start(fast()).await;
+    e.import("/Shared/a", "PYTHON", "# emulator: duration=5s\n")
+        .await;
+    e.import(
+        "/Shared/bad",
+        "PYTHON",
+        "# emulator: outcome=FAILED message=oops\n",
+    )
+    .await;
+    let t = |k: &str, p: &str, deps: &[&str]| json!({"task_key": k, "notebook_task": {"notebook_path": p}, "depends_on": deps.iter().map(|d| json!({"task_key": d})).collect::<Vec<_>>()});
+    let v = e.ok("/api/2.1/jobs/runs/submit", json!({"tasks": [t("c", "/Shared/a", &["b"]), t("b", "/Shared/a", &["a"]), t("a", "/Shared/a", &[])]})).await;
+    let run = e.wait_run(v["run_id"].as_i64().unwrap()).await;
+    assert_eq!(run["state"]["result_state"], "SUCCESS");
+    let tasks = run["tasks"].as_array().unwrap();
+    let get = |k: &str| tasks.iter().find(|x| x["task_key"] == k).unwrap().clone();
+    let (a, b, c) = (get("a"), get("b"), get("c"));
+    assert!(a["end_time"].as_i64() <= b["start_time"].as_i64());
+    assert!(b["end_time"].as_i64() <= c["start_time"].as_i64());
+    assert!(
+        tasks
+            .iter()
+            .all(|x| x["state"]["result_state"] == "SUCCESS")
+    );
+    let (s, v) = e
+        .get(&format!(
+            "/api/2.1/jobs/runs/get-output?run_id={}",
+            run["run_id"]
+        ))
+        .await;
+    assert_eq!(s, 400);
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Retrieving the output of runs with multiple tasks is not supported.")
+    );
+    let mut all_done = t("d", "/Shared/a", &["b"]);
+    all_done["run_if"] = json!("ALL_DONE");
+    let v = e.ok("/api/2.1/jobs/runs/submit", json!({"tasks": [t("a", "/Shared/a", &[]), t("b", "/Shared/bad", &["a"]), t("c", "/Shared/a", &["b"]), all_done]})).await;
+    let run = e.wait_run(v["run_id"].as_i64().unwrap()).await;
+    assert_eq!(run["state"]["life_cycle_state"], "INTERNAL_ERROR");
+    assert_eq!(run["state"]["result_state"], "FAILED");
+    assert_eq!(
+        run["status"]["termination_details"]["code"],
+        "RUN_EXECUTION_ERROR"
+    );
+    let tasks = run["tasks"].as_array().unwrap();
+    let res = |k: &str| {
+        tasks.iter().find(|x| x["task_key"] == k).unwrap()["state"]["result_state"].clone()
+    };
+    assert_eq!(res("c"), "UPSTREAM_FAILED");
+    assert_eq!(res("d"), "SUCCESS");
+}
+
+#[tokio::test]
+async fn max_concurrent_runs_queue_and_skip() {
+    let e = Emu::start(fast()).await;
+    e.import("/Shared/q", "PYTHON", "# emulator: duration=200s\n")
+        .await;
+    let task = json!([{"task_key": "t", "notebook_task": {"notebook_path": "/Shared/q"}}]);
+    let skip_job = e
+        .ok(
+            "/api/2.1/jobs/create",
+            json!({"name": "s", "max_concurrent_runs": 1, "tasks": task}),
+        )
+        .await["job_id"]
+        .clone();
+    let r1 = e
+        .ok("/api/2.1/jobs/run-now", json!({"job_id": skip_job}))
+        .await["run_id"]
+        .as_i64()
+        .unwrap();
+    let r2 = e
+        .ok("/api/2.1/jobs/run-now", json!({"job_id": skip_job}))
+        .await["run_id"]
+        .as_i64()
+        .unwrap();
+    let run2 = e.wait_run(r2).await;
+    assert_eq!(run2["state"]["life_cycle_state"], "SKIPPED");
+    assert!(
+        run2["state"]["state_message"]
+            .as_str()
+            .unwrap()
+            .contains("maximum concurrent runs")
+    );
+    let queue_job = e
+        .ok(
+            "/api/2.2/jobs/create",
+            json!({"name": "q", "max_concurrent_runs": 1, "tasks": task}),
+        )
+        .await["job_id"]
+        .clone();
+    let q1 = e
+        .ok("/api/2.2/jobs/run-now", json!({"job_id": queue_job}))
+        .await["run_id"]
+        .as_i64()
+        .unwrap();
+    let q2 = e
+        .ok("/api/2.2/jobs/run-now", json!({"job_id": queue_job}))
+        .await["run_id"]
+        .as_i64()
+        .unwrap();
+    let (_, v) = e.get(&format!("/api/2.2/jobs/runs/get?run_id={q2}")).await;
+    assert_eq!(v["state"]["life_cycle_state"], "QUEUED");
+    assert_eq!(v["status"]["state"], "QUEUED");
+    let a = e.wait_run(q1).await;
+    let b = e.wait_run(q2).await;
+    assert_eq!(b["state"]["result_state"], "SUCCESS");
+    assert!(b["tasks"][0]["start_time"].as_i64() >= a["end_time"].as_i64());
+    e.wait_run(r1).await;
+    assert!(e.h.stats().max_concurrent_task_runs >= 2);
+}
+
+#[tokio::test]
+async fn time_scale_controls_duration() {
+    let e = Emu::start(EmulatorConfig {
+        time_scale: 6000.0,
+        ..EmulatorConfig::default()
+    })
+    .await;
+    e.import(
+        "/Shared/ten",
+        "PYTHON",
+        "# emulator: duration=10m pending=0s\n",
+    )
+    .await;
+    let t0 = std::time::Instant::now();
+    let run = e
+        .wait_run(e.submit_notebook("/Shared/ten", json!({})).await)
+        .await;
+    let real = t0.elapsed();
+    assert!(
+        real >= Duration::from_millis(95) && real < Duration::from_secs(3),
+        "{real:?}"
+    );
+    let sim = run["end_time"].as_i64().unwrap() - run["start_time"].as_i64().unwrap();
+    assert!(sim >= 600_000, "{sim}");
+}
+
+#[tokio::test]
+async fn runs_list_order_and_page_limit() {
+    let e = Emu::start(fast()).await;
+    e.import(
+        "/Shared/short",
+        "PYTHON",
+        "# emulator: duration=1s pending=0s\n",
+    )
+    .await;
+    e.import("/Shared/forever", "PYTHON", "# emulator: duration=10h\n")
+        .await;
+    let job = e.ok("/api/2.1/jobs/create", json!({"name": "l", "max_concurrent_runs": 100, "tasks": [{"task_key": "t", "notebook_task": {"notebook_path": "/Shared/short"}}]})).await["job_id"].clone();
+    let mut ids = vec![];
+    for _ in 0..30 {
+        ids.push(
+            e.ok("/api/2.1/jobs/run-now", json!({"job_id": job})).await["run_id"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    for id in &ids {
+        e.wait_run(*id).await;
+    }
+    let active = e.submit_notebook("/Shared/forever", json!({})).await;
+    let (_, p1) = e
+        .get(&format!("/api/2.1/jobs/runs/list?job_id={job}&limit=25"))
+        .await;
+    let runs = p1["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 25);
+    let ends: Vec<i64> = runs
+        .iter()
+        .map(|r| r["end_time"].as_i64().unwrap())
+        .collect();
+    assert!(ends.windows(2).all(|w| w[0] >= w[1]), "{ends:?}");
+    let (_, p2) = e
+        .get(&format!(
+            "/api/2.1/jobs/runs/list?job_id={job}&limit=25&page_token={}",
+            p1["next_page_token"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(p2["runs"].as_array().unwrap().len(), 5);
+    assert_eq!(p2["has_more"], false);
+    let (s, _) = e.get("/api/2.1/jobs/runs/list?limit=26").await;
+    assert_eq!(s, 400);
+    let (_, all) = e.get("/api/2.1/jobs/runs/list?limit=3").await;
+    assert_eq!(all["runs"][0]["run_id"], active);
+    let (_, act) = e.get("/api/2.1/jobs/runs/list?active_only=true").await;
+    assert_eq!(act["runs"].as_array().unwrap().len(), 1);
+    e.ok("/api/2.1/jobs/runs/cancel-all", json!({"job_id": job}))
+        .await;
+    let (s, _) = e
+        .post("/api/2.1/jobs/runs/delete", json!({"run_id": active}))
+        .await;
+    assert_eq!(s, 400);
+    e.ok("/api/2.1/jobs/runs/delete", json!({"run_id": ids[0]}))
+        .await;
+    let (s, v) = e
+        .get(&format!("/api/2.1/jobs/runs/get?run_id={}", ids[0]))
+        .await;
+    assert_eq!(
+        (s, v["message"].as_str().unwrap().to_owned()),
+        (400, format!("Run {} does not exist.", ids[0]))
+    );
+}
+
+#[tokio::test]
+async fn new_cluster_stays_pending_longer() {
+    let e = Emu::start(fast()).await;
+    e.import("/Shared/n", "PYTHON", "print(1)\n").await;
+    let warm = e
+        .submit_notebook("/Shared/n", json!({"existing_cluster_id": "c1"}))
+        .await;
+    let cold = e.submit_notebook("/Shared/n", json!({"new_cluster": {"spark_version": "15.4.x-scala2.12", "node_type_id": "i3.xlarge", "num_workers": 1}})).await;
+    let w = e.wait_run(warm).await;
+    let c = e.wait_run(cold).await;
+    let setup = |r: &serde_json::Value| r["tasks"][0]["setup_duration"].as_i64().unwrap();
+    assert!(setup(&c) > setup(&w) * 5, "{} vs {}", setup(&c), setup(&w));
+}

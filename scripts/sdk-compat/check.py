@@ -12,9 +12,10 @@ import traceback
 from datetime import timedelta
 
 from databricks.sdk import WorkspaceClient
+from databricks.sdk.errors import OperationFailed
 from databricks.sdk.service import jobs, pipelines, workspace
 
-HOST, TOKEN = sys.argv[1], sys.argv[2]
+HOST, TOKEN, OAUTH_ID, OAUTH_SECRET = sys.argv[1:5]
 NB_DIR = "/Users/sdk-compat@example.com"
 OK_NB = f"{NB_DIR}/ok"
 FAIL_NB = f"{NB_DIR}/fails"
@@ -33,6 +34,14 @@ def check(fn):
 def current_user():
     me = w.current_user.me()
     assert me.user_name, me
+
+
+@check
+def oauth_m2m_service_principal():
+    sp = WorkspaceClient(host=HOST, client_id=OAUTH_ID, client_secret=OAUTH_SECRET,
+                         auth_type="oauth-m2m")
+    assert sp.current_user.me().user_name
+    assert isinstance(list(sp.jobs.list(limit=1)), list)
 
 
 @check
@@ -88,11 +97,19 @@ def jobs_submit_one_off_and_failure():
     assert run.state.result_state == jobs.RunResultState.SUCCESS, run.state
     out = w.jobs.get_run_output(run.tasks[0].run_id)
     assert out.notebook_output.result == "hello from sdk", out
-    failed = w.jobs.submit(
+    # A failed task makes the parent run report life_cycle_state INTERNAL_ERROR (as Databricks does
+    # for multi-task-format runs), so the SDK's waiter raises OperationFailed with the task message.
+    waiter = w.jobs.submit(
         run_name="sdk-compat-fail",
         tasks=[jobs.SubmitTask(task_key="t", existing_cluster_id=CLUSTER,
                                notebook_task=jobs.NotebookTask(notebook_path=FAIL_NB))],
-    ).result(timeout=timedelta(minutes=2))
+    )
+    try:
+        waiter.result(timeout=timedelta(minutes=2))
+        raise AssertionError("a FAILED notebook must make .result() raise")
+    except OperationFailed as e:
+        assert "boom from sdk" in str(e), e
+    failed = w.jobs.get_run(waiter.run_id)
     assert failed.state.result_state == jobs.RunResultState.FAILED, failed.state
     out = w.jobs.get_run_output(failed.tasks[0].run_id)
     assert "boom from sdk" in (out.error or ""), out

@@ -17,8 +17,10 @@ if ! "$venv/bin/python" -c "import databricks.sdk, sys; sys.exit(databricks.sdk.
 fi
 
 token="dapi-sdk-compat-$RANDOM$RANDOM"
+oauth_id="sdk-compat-sp"
+oauth_secret="secret-$RANDOM$RANDOM"
 log=$(mktemp)
-"$bin" emulator --port 0 --token "$token" --time-scale 20 >"$log" 2>&1 &
+"$bin" emulator --port 0 --token "$token" --oauth-client "$oauth_id:$oauth_secret" --time-scale 20 >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log"' EXIT
 url=""
@@ -30,5 +32,5 @@ for _ in $(seq 1 100); do
 done
 [ -n "$url" ] || { echo "sdk-compat: emulator printed no URL" >&2; cat "$log" >&2; exit 1; }
 # The SDK reads DATABRICKS_* variables and ~/.databrickscfg too; isolate it from the caller's.
-env -u DATABRICKS_HOST -u DATABRICKS_TOKEN -u DATABRICKS_CONFIG_PROFILE \
-  DATABRICKS_CONFIG_FILE=/dev/null "$venv/bin/python" "$(dirname "$0")/check.py" "$url" "$token"
+env -u DATABRICKS_HOST -u DATABRICKS_TOKEN -u DATABRICKS_CONFIG_PROFILE -u DATABRICKS_CLIENT_ID -u DATABRICKS_CLIENT_SECRET \
+  DATABRICKS_CONFIG_FILE=/dev/null "$venv/bin/python" "$(dirname "$0")/check.py" "$url" "$token" "$oauth_id" "$oauth_secret"

@@ -1,4 +1,5 @@
 //! End-to-end tests of the client against `polysync-emulator` on a random loopback port.
+#![allow(missing_docs, clippy::unwrap_used)]
 
 mod auth;
 mod faults;

@@ -39,6 +39,24 @@ pub fn check_schema(schema: &Value) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// Fills absent top-level inputs from the schema's `properties.<name>.default` (JSON Schema
+/// annotation; authors use it for optional inputs such as `eventLimit: {default: 50}`).
+/// Inputs that are present, even as `null`, are left alone; non-object inputs are untouched.
+pub fn apply_defaults(schema: &Value, inputs: &mut Value) {
+    let (Some(props), Value::Object(m)) =
+        (schema.get("properties").and_then(Value::as_object), inputs)
+    else {
+        return;
+    };
+    for (name, prop) in props {
+        if let Some(d) = prop.get("default")
+            && !m.contains_key(name)
+        {
+            m.insert(name.clone(), d.clone());
+        }
+    }
+}
+
 /// Validates inputs; every violation as `<pointer>: <message>`.
 pub fn validate(schema: &Value, inputs: &Value) -> Vec<String> {
     match jsonschema::validator_for(schema) {
@@ -203,6 +221,19 @@ mod tests {
         let errs = validate(&s, &json!({"n": "x"}));
         assert_eq!(errs.len(), 2, "{errs:?}");
         assert!(validate(&s, &json!({"a": 1, "n": 2})).is_empty());
+    }
+
+    #[test]
+    fn applies_schema_defaults_to_absent_inputs_only() {
+        let s = json!({"type": "object", "properties": {
+            "n": {"type": "integer", "default": 50}, "m": {"type": "integer", "default": 1},
+            "k": {"type": "string", "default": "x"}, "z": {"type": "string"}}});
+        let mut i = json!({"m": 7, "k": null});
+        apply_defaults(&s, &mut i);
+        assert_eq!(i, json!({"n": 50, "m": 7, "k": null}));
+        let mut not_object = json!(3);
+        apply_defaults(&s, &mut not_object);
+        assert_eq!(not_object, json!(3));
     }
 
     #[test]

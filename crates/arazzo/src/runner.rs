@@ -147,7 +147,7 @@ impl<'a> Runner<'a> {
         &mut self,
         doc: usize,
         wf: usize,
-        inputs: Value,
+        mut inputs: Value,
         depth: usize,
     ) -> Boxed<'_, Result<WorkflowRun>> {
         Box::pin(async move {
@@ -159,6 +159,7 @@ impl<'a> Runner<'a> {
             let id = w.id().to_string();
             if let Some(schema) = &w.inputs {
                 let schema = crate::inputs::resolve_schema(schema, &bundle.docs[doc].raw);
+                crate::inputs::apply_defaults(&schema, &mut inputs);
                 self.secrets
                     .extend(crate::inputs::secret_values(&schema, &inputs));
                 let problems = crate::inputs::validate(&schema, &inputs);

@@ -473,3 +473,49 @@ async fn wall_clock_limit_stops_a_long_run() {
         Duration::from_secs(1)
     );
 }
+
+#[tokio::test]
+async fn absent_inputs_take_their_schema_default_in_both_modes() {
+    // Optional inputs with a JSON Schema `default` (the corpus's `eventLimit: {default: 50}`,
+    // `autoterminationMinutes: {default: 30}`) are sent with that default, also to nested
+    // workflows; an input given explicitly wins.
+    let (_d, b) = pets_bundle(&doc(r#"workflows:
+- workflowId: outer
+  inputs:
+    type: object
+    properties:
+      limit: {type: integer, default: 50}
+      name: {type: string, default: rex}
+  steps:
+  - stepId: list
+    operationId: listPets
+    parameters: [{name: limit, in: query, value: $inputs.limit}]
+  - stepId: add
+    operationId: addPet
+    requestBody: {payload: {name: $inputs.name}}
+  - stepId: nested
+    workflowId: inner
+  outputs: {limit: $inputs.limit, innerKind: $workflows.inner.outputs.kind}
+- workflowId: inner
+  inputs:
+    type: object
+    properties:
+      kind: {type: string, default: dog}
+  steps:
+  - stepId: add
+    operationId: addPet
+    requestBody: {payload: {kind: $inputs.kind}}
+  outputs: {kind: $inputs.kind}
+"#))
+    .await;
+    for opts in [fast(), strict()] {
+        let fake = Fake::new(|_, _| resp(200, json!({})));
+        let r = run_with(&b, Some("outer"), json!({"name": "fido"}), opts, &fake).await;
+        assert!(r.succeeded(), "{:?}\n{}", r.error, r.report());
+        assert_eq!(r.outputs, json!({"limit": 50, "innerKind": "dog"}));
+        let reqs = fake.requests();
+        assert!(reqs[0].url.ends_with("/pets?limit=50"), "{}", reqs[0].url);
+        assert_eq!(body(&reqs[1]), json!({"name": "fido"}));
+        assert_eq!(body(&reqs[2]), json!({"kind": "dog"}));
+    }
+}

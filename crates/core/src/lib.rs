@@ -2,10 +2,10 @@
 //! that govern them (validation, status decoding, widget discovery, parameter
 //! mapping).
 //!
-//! Nothing in this crate performs I/O. Providers (one per job type, added in a
-//! later round) call the Databricks client and feed its JSON through the pure
-//! functions here, so every rule from the seeds can be unit-tested without a
-//! network.
+//! Apart from [`providers`], nothing in this crate performs I/O. Providers
+//! (one per job type) call the Databricks client and feed its JSON through
+//! the pure functions here, so every rule from the seeds can be unit-tested
+//! without a network; they never touch the store.
 
 pub mod compute;
 pub mod error;
@@ -15,6 +15,7 @@ pub mod monitor_url;
 pub mod parameter;
 pub mod pipeline_params;
 pub mod platform;
+pub mod providers;
 pub mod run;
 pub mod status;
 pub mod widgets;

@@ -1,0 +1,11 @@
+//! Engine end-to-end tests against the workspace emulator (random port).
+//! Every test runs on SQLite and, when `POLYSYNC_TEST_DATABASE_URL` is set,
+//! again on PostgreSQL in a fresh schema dropped afterwards.
+
+mod harness;
+
+mod credentials;
+mod import;
+mod runs;
+mod status_rows;
+mod troubleshooting;

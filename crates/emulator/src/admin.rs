@@ -31,10 +31,10 @@ async fn list_requests(
     let log = m(&s.log);
     let items: Vec<Value> = log
         .iter()
-        .filter(|e| q.get("endpoint").is_none_or(|v| &e.endpoint == v))
+        .filter(|e| q.get("endpoint").is_none_or(|v| *e.endpoint == **v))
         .filter(|e| {
             q.get("method")
-                .is_none_or(|v| e.method.eq_ignore_ascii_case(v))
+                .is_none_or(|v| e.method.as_str().eq_ignore_ascii_case(v))
         })
         .filter(|e| {
             q.get("path_contains")
@@ -49,7 +49,7 @@ async fn list_requests(
                 .and_then(|v| v.parse::<u64>().ok())
                 .is_none_or(|v| e.seq >= v)
         })
-        .filter_map(|e| serde_json::to_value(e).ok())
+        .filter_map(|e| serde_json::to_value(e.to_public()).ok())
         .collect();
     Json(json!({ "requests": items }))
 }

@@ -67,7 +67,10 @@ impl EmulatorHandle {
     }
     /// The request log (oldest first; bounded ring buffer).
     pub fn requests(&self) -> Vec<LoggedRequest> {
-        state::m(&self.state.log).iter().cloned().collect()
+        state::m(&self.state.log)
+            .iter()
+            .map(state::LogEntry::to_public)
+            .collect()
     }
     /// Clear the request log.
     pub fn clear_requests(&self) {

@@ -21,7 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::error::ApiError;
 use crate::faults::roll;
-use crate::state::{LoggedRequest, Shared};
+use crate::state::{LogEntry, Shared};
 
 /// TCP stream whose writes fail once `kill` is set: the response is never sent and the
 /// connection closes, which is exactly what a client sees when a gateway drops a response.
@@ -199,13 +199,17 @@ async fn open_mw(state: State<Shared>, req: Request, next: Next) -> Response {
 }
 
 async fn handle(state: Shared, req: Request, next: Next, api: bool) -> Response {
-    let method = req.method().as_str().to_owned();
-    let matched = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned())
-        .unwrap_or_else(|| req.uri().path().to_owned());
-    let key = endpoint_key(&method, &matched);
+    let method = req.method().clone();
+    // Key and counter are interned per route: no formatting or hashing of the key per request.
+    let ep = {
+        let matched = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str)
+            .unwrap_or_else(|| req.uri().path());
+        state.endpoint(&method, matched, || endpoint_key(method.as_str(), matched))
+    };
+    let key: &str = &ep.key;
     let path = req
         .uri()
         .path_and_query()
@@ -216,7 +220,7 @@ async fn handle(state: Shared, req: Request, next: Next, api: bool) -> Response 
         .get::<ConnectInfo<ConnKill>>()
         .map(|c| c.0.clone());
     let timestamp_ms = crate::clock::wall_ms();
-    state.count(&key);
+    ep.count.fetch_add(1, Ordering::Relaxed);
 
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, 64 * 1024 * 1024).await {
@@ -225,16 +229,15 @@ async fn handle(state: Shared, req: Request, next: Next, api: bool) -> Response 
             return ApiError::malformed("Request body too large or unreadable.").into_response();
         }
     };
-    let json_body = if api && !bytes.is_empty() && bytes.first() == Some(&b'{') {
-        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
-    } else {
-        serde_json::Value::Null
-    };
+    // Logged as raw bytes and parsed only when the log is read (the handler parses it anyway).
+    // Copied so the log never pins the connection's read buffer.
+    let log_body =
+        (api && bytes.first() == Some(&b'{')).then(|| bytes::Bytes::copy_from_slice(&bytes));
     let mut caller = None;
     let mut dropped = false;
     let response = 'resp: {
         if api {
-            if !version_ok(parts.uri.path(), &key) {
+            if !version_ok(parts.uri.path(), key) {
                 break 'resp ApiError::new(
                     StatusCode::NOT_FOUND,
                     "ENDPOINT_NOT_FOUND",
@@ -257,9 +260,9 @@ async fn handle(state: Shared, req: Request, next: Next, api: bool) -> Response 
                 tokio::time::sleep(std::time::Duration::from_millis(f.latency_ms)).await;
             }
             if api {
-                let limit = f.rate_limits.get(&key).or_else(|| f.rate_limits.get("*"));
+                let limit = f.rate_limits.get(key).or_else(|| f.rate_limits.get("*"));
                 if let Some(&rps) = limit
-                    && let Err(retry) = state.limiter.check(&key, rps)
+                    && let Err(retry) = state.limiter.check(key, rps)
                 {
                     break 'resp ApiError::rate_limited(
                         format!(
@@ -294,7 +297,7 @@ async fn handle(state: Shared, req: Request, next: Next, api: bool) -> Response 
         let resp = next.run(req).await;
         if api
             && let Some(f) = &faults
-            && f.drop_applies(&key)
+            && f.drop_applies(key)
         {
             let deterministic = state
                 .drop_left
@@ -307,12 +310,12 @@ async fn handle(state: Shared, req: Request, next: Next, api: bool) -> Response 
         resp
     };
     if !key.starts_with("GET __") {
-        state.log_request(LoggedRequest {
+        state.log_request(LogEntry {
             seq: 0,
             method,
             path,
-            endpoint: key,
-            body: json_body,
+            endpoint: ep.key.clone(),
+            body: log_body,
             caller,
             status: if dropped {
                 0

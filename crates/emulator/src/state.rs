@@ -231,6 +231,60 @@ pub struct LoggedRequest {
     pub timestamp_ms: i64,
 }
 
+/// Request-log entry as stored: cheap to record on the hot path (no JSON parsing; the body is
+/// kept as the raw bytes and parsed only when the log is read).
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    /// Sequence number (monotonic).
+    pub seq: u64,
+    /// HTTP method.
+    pub method: http::Method,
+    /// Path plus query string.
+    pub path: String,
+    /// Normalised endpoint key (shared with the endpoint's counter).
+    pub endpoint: Arc<str>,
+    /// Raw JSON-object body (API requests whose body starts with `{`), copied.
+    pub body: Option<bytes::Bytes>,
+    /// Caller id.
+    pub caller: Option<String>,
+    /// Response status (0 = dropped).
+    pub status: u16,
+    /// Real wall-clock epoch ms when the request arrived.
+    pub timestamp_ms: i64,
+}
+
+impl LogEntry {
+    /// The public form (parses the body).
+    pub fn to_public(&self) -> LoggedRequest {
+        LoggedRequest {
+            seq: self.seq,
+            method: self.method.as_str().to_owned(),
+            path: self.path.clone(),
+            endpoint: self.endpoint.to_string(),
+            body: self
+                .body
+                .as_ref()
+                .map(|b| serde_json::from_slice(b).unwrap_or(Value::Null))
+                .unwrap_or(Value::Null),
+            caller: self.caller.clone(),
+            status: self.status,
+            timestamp_ms: self.timestamp_ms,
+        }
+    }
+}
+
+/// A routed endpoint: its normalised key and request counter, resolved once per route.
+#[derive(Debug)]
+pub struct Endpoint {
+    /// `METHOD path-after-version`, e.g. `GET jobs/runs/get`.
+    pub key: Arc<str>,
+    /// Requests seen.
+    pub count: AtomicU64,
+}
+
+/// The endpoints of one route path, one per method.
+pub type EndpointsByMethod = Vec<(http::Method, Arc<Endpoint>)>;
+
 /// Counters exported by `stats()`.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Stats {
@@ -324,11 +378,11 @@ pub struct AppState {
     /// Issued tokens.
     pub issued: RwLock<HashMap<String, Issued>>,
     /// Request log ring buffer.
-    pub log: Mutex<VecDeque<LoggedRequest>>,
+    pub log: Mutex<VecDeque<LogEntry>>,
     /// Log sequence.
     pub log_seq: AtomicU64,
-    /// Per-endpoint counters.
-    pub counters: RwLock<HashMap<String, Arc<AtomicU64>>>,
+    /// Endpoints by matched route path, then method (key + counter, interned on first use).
+    pub endpoints: RwLock<HashMap<String, EndpointsByMethod>>,
     /// Jobs.
     pub jobs: RwLock<BTreeMap<i64, Job>>,
     /// Runs.
@@ -395,7 +449,7 @@ impl AppState {
                 config.request_log_capacity.min(65_536),
             )),
             log_seq: AtomicU64::new(0),
-            counters: RwLock::new(HashMap::new()),
+            endpoints: RwLock::new(HashMap::new()),
             jobs: RwLock::new(BTreeMap::new()),
             runs: RwLock::new(BTreeMap::new()),
             task_index: RwLock::new(HashMap::new()),
@@ -435,20 +489,34 @@ impl AppState {
         *w(&self.faults) = Arc::new(f);
     }
 
-    /// Count one request for an endpoint key.
-    pub fn count(&self, key: &str) {
-        if let Some(c) = r(&self.counters).get(key) {
-            c.fetch_add(1, Ordering::Relaxed);
-            return;
+    /// The endpoint (key + counter) of a matched route path; `make_key` builds the key the
+    /// first time a (path, method) pair is seen.
+    pub fn endpoint(
+        &self,
+        method: &http::Method,
+        matched: &str,
+        make_key: impl FnOnce() -> String,
+    ) -> Arc<Endpoint> {
+        let find =
+            |v: &EndpointsByMethod| v.iter().find(|(m, _)| m == method).map(|(_, e)| e.clone());
+        if let Some(e) = r(&self.endpoints).get(matched).and_then(find) {
+            return e;
         }
-        w(&self.counters)
-            .entry(key.to_owned())
-            .or_insert_with(|| Arc::new(AtomicU64::new(0)))
-            .fetch_add(1, Ordering::Relaxed);
+        let mut map = w(&self.endpoints);
+        let slot = map.entry(matched.to_owned()).or_default();
+        if let Some(e) = find(slot) {
+            return e;
+        }
+        let e = Arc::new(Endpoint {
+            key: make_key().into(),
+            count: AtomicU64::new(0),
+        });
+        slot.push((method.clone(), e.clone()));
+        e
     }
 
     /// Append to the request log ring buffer.
-    pub fn log_request(&self, mut entry: LoggedRequest) {
+    pub fn log_request(&self, mut entry: LogEntry) {
         entry.seq = self.log_seq.fetch_add(1, Ordering::Relaxed);
         let cap = self.config.request_log_capacity;
         if cap == 0 {
@@ -464,10 +532,13 @@ impl AppState {
     /// Snapshot of statistics.
     pub fn stats(&self) -> Stats {
         let now = self.clock.now_ms();
-        let requests: BTreeMap<String, u64> = r(&self.counters)
-            .iter()
-            .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
-            .collect();
+        let mut requests: BTreeMap<String, u64> = BTreeMap::new();
+        for e in r(&self.endpoints).values().flatten().map(|(_, e)| e) {
+            let n = e.count.load(Ordering::Relaxed);
+            if n > 0 {
+                *requests.entry(e.key.to_string()).or_insert(0) += n;
+            }
+        }
         let (active_task_runs, max) = m(&self.concurrency).at(now);
         let active_runs = r(&self.runs).values().filter(|run| run.end() > now).count();
         Stats {

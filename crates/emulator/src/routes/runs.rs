@@ -833,12 +833,19 @@ pub async fn list(
         })
         .filter(|(_, done, _)| if *done { !active_only } else { !completed_only })
         .collect();
-    selected.sort_by(|a, b| {
+    let order = |a: &(&Run, bool, i64), b: &(&Run, bool, i64)| {
         a.1.cmp(&b.1)
             .then(b.2.cmp(&a.2))
             .then(b.0.run_id.cmp(&a.0.run_id))
-    });
+    };
     let total = selected.len();
+    // Only the first `offset + limit` in order are needed: select them in O(n), sort just those.
+    let wanted = offset.saturating_add(limit);
+    if wanted < selected.len() {
+        selected.select_nth_unstable_by(wanted, order);
+        selected.truncate(wanted);
+    }
+    selected.sort_by(order);
     let page: Vec<Value> = selected
         .iter()
         .skip(offset)

@@ -1,0 +1,281 @@
+//! `polysync platform add|list|show|remove`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use polysync_engine::{Auth, Compute, ComputeType, JobsApiVersion, Platform};
+
+use super::{open_engine, usage};
+use crate::output;
+
+/// Subcommands of `polysync platform`.
+#[derive(Debug, clap::Subcommand)]
+pub enum PlatformCommand {
+    /// Register a Databricks workspace (`--host URL --token-env VAR` or `--profile NAME`).
+    Add(Box<AddArgs>),
+    /// List registered platforms.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one platform.
+    Show {
+        /// Platform name.
+        name: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a platform (refused while it still has jobs).
+    Remove {
+        /// Platform name.
+        name: String,
+    },
+}
+
+/// Arguments of `polysync platform add`.
+#[derive(Debug, clap::Args)]
+pub struct AddArgs {
+    /// Unique platform name (no `:`; jobs are addressed as `PLATFORM:EXTERNAL_ID`).
+    pub name: String,
+    /// Workspace URL, e.g. `https://adb-123.4.azuredatabricks.net` (read from the profile
+    /// when `--profile` is given without it).
+    #[arg(long, value_name = "URL")]
+    pub host: Option<String>,
+    /// Name of the environment variable holding the personal access token (read at run time;
+    /// the token itself is never stored).
+    #[arg(long, value_name = "VAR", conflicts_with = "profile")]
+    pub token_env: Option<String>,
+    /// A `~/.databrickscfg` profile (`DATABRICKS_CONFIG_FILE` overrides the file location).
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+    /// Explicit profile file for `--profile` (default: `DATABRICKS_CONFIG_FILE`, else
+    /// `~/.databrickscfg`, resolved at run time).
+    #[arg(long, value_name = "PATH", requires = "profile")]
+    pub config_file: Option<PathBuf>,
+    /// Compute for notebook runs: new-job-cluster, existing-cluster, instance-pool, serverless.
+    #[arg(long, default_value = "serverless", value_name = "TYPE")]
+    pub compute: String,
+    /// Databricks Runtime version (`spark_version`), e.g. `15.4.x-scala2.12`.
+    #[arg(long, value_name = "VERSION")]
+    pub cluster_version: Option<String>,
+    /// Cluster node type (`node_type_id`), e.g. `Standard_DS3_v2`.
+    #[arg(long, value_name = "TYPE")]
+    pub node_type: Option<String>,
+    /// Number of worker nodes (new job cluster / instance pool).
+    #[arg(long, value_name = "N")]
+    pub num_workers: Option<String>,
+    /// All-purpose cluster id (with `--compute existing-cluster`).
+    #[arg(long, value_name = "ID")]
+    pub existing_cluster_id: Option<String>,
+    /// Instance pool id (with `--compute instance-pool`).
+    #[arg(long, value_name = "ID")]
+    pub instance_pool_id: Option<String>,
+    /// Root of notebook discovery (default `/`).
+    #[arg(long, default_value = "/", value_name = "PATH")]
+    pub default_notebook_path: String,
+    /// Jobs API version: 2.1 (default) or 2.2.
+    #[arg(long, default_value = "2.1", value_name = "VERSION")]
+    pub jobs_api: String,
+    /// Print the saved platform as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Run a `polysync platform` subcommand.
+pub async fn run(db: Option<String>, cmd: PlatformCommand) -> anyhow::Result<ExitCode> {
+    // Validate the arguments before touching the database.
+    let platform = match &cmd {
+        PlatformCommand::Add(args) => Some(build_platform(args)?),
+        _ => None,
+    };
+    let engine = open_engine(db).await?;
+    match cmd {
+        PlatformCommand::Add(args) => {
+            let Some(platform) = platform else {
+                return Ok(ExitCode::SUCCESS);
+            };
+            let saved = engine.add_platform(platform).await?;
+            if args.json {
+                output::print_json(&output::platform_json(&saved))?;
+            } else {
+                println!(
+                    "platform {} added ({}); next: polysync import {}",
+                    saved.name, saved.workspace_url, saved.name
+                );
+            }
+        }
+        PlatformCommand::List { json } => {
+            let platforms = engine.list_platforms().await?;
+            if json {
+                let v: Vec<_> = platforms.iter().map(output::platform_json).collect();
+                output::print_json(&v)?;
+            } else if platforms.is_empty() {
+                println!(
+                    "no platforms; add one with `polysync platform add NAME --host URL --token-env VAR`"
+                );
+            } else {
+                let mut t = output::table(["Name", "Workspace URL", "Auth", "Compute", "Jobs API"]);
+                for p in &platforms {
+                    t.add_row(vec![
+                        p.name.clone(),
+                        p.workspace_url.clone(),
+                        output::auth_text(p),
+                        output::compute_text(p),
+                        p.jobs_api_version.to_string(),
+                    ]);
+                }
+                println!("{t}");
+            }
+        }
+        PlatformCommand::Show { name, json } => {
+            let p = engine.get_platform(&name).await?;
+            if json {
+                output::print_json(&output::platform_json(&p))?;
+            } else {
+                let mut t = output::table(["Field", "Value"]);
+                t.add_row(vec!["Name".to_owned(), p.name.clone()]);
+                t.add_row(vec!["Workspace URL".to_owned(), p.workspace_url.clone()]);
+                t.add_row(vec!["Auth".to_owned(), output::auth_text(&p)]);
+                t.add_row(vec![
+                    "Default notebook path".to_owned(),
+                    p.default_notebook_path.clone(),
+                ]);
+                t.add_row(vec!["Jobs API".to_owned(), p.jobs_api_version.to_string()]);
+                t.add_row(vec!["Compute".to_owned(), output::compute_text(&p)]);
+                println!("{t}");
+            }
+        }
+        PlatformCommand::Remove { name } => {
+            engine.remove_platform(&name).await?;
+            println!("platform {name} removed");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Builds the core `Platform` from the flags and validates it (no database needed).
+fn build_platform(args: &AddArgs) -> anyhow::Result<Platform> {
+    let auth = match (&args.token_env, &args.profile) {
+        (Some(var), None) => Auth::TokenEnv { var: var.clone() },
+        (None, Some(name)) => Auth::Profile {
+            name: name.clone(),
+            config_file: args.config_file.clone(),
+        },
+        _ => {
+            return Err(usage(
+                "platform add needs exactly one of --token-env VAR or --profile PROFILE",
+                format!(
+                    "e.g. polysync platform add {} --host https://adb-123.4.azuredatabricks.net --token-env DATABRICKS_TOKEN",
+                    args.name
+                ),
+            ));
+        }
+    };
+    let host = match (&args.host, &args.profile) {
+        (Some(h), _) => h.clone(),
+        (None, Some(profile)) => host_from_profile(profile, args.config_file.as_deref())?,
+        (None, None) => {
+            return Err(usage(
+                "platform add needs --host URL",
+                "give the workspace URL, e.g. --host https://adb-123.4.azuredatabricks.net",
+            ));
+        }
+    };
+    let compute_type: ComputeType = args.compute.parse().map_err(|_| {
+        usage(
+            format!("unknown --compute {:?}", args.compute),
+            "use one of: new-job-cluster, existing-cluster, instance-pool, serverless",
+        )
+    })?;
+    let num_workers = match &args.num_workers {
+        None => None,
+        Some(n) => Some(n.trim().parse::<u32>().map_err(|_| {
+            usage(
+                format!("--num-workers {n:?} is not a whole number"),
+                "give the number of worker nodes, e.g. --num-workers 2",
+            )
+        })?),
+    };
+    let jobs_api: JobsApiVersion = args.jobs_api.parse().map_err(|_| {
+        usage(
+            format!("unknown --jobs-api {:?}", args.jobs_api),
+            "use --jobs-api 2.1 (default) or --jobs-api 2.2",
+        )
+    })?;
+    let mut platform = Platform::new(args.name.clone(), host, auth);
+    platform.default_notebook_path = args.default_notebook_path.clone();
+    platform.jobs_api_version = jobs_api;
+    platform.compute = Compute {
+        compute_type,
+        cluster_version: args.cluster_version.clone(),
+        node_type: args.node_type.clone(),
+        num_workers,
+        existing_cluster_id: args.existing_cluster_id.clone(),
+        existing_instance_pool: args.instance_pool_id.clone(),
+    };
+    platform
+        .validate()
+        .map_err(|e| usage(e.to_string(), field_hint(&e)))?;
+    Ok(platform)
+}
+
+/// Platform fields that depend on the compute type.
+const COMPUTE_FIELDS: [&str; 5] = [
+    "existing_cluster_id",
+    "existing_instance_pool",
+    "cluster_version",
+    "node_type",
+    "num_workers",
+];
+
+/// Names the flag to fix for a platform validation error.
+fn field_hint(e: &polysync_core::Error) -> String {
+    let text = e.to_string();
+    let flag = [
+        ("existing_cluster_id", "--existing-cluster-id ID"),
+        ("existing_instance_pool", "--instance-pool-id ID"),
+        ("cluster_version", "--cluster-version VERSION"),
+        ("node_type", "--node-type TYPE"),
+        ("num_workers", "--num-workers N"),
+        ("default_notebook_path", "--default-notebook-path /PATH"),
+        ("workspace_url", "--host URL"),
+        ("token_env", "--token-env VAR"),
+        ("profile", "--profile PROFILE"),
+        ("name", "the platform NAME"),
+    ]
+    .into_iter()
+    .find(|(field, _)| text.contains(field));
+    match flag {
+        Some((field, flag)) if COMPUTE_FIELDS.contains(&field) => {
+            format!("fix {flag} (or change --compute) and retry")
+        }
+        Some((_, flag)) => format!("fix {flag} and retry"),
+        None => "correct the value named above and retry".to_owned(),
+    }
+}
+
+/// Reads `host` from a `~/.databrickscfg` profile (honouring `DATABRICKS_CONFIG_FILE`).
+fn host_from_profile(profile: &str, explicit: Option<&std::path::Path>) -> anyhow::Result<String> {
+    let env_file = std::env::var("DATABRICKS_CONFIG_FILE").ok();
+    let path = match explicit {
+        Some(p) => Some(p.to_path_buf()),
+        None => polysync_databricks::config::config_file_location(env_file.as_deref()),
+    };
+    let Some(path) = path else {
+        return Err(usage(
+            "cannot locate ~/.databrickscfg",
+            "pass --host URL or set DATABRICKS_CONFIG_FILE",
+        ));
+    };
+    let loaded = polysync_databricks::databrickscfg::load_profile(&path, Some(profile))
+        .map_err(|e| usage(e.to_string(), "check the profile name or pass --host URL"))?;
+    match loaded.as_ref().and_then(|p| p.get("host")) {
+        Some(h) => Ok(h.to_owned()),
+        None => Err(usage(
+            format!("profile {profile} in {} has no host", path.display()),
+            "add `host = https://…` to the profile or pass --host URL",
+        )),
+    }
+}

@@ -1,0 +1,141 @@
+//! `polysync run JOB [-p name=value ...] [--wait] [--json]`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use polysync_engine::{Engine, Run, RunStatus, WaitOptions};
+
+use super::{EXIT_RUN_NOT_SUCCESSFUL, open_engine, parse_assignment, usage};
+use crate::{output, progress::RunLine};
+
+/// Arguments of `polysync run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Job name or `PLATFORM:EXTERNAL_ID`.
+    pub job: String,
+    /// Parameter override `name=value` (repeatable); validated before anything is sent.
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Wait until the run ends (live status line on a terminal); exit 0 only on Success.
+    #[arg(long)]
+    pub wait: bool,
+    /// Print the run as JSON (with --wait: the final run).
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds between status polls while waiting.
+    #[arg(long, default_value = "1", value_name = "SECS")]
+    pub poll_interval: String,
+    /// Print the request that would be sent (method, path, body) and send nothing.
+    #[arg(long, conflicts_with = "wait")]
+    pub dry_run: bool,
+    /// Stop waiting after this many seconds (the run continues in Databricks).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<String>,
+}
+
+fn seconds(flag: &str, raw: &str) -> anyhow::Result<Duration> {
+    match raw.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s < 1e9 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(usage(
+            format!("{flag} {raw:?} is not a positive number of seconds"),
+            format!("e.g. {flag} 2.5"),
+        )),
+    }
+}
+
+/// Run `polysync run`.
+pub async fn run(db: Option<String>, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let overrides = args
+        .params
+        .iter()
+        .map(|raw| parse_assignment("-p", raw))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let opts = WaitOptions {
+        poll_interval: seconds("--poll-interval", &args.poll_interval)?,
+        timeout: args
+            .timeout
+            .as_deref()
+            .map(|t| seconds("--timeout", t))
+            .transpose()?,
+    };
+    let engine = open_engine(db).await?;
+    if args.dry_run {
+        let preview = engine.preview_request(&args.job, &overrides).await?;
+        output::print_json(&preview)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let run = engine.start_run(&args.job, &overrides).await?;
+    if !args.wait {
+        if args.json {
+            output::print_json(&run)?;
+        } else {
+            println!(
+                "run {} started ({}; Databricks run {})",
+                run.id,
+                output::status(run.status),
+                run.databricks_run_id.as_deref().unwrap_or("-")
+            );
+            if let Some(url) = &run.monitor_url {
+                println!("monitor: {url}");
+            }
+            println!("follow it with: polysync runs show {}", run.id);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let label = format!("{} ({})", run.job_name, run.id);
+    let last = wait_with_line(&engine, &run, &label, opts, args.json).await?;
+    if args.json {
+        output::print_json(&last)?;
+    } else {
+        print_final(&last);
+        if let Some(hint) = engine.run_hint(&last).await {
+            println!("hint: {}", output::clean(&hint));
+        }
+    }
+    Ok(exit_for(&last))
+}
+
+/// Waits for `run`, showing a live status line on a terminal.
+pub async fn wait_with_line(
+    engine: &Engine,
+    run: &Run,
+    label: &str,
+    opts: WaitOptions,
+    quiet: bool,
+) -> anyhow::Result<Run> {
+    let mut line = RunLine::new(label, quiet);
+    line.update(run);
+    let result = engine
+        .wait_run(&run.id, opts, &mut |r: &Run| line.update(r))
+        .await;
+    line.finish();
+    Ok(result?)
+}
+
+fn print_final(r: &Run) {
+    println!(
+        "run {} {}: {} (Databricks run {})",
+        r.id,
+        output::clean(&r.job_name),
+        output::status(r.status),
+        r.databricks_run_id.as_deref().unwrap_or("-")
+    );
+    if let Some(url) = &r.monitor_url {
+        println!("monitor: {url}");
+    }
+    if let Some(msg) = &r.error_message {
+        println!("error: {}", output::clean(msg));
+    }
+    if let Some(v) = &r.notebook_exit_value {
+        println!("notebook exit value: {}", output::clean(v));
+    }
+}
+
+/// 0 only on Success.
+pub fn exit_for(r: &Run) -> ExitCode {
+    if r.status == RunStatus::Success {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_RUN_NOT_SUCCESSFUL)
+    }
+}

@@ -1,0 +1,146 @@
+//! Rendering: human tables (comfy-table) by default, JSON for scripts, TTY detection.
+//!
+//! On a non-terminal stdout the output carries no control characters at all: ASCII
+//! tables, no colour, no carriage returns.
+
+use std::io::IsTerminal;
+
+use comfy_table::{ContentArrangement, Table, presets};
+use polysync_engine::{Job, Parameter, Platform, Run, RunStatus};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// Whether stdout is an interactive terminal.
+pub fn stdout_is_tty() -> bool {
+    std::io::stdout().is_terminal()
+}
+
+/// Whether stderr is an interactive terminal (live status lines, progress bars).
+pub fn stderr_is_tty() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// Prints a value as pretty JSON on stdout (and nothing else).
+pub fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// A table with the given header, styled for the terminal or plain ASCII otherwise.
+pub fn table<const N: usize>(header: [&str; N]) -> Table {
+    let mut t = Table::new();
+    if stdout_is_tty() {
+        t.load_style(presets::UTF8_FULL_CONDENSED);
+        t.set_content_arrangement(ContentArrangement::Dynamic);
+    } else {
+        t.load_style(presets::ASCII_MARKDOWN);
+    }
+    t.set_header(header);
+    t
+}
+
+/// Removes control characters from text that came from outside (Databricks messages).
+pub fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// Epoch milliseconds as an RFC 3339 timestamp (seconds precision).
+pub fn time(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.round(jiff::Unit::Second).unwrap_or(t).to_string())
+        .unwrap_or_else(|_| ms.to_string())
+}
+
+/// A run status as a word (`Success`, `Failed`, ...).
+pub fn status(s: RunStatus) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{s:?}"))
+}
+
+/// The JSON shape of a parameter in `jobs list|show --json`.
+pub fn parameter_json(p: &Parameter) -> Value {
+    json!({
+        "name": p.name,
+        "data_type": p.data_type.as_str(),
+        "direction": p.direction.as_str(),
+        "default": p.default_value,
+        "value": p.current_value,
+        "forwarded": p.forwarded,
+    })
+}
+
+/// The JSON shape of a job in `jobs list|show --json`.
+pub fn job_json(j: &Job) -> Value {
+    json!({
+        "name": j.name,
+        "type": j.job_type.as_str(),
+        "external_id": j.external_id,
+        "platform": j.platform,
+        "removed": j.removed_at.is_some(),
+        "parameters": j.parameters.iter().map(parameter_json).collect::<Vec<_>>(),
+    })
+}
+
+/// The JSON shape of a platform (credential references only, never a secret).
+pub fn platform_json(p: &Platform) -> Value {
+    serde_json::to_value(p).unwrap_or(Value::Null)
+}
+
+/// How a platform authenticates, for tables.
+pub fn auth_text(p: &Platform) -> String {
+    match &p.auth {
+        polysync_engine::Auth::Profile { name, config_file } => match config_file {
+            Some(f) => format!("profile {name} ({})", f.display()),
+            None => format!("profile {name}"),
+        },
+        polysync_engine::Auth::TokenEnv { var } => format!("token from ${var}"),
+    }
+}
+
+/// The compute summary of a platform, for tables.
+pub fn compute_text(p: &Platform) -> String {
+    let c = &p.compute;
+    let mut parts = vec![c.compute_type.to_string()];
+    for (k, v) in [
+        ("version", c.cluster_version.as_deref()),
+        ("node", c.node_type.as_deref()),
+        ("cluster", c.existing_cluster_id.as_deref()),
+        ("pool", c.existing_instance_pool.as_deref()),
+    ] {
+        if let Some(v) = v {
+            parts.push(format!("{k}={v}"));
+        }
+    }
+    if let Some(n) = c.num_workers {
+        parts.push(format!("workers={n}"));
+    }
+    parts.join(" ")
+}
+
+/// One table row for a run.
+pub fn run_row(r: &Run) -> Vec<String> {
+    vec![
+        r.id.clone(),
+        r.job_name.clone(),
+        r.job_type.display_name().to_owned(),
+        status(r.status),
+        r.databricks_run_id.clone().unwrap_or_else(|| "-".into()),
+        time(r.created_at),
+        r.monitor_url.clone().unwrap_or_else(|| "-".into()),
+    ]
+}
+
+/// The header matching [`run_row`].
+pub const RUN_HEADER: [&str; 7] = [
+    "Run id",
+    "Job",
+    "Type",
+    "Status",
+    "Databricks run",
+    "Started",
+    "Monitor URL",
+];

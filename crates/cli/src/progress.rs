@@ -1,0 +1,128 @@
+//! Progress display: the import progress bar and the live run status line.
+//!
+//! Both draw on stderr and only when stderr is a terminal; otherwise they are hidden
+//! (import) or print one plain line per status change (runs), so logs stay free of
+//! control characters.
+
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use polysync_engine::{ImportProgress, JobType, Run};
+
+use crate::output;
+
+fn bar(tty: bool) -> ProgressBar {
+    let pb = ProgressBar::new_spinner();
+    if tty {
+        pb.set_draw_target(ProgressDrawTarget::stderr());
+        pb.enable_steady_tick(Duration::from_millis(100));
+    } else {
+        pb.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    pb
+}
+
+/// Drives a progress bar from the engine's import callbacks.
+pub struct ImportBar {
+    pb: ProgressBar,
+}
+
+impl ImportBar {
+    /// A spinner on stderr (hidden when stderr is not a terminal).
+    pub fn new(platform: &str) -> Self {
+        let pb = bar(output::stderr_is_tty());
+        if let Ok(style) = ProgressStyle::with_template("{spinner} importing {prefix}: {msg}") {
+            pb.set_style(style);
+        }
+        pb.set_prefix(platform.to_owned());
+        pb.set_message("connecting");
+        Self { pb }
+    }
+
+    /// Clears the bar.
+    pub fn finish(&self) {
+        self.pb.finish_and_clear();
+    }
+}
+
+impl ImportProgress for ImportBar {
+    fn phase(&self, message: &str) {
+        self.pb.set_message(output::clean(message));
+    }
+
+    fn discovered(&self, job_type: JobType, name: &str) {
+        self.pb.inc(1);
+        self.pb.set_message(format!(
+            "{} {}",
+            job_type.display_name(),
+            output::clean(name)
+        ));
+    }
+
+    fn total(&self, n: u64) {
+        self.pb.set_length(n);
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} importing {prefix} [{bar:30}] {pos}/{len} {wide_msg}",
+        ) {
+            self.pb.set_style(style.progress_chars("=> "));
+        }
+    }
+}
+
+/// The live status line of a run being waited on.
+pub struct RunLine {
+    pb: ProgressBar,
+    tty: bool,
+    quiet: bool,
+    last: Option<String>,
+}
+
+impl RunLine {
+    /// A status line for `label`; `quiet` suppresses the non-TTY plain lines.
+    pub fn new(label: &str, quiet: bool) -> Self {
+        let tty = output::stderr_is_tty();
+        let pb = bar(tty);
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {prefix} {msg} ({elapsed})") {
+            pb.set_style(style);
+        }
+        pb.set_prefix(output::clean(label));
+        pb.set_message("submitting");
+        Self {
+            pb,
+            tty,
+            quiet,
+            last: None,
+        }
+    }
+
+    /// Shows the run's current status.
+    pub fn update(&mut self, run: &Run) {
+        let mut text = output::status(run.status);
+        let state = [
+            run.life_cycle_state.as_deref(),
+            run.result_state.as_deref(),
+            run.update_state.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("/");
+        if !state.is_empty() {
+            text.push_str(&format!(" [{state}]"));
+        }
+        if self.last.as_deref() == Some(text.as_str()) {
+            return;
+        }
+        if self.tty {
+            self.pb.set_message(text.clone());
+        } else if !self.quiet {
+            eprintln!("{}: {text}", self.pb.prefix());
+        }
+        self.last = Some(text);
+    }
+
+    /// Removes the line.
+    pub fn finish(&self) {
+        self.pb.finish_and_clear();
+    }
+}

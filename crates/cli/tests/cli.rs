@@ -1,0 +1,617 @@
+//! CLI tests: drive the built `polysync` binary against an emulator started in the test
+//! process (random port), with a temporary SQLite store (and PostgreSQL when
+//! `POLYSYNC_TEST_DATABASE_URL` is set).
+//!
+//! Every invocation goes through [`Cli::run`], which also checks the output rules: no
+//! control characters on a non-TTY (stdout and stderr are pipes here), never "panicked",
+//! `--json` stdout parses as JSON and nothing else, errors fit in two stderr lines.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use polysync_emulator::{EmulatorConfig, EmulatorHandle};
+use serde_json::Value;
+
+const TOKEN_VAR: &str = "POLYSYNC_CLI_TEST_TOKEN";
+const TOKEN: &str = "cli-test-token-0123";
+
+const HELLO: &str = r#"# Databricks notebook source
+# emulator: duration=2s
+dbutils.widgets.text("name", "world", "Name")
+dbutils.widgets.dropdown("mode", "fast", ["fast", "slow"], "Mode")
+"#;
+const FAILS: &str = r#"# Databricks notebook source
+# emulator: outcome=FAILED duration=1s message="boom"
+dbutils.widgets.text("x", "1")
+"#;
+const SLOW: &str = r#"# Databricks notebook source
+# emulator: duration=2h
+print("takes a while")
+"#;
+const SCALA: &str = r#"// Databricks notebook source
+// emulator: duration=1s
+dbutils.widgets.combobox("c", "1", Array("1", "2"), "C")
+"#;
+
+struct Env {
+    emulator: EmulatorHandle,
+    _dir: tempfile::TempDir,
+}
+
+async fn emulator() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("Tests");
+    std::fs::create_dir_all(&ws).unwrap();
+    for (name, text) in [
+        ("hello.py", HELLO),
+        ("fails.py", FAILS),
+        ("slow.py", SLOW),
+        ("scoring.scala", SCALA),
+    ] {
+        std::fs::write(ws.join(name), text).unwrap();
+    }
+    let emulator = polysync_emulator::start(EmulatorConfig {
+        tokens: vec![TOKEN.to_owned()],
+        workspace_dir: Some(dir.path().to_path_buf()),
+        time_scale: 10.0,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    Env {
+        emulator,
+        _dir: dir,
+    }
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON only ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    fn ok(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+struct Cli {
+    db: String,
+}
+
+impl Cli {
+    fn run(&self, args: &[&str]) -> Out {
+        let out = Command::new(env!("CARGO_BIN_EXE_polysync"))
+            .arg("--database-url")
+            .arg(&self.db)
+            .args(args)
+            .env(TOKEN_VAR, TOKEN)
+            .env_remove("POLYSYNC_DATABASE_URL")
+            .env_remove("RUST_LOG")
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .expect("spawn polysync");
+        let out = Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
+            stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
+        };
+        for (which, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            assert!(
+                !text.chars().any(|c| c.is_control() && c != '\n'),
+                "control character in {which} of {args:?} on a non-TTY: {text:?}"
+            );
+            assert!(!text.contains("panicked"), "{args:?} panicked: {text}");
+        }
+        if args.contains(&"--json") && out.code == 0 {
+            out.json();
+        }
+        out
+    }
+}
+
+fn sqlite_cli(dir: &Path) -> Cli {
+    Cli {
+        db: dir.join("polysync.db").to_string_lossy().into_owned(),
+    }
+}
+
+fn jobs_by_name(list: &Value) -> std::collections::BTreeMap<String, Value> {
+    list.as_array()
+        .expect("jobs list --json is an array")
+        .iter()
+        .map(|j| (j["name"].as_str().unwrap().to_owned(), j.clone()))
+        .collect()
+}
+
+/// platform add → import → jobs list → run --wait → runs show; then a re-import changes nothing.
+fn session(cli: &Cli, url: &str) {
+    let out = cli
+        .run(&[
+            "platform",
+            "add",
+            "emu",
+            "--host",
+            url,
+            "--token-env",
+            TOKEN_VAR,
+        ])
+        .ok();
+    assert!(out.stdout.contains("emu"), "{}", out.stdout);
+    let shown = cli.run(&["platform", "show", "emu", "--json"]).ok().json();
+    assert_eq!(shown["auth"]["var"], TOKEN_VAR);
+    assert!(!shown.to_string().contains(TOKEN), "token stored: {shown}");
+
+    let first = cli.run(&["import", "emu", "--json"]).ok().json();
+    let added = first["added"].as_array().unwrap();
+    assert!(
+        added.iter().any(|n| n == "/Tests/hello"),
+        "import report: {first}"
+    );
+    let human = cli.run(&["jobs", "list"]).ok();
+    assert!(human.stdout.contains("/Tests/hello"), "{}", human.stdout);
+
+    let list = cli.run(&["jobs", "list", "--json"]).ok().json();
+    let jobs = jobs_by_name(&list);
+    let hello = &jobs["/Tests/hello"];
+    assert_eq!(hello["type"], "DatabricksNotebook");
+    assert_eq!(hello["external_id"], "/Tests/hello");
+    assert_eq!(hello["platform"], "emu");
+    let params = hello["parameters"].as_array().unwrap();
+    let name = params.iter().find(|p| p["name"] == "name").unwrap();
+    assert_eq!(name["data_type"], "String");
+    assert_eq!(name["direction"], "Input");
+    assert_eq!(name["default"], "world");
+    assert!(
+        jobs.contains_key("/Tests/scoring"),
+        "scala notebook imported"
+    );
+
+    // JOB as PLATFORM:EXTERNAL_ID.
+    let by_ref = cli
+        .run(&["jobs", "show", "emu:/Tests/hello", "--json"])
+        .ok()
+        .json();
+    assert_eq!(by_ref["name"], "/Tests/hello");
+
+    // --dry-run shows the request and sends nothing.
+    let preview = cli
+        .run(&["run", "/Tests/hello", "-p", "name=dry", "--dry-run"])
+        .ok()
+        .json();
+    assert!(preview.to_string().contains("\"dry\""), "{preview}");
+
+    let run = cli
+        .run(&[
+            "run",
+            "/Tests/hello",
+            "-p",
+            "name=cli",
+            "--wait",
+            "--json",
+            "--poll-interval",
+            "0.2",
+        ])
+        .ok()
+        .json();
+    assert_eq!(run["status"], "Success", "{run}");
+    assert!(
+        run["monitor_url"].as_str().unwrap().starts_with(url),
+        "{run}"
+    );
+    let id = run["id"].as_str().unwrap();
+    assert!(run["databricks_run_id"].is_string(), "{run}");
+
+    let details = cli.run(&["runs", "show", id, "--json"]).ok().json();
+    assert_eq!(details["run"]["id"], id);
+    assert_eq!(details["run"]["status"], "Success");
+    assert_eq!(details["run"]["parameters"]["name"], "cli");
+    assert!(!details["history"].as_array().unwrap().is_empty());
+    let human = cli.run(&["runs", "show", id]).ok();
+    assert!(human.stdout.contains("Success"), "{}", human.stdout);
+    let runs = cli.run(&["runs", "list", "--json"]).ok().json();
+    assert!(runs.as_array().unwrap().iter().any(|r| r["id"] == id));
+
+    // Re-import: nothing added or updated, jobs list unchanged.
+    let second = cli.run(&["import", "emu", "--json"]).ok().json();
+    assert_eq!(second["added"].as_array().unwrap().len(), 0, "{second}");
+    assert_eq!(second["updated"].as_array().unwrap().len(), 0, "{second}");
+    let human = cli.run(&["import", "emu"]).ok();
+    assert!(
+        human.stdout.contains("0 added, 0 updated"),
+        "{}",
+        human.stdout
+    );
+    let again = cli.run(&["jobs", "list", "--json"]).ok().json();
+    assert_eq!(again, list, "jobs list changed after a re-import");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_on_sqlite() {
+    let env = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cli = sqlite_cli(dir.path());
+    let url = env.emulator.url();
+    tokio::task::spawn_blocking(move || session(&cli, &url))
+        .await
+        .unwrap();
+    env.emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_on_postgres() {
+    let Ok(admin) = std::env::var("POLYSYNC_TEST_DATABASE_URL") else {
+        eprintln!("POLYSYNC_TEST_DATABASE_URL not set: PostgreSQL variant skipped");
+        return;
+    };
+    let admin = admin.trim().to_owned();
+    if admin.is_empty() {
+        return;
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let schema = format!("cli_{}_{nanos}", std::process::id());
+    let pool = sqlx::PgPool::connect(&admin).await.expect("admin connect");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
+        .execute(&pool)
+        .await
+        .expect("create schema");
+    let sep = if admin.contains('?') { '&' } else { '?' };
+    let cli = Cli {
+        db: format!("{admin}{sep}options[search_path]={schema}"),
+    };
+    let env = emulator().await;
+    let url = env.emulator.url();
+    let result = tokio::task::spawn_blocking(move || session(&cli, &url)).await;
+    env.emulator.shutdown().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA \"{schema}\" CASCADE"
+    )))
+    .execute(&pool)
+    .await
+    .expect("drop schema");
+    pool.close().await;
+    result.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_inputs_fail_in_two_lines() {
+    let env = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cli = sqlite_cli(dir.path());
+    let url = env.emulator.url();
+    tokio::task::spawn_blocking(move || {
+        cli.run(&[
+            "platform",
+            "add",
+            "emu",
+            "--host",
+            &url,
+            "--token-env",
+            TOKEN_VAR,
+        ])
+        .ok();
+        cli.run(&["import", "emu"]).ok();
+        cli.run(&[
+            "platform",
+            "add",
+            "notoken",
+            "--host",
+            &url,
+            "--token-env",
+            "POLYSYNC_CLI_TEST_UNSET_VARIABLE",
+        ])
+        .ok();
+        let cases: Vec<(&str, Vec<&str>)> = vec![
+            ("unknown job", vec!["run", "no-such-job", "--wait"]),
+            ("unknown job ref", vec!["jobs", "show", "emu:/nope"]),
+            ("-p without =", vec!["run", "/Tests/hello", "-p", "name"]),
+            (
+                "-p unknown parameter",
+                vec!["run", "/Tests/hello", "-p", "nope=1"],
+            ),
+            ("unknown platform", vec!["import", "ghost"]),
+            ("unknown platform show", vec!["platform", "show", "ghost"]),
+            ("missing token env var", vec!["import", "notoken"]),
+            (
+                "platform name with ':'",
+                vec!["platform", "add", "a:b", "--host", &url, "--token-env", "X"],
+            ),
+            (
+                "existing cluster without id",
+                vec![
+                    "platform",
+                    "add",
+                    "c",
+                    "--host",
+                    &url,
+                    "--token-env",
+                    "X",
+                    "--compute",
+                    "existing-cluster",
+                ],
+            ),
+            (
+                "new job cluster without version",
+                vec![
+                    "platform",
+                    "add",
+                    "c",
+                    "--host",
+                    &url,
+                    "--token-env",
+                    "X",
+                    "--compute",
+                    "new-job-cluster",
+                ],
+            ),
+            (
+                "unknown compute",
+                vec![
+                    "platform",
+                    "add",
+                    "c",
+                    "--host",
+                    &url,
+                    "--token-env",
+                    "X",
+                    "--compute",
+                    "gpu",
+                ],
+            ),
+            (
+                "bad jobs api",
+                vec![
+                    "platform",
+                    "add",
+                    "c",
+                    "--host",
+                    &url,
+                    "--token-env",
+                    "X",
+                    "--jobs-api",
+                    "3.0",
+                ],
+            ),
+            (
+                "bad host",
+                vec![
+                    "platform",
+                    "add",
+                    "c",
+                    "--host",
+                    "not a url",
+                    "--token-env",
+                    "X",
+                ],
+            ),
+            (
+                "no credentials",
+                vec!["platform", "add", "c", "--host", &url],
+            ),
+            (
+                "duplicate platform",
+                vec!["platform", "add", "emu", "--host", &url, "--token-env", "X"],
+            ),
+            (
+                "non-numeric workflow id",
+                vec![
+                    "jobs",
+                    "add",
+                    "wf",
+                    "--type",
+                    "workflow",
+                    "--external-id",
+                    "abc",
+                    "--platform",
+                    "emu",
+                ],
+            ),
+            (
+                "bad job type",
+                vec![
+                    "jobs",
+                    "add",
+                    "x",
+                    "--type",
+                    "spark",
+                    "--external-id",
+                    "1",
+                    "--platform",
+                    "emu",
+                ],
+            ),
+            ("unknown run", vec!["runs", "show", "no-such-run"]),
+            ("cancel unknown run", vec!["cancel", "no-such-run"]),
+            (
+                "unknown status filter",
+                vec!["runs", "list", "--status", "Done"],
+            ),
+            (
+                "bad poll interval",
+                vec!["run", "/Tests/hello", "--wait", "--poll-interval", "x"],
+            ),
+            ("unknown subcommand", vec!["frobnicate"]),
+            ("missing argument", vec!["run"]),
+            ("unknown flag", vec!["jobs", "list", "--colour"]),
+        ];
+        for (label, args) in cases {
+            let out = cli.run(&args);
+            assert_ne!(out.code, 0, "{label}: {args:?} succeeded: {}", out.stdout);
+            let lines: Vec<&str> = out.stderr.lines().collect();
+            assert!(
+                !lines.is_empty() && lines.len() <= 2,
+                "{label}: {args:?} stderr must be 1-2 lines, got:\n{}",
+                out.stderr
+            );
+            assert!(lines[0].starts_with("error: "), "{label}: {}", out.stderr);
+            eprintln!("{label}: {}", out.stderr.trim_end().replace('\n', " | "));
+        }
+        // The missing variable is named in the message.
+        let out = cli.run(&["import", "notoken"]);
+        assert!(
+            out.stderr.contains("POLYSYNC_CLI_TEST_UNSET_VARIABLE"),
+            "{}",
+            out.stderr
+        );
+        // A Workflow External Id is validated before any request: nothing was created.
+        let list = cli.run(&["jobs", "list", "--json"]).ok().json();
+        assert!(!jobs_by_name(&list).contains_key("wf"));
+    })
+    .await
+    .unwrap();
+    env.emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_notebook_exits_non_zero_and_cancel_works() {
+    let env = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cli = sqlite_cli(dir.path());
+    let url = env.emulator.url();
+    tokio::task::spawn_blocking(move || {
+        cli.run(&[
+            "platform",
+            "add",
+            "emu",
+            "--host",
+            &url,
+            "--token-env",
+            TOKEN_VAR,
+        ])
+        .ok();
+        cli.run(&["import", "emu"]).ok();
+
+        let failed = cli.run(&[
+            "run",
+            "/Tests/fails",
+            "--wait",
+            "--json",
+            "--poll-interval",
+            "0.2",
+        ]);
+        assert_ne!(failed.code, 0, "a FAILED notebook must not exit 0");
+        let run = failed.json();
+        assert_eq!(run["status"], "Failed", "{run}");
+        // Human form of the same: non-zero too.
+        let human = cli.run(&["run", "/Tests/fails", "--wait", "--poll-interval", "0.2"]);
+        assert_ne!(human.code, 0);
+        assert!(human.stdout.contains("Failed"), "{}", human.stdout);
+
+        // Start a long run without waiting, then cancel it by its Polysync id.
+        let started = cli.run(&["run", "/Tests/slow", "--json"]).ok().json();
+        let id = started["id"].as_str().unwrap().to_owned();
+        let cancelled = cli.run(&["cancel", &id, "--json"]).ok().json();
+        assert_eq!(cancelled["id"], id.as_str());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let d = cli
+                .run(&["runs", "show", &id, "--refresh", "--json"])
+                .ok()
+                .json();
+            if d["run"]["status"] == "Cancelled" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "run not cancelled: {d}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        // Cancelling an ended run is refused in two lines.
+        let again = cli.run(&["cancel", &id]);
+        assert_ne!(again.code, 0);
+        assert!(again.stderr.lines().count() <= 2, "{}", again.stderr);
+    })
+    .await
+    .unwrap();
+    env.emulator.shutdown().await;
+}
+
+#[test]
+fn quickstart_completes_and_leaves_nothing_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = sqlite_cli(dir.path());
+    let started = Instant::now();
+    let out = cli.run(&["quickstart"]).ok();
+    let elapsed = started.elapsed();
+    eprintln!("quickstart took {:.1} s", elapsed.as_secs_f64());
+    for job_type in [
+        "Databricks Notebook",
+        "Databricks Job",
+        "Databricks Workflow",
+        "Databricks Pipeline",
+    ] {
+        let row = out
+            .stdout
+            .lines()
+            .find(|l| l.starts_with('|') && l.contains(job_type) && l.contains("Success"));
+        assert!(
+            row.is_some(),
+            "no Success row for {job_type}:\n{}",
+            out.stdout
+        );
+    }
+    assert!(out.stdout.contains("Try next"), "{}", out.stdout);
+    // The embedded emulator is gone: its port refuses connections.
+    let url = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("emulator listening on "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("emulator URL printed");
+    let addr = url.trim_start_matches("http://");
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "the emulator at {addr} is still running"
+    );
+    // The store it used is a normal one: the imported jobs are there.
+    let list = cli.run(&["jobs", "list", "--json"]).ok().json();
+    assert!(list.as_array().unwrap().len() >= 8, "{list}");
+}
+
+#[test]
+fn help_and_demo_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = sqlite_cli(dir.path());
+    let help = cli.run(&["--help"]).ok();
+    for cmd in [
+        "quickstart",
+        "platform",
+        "import",
+        "jobs",
+        "run",
+        "runs",
+        "cancel",
+    ] {
+        assert!(help.stdout.contains(cmd), "{cmd} missing from --help");
+    }
+    let ws = dir.path().join("ws");
+    cli.run(&["quickstart", "--write-demo-workspace", ws.to_str().unwrap()])
+        .ok();
+    for f in [
+        "Demo/sales_report.py",
+        "Demo/customer_scoring.scala",
+        "Demo/daily_kpis.sql",
+        "Demo/forecast.r",
+    ] {
+        assert!(ws.join(f).is_file(), "{f} not written");
+    }
+}

@@ -60,6 +60,31 @@ impl Bundle {
     pub fn root(&self) -> &LoadedDoc {
         &self.docs[0]
     }
+
+    /// A base URL for every OpenAPI source description, moved onto `base` while keeping the
+    /// path of the description's first server: an API documented at
+    /// `https://{instance}.azuredatabricks.net/api` runs against `{base}/api`, one documented
+    /// at the workspace root against `{base}`. This is how a platform's URL replaces a
+    /// description's placeholder host without the user spelling out `--server` per source.
+    pub fn servers_rebased_on(&self, base: &str) -> BTreeMap<String, String> {
+        let base = base.trim_end_matches('/');
+        let mut out = BTreeMap::new();
+        for doc in &self.docs {
+            for (name, source) in &doc.sources {
+                if let Source::OpenApi { api, .. } = source {
+                    let path = api
+                        .servers
+                        .first()
+                        .and_then(|s| Url::parse(s).ok())
+                        .map(|u| u.path().trim_end_matches('/').to_string())
+                        .unwrap_or_default();
+                    out.entry(name.clone())
+                        .or_insert_with(|| format!("{base}{path}"));
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Parses YAML or JSON text into a JSON value.

@@ -77,7 +77,7 @@ fn main() -> ExitCode {
             Command::Runs(cmd) => commands::runs::run(db, cmd).await,
             Command::Cancel(args) => commands::runs::cancel(db, args).await,
             Command::Emulator(args) => commands::emulator::run(args).await,
-            Command::Arazzo(cmd) => commands::arazzo::run(cmd).await,
+            Command::Arazzo(cmd) => commands::arazzo::run(db, cmd).await,
         }
     });
     // Nothing may outlive the command (emulators, pollers): stop background tasks promptly.

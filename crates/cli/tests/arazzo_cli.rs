@@ -185,3 +185,72 @@ async fn validate_accepts_all_20_corpus_workflows_and_strict_rejects_the_seed() 
     .await;
     assert_eq!(code, 2, "{stderr}");
 }
+
+/// Authentication and base URL injected from a registered platform: no `--server`, no token
+/// input. The third-party description's server path (`/api`) is kept on the platform's URL,
+/// and the platform's token (read from the variable it names) fills the seed's `token`.
+#[tokio::test]
+async fn seed_runs_with_credentials_and_url_from_a_platform() {
+    let ws = workspace();
+    let emu = start(EmulatorConfig {
+        tokens: vec!["platform-secret-token".into()],
+        time_scale: 100.0,
+        workspace_dir: Some(ws.path().into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let db = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite:{}", db.path().join("p.db").display());
+    let url = emu.url();
+    let add = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_polysync"))
+            .args(["--database-url", &db_url, "platform", "add", "emu"])
+            .args(["--host", &url, "--token-env", "EMU_TOKEN_FOR_ARAZZO"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(add.status.success(), "{add:?}");
+    let db_url = format!("sqlite:{}", db.path().join("p.db").display());
+    let seed = seed_path();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_polysync"));
+        c.args(["--database-url", &db_url, "arazzo", "run"])
+            .arg(&seed)
+            .args(["--platform", "emu", "--min-revisit-delay", "0.05"])
+            .env("EMU_TOKEN_FOR_ARAZZO", "platform-secret-token")
+            .env_remove("POLYSYNC_ARAZZO_TOKEN");
+        for i in [
+            "jobName=seed",
+            "taskKey=main",
+            "notebookPath=/Users/me/ok",
+            "existingClusterId=0000-000000-emulator",
+        ] {
+            c.args(["--input", i]);
+        }
+        c.output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    let outputs: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(outputs["resultState"], "SUCCESS");
+    assert_eq!(outputs["notebookResult"], "done");
+    assert!(!stdout.contains("platform-secret-token"));
+    assert!(!stderr.contains("platform-secret-token"));
+    let reqs = emu.requests();
+    assert!(
+        reqs.iter()
+            .any(|r| r.path.starts_with("/api/2.1/jobs/create"))
+    );
+    assert!(
+        reqs.iter()
+            .filter(|r| r.path.starts_with("/api/"))
+            .all(|r| r.caller.as_deref() == Some("platform-secret-token")),
+        "every call authenticated with the platform's token"
+    );
+}

@@ -5,8 +5,9 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -96,6 +97,20 @@ impl DatabricksClient {
     /// The configuration this client was built from.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The `Authorization` header value this client sends right now: the PAT, or a cached (and
+    /// refreshed when due) OAuth M2M / Azure access token. Lets another HTTP client, such as
+    /// the Arazzo runner, call the same workspace with a platform's own credentials without
+    /// ever seeing the underlying secret. Returned as a secret so it is never logged.
+    pub async fn authorization(&self) -> Result<SecretString> {
+        let inner = &self.inner;
+        let headers = inner.auth.headers(&inner.http, &inner.config.retry).await?;
+        headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| SecretString::from(v.to_owned()))
+            .ok_or_else(|| Error::Auth("no Authorization header for these credentials".into()))
     }
 
     /// Calls an endpoint that is not modelled, with auth, retries and rate limiting. GET, PUT,

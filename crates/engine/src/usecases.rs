@@ -75,6 +75,28 @@ impl Engine {
         })
     }
 
+    /// A platform's workspace URL and the `Authorization` value its own credentials produce
+    /// (its profile or token variable; OAuth tokens fetched and refreshed as usual). For
+    /// interfaces that call the workspace through another HTTP client, such as the Arazzo
+    /// runner. The value is a secret: callers must not log or store it.
+    pub async fn platform_authorization(
+        &self,
+        platform: &str,
+    ) -> Result<(String, secrecy::SecretString)> {
+        let platform = self.get_platform(platform).await?;
+        let conn = self.connection(&platform)?;
+        let value = conn
+            .client
+            .authorization()
+            .await
+            .map_err(|e| Error::Credentials {
+                platform: platform.name.clone(),
+                message: format!("cannot obtain a token: {e}"),
+                hint: "check the platform's credentials with `polysync platform show`".into(),
+            })?;
+        Ok((conn.client.host().to_owned(), value))
+    }
+
     /// The cached client of a platform; rebuilt when the platform changed.
     pub(crate) fn connection(&self, platform: &Platform) -> Result<Connection> {
         if let Ok(cache) = self.inner.clients.lock()

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use polysync_arazzo::{Mode, RunOptions};
+use secrecy::ExposeSecret;
 
 /// Exit code when the document, the workflow choice or the inputs are invalid.
 const EXIT_INVALID: u8 = 2;
@@ -56,6 +57,12 @@ pub enum ArazzoCommand {
         /// Token for a missing required secret input (e.g. `token`); never printed.
         #[arg(long, env = "POLYSYNC_ARAZZO_TOKEN", hide_env_values = true)]
         credential: Option<String>,
+        /// Take the API's base URL and credentials from a registered Polysync platform: every
+        /// source without `--server` runs against the platform's URL (keeping the description's
+        /// server path, e.g. `/api`), requests without an `Authorization` header get the
+        /// platform's, and a missing required token input is filled from it.
+        #[arg(long, value_name = "NAME")]
+        platform: Option<String>,
     },
 }
 
@@ -68,7 +75,7 @@ fn mode(strict: bool) -> Mode {
 }
 
 /// Dispatch an `arazzo` subcommand.
-pub async fn run(cmd: ArazzoCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(database_url: Option<String>, cmd: ArazzoCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         ArazzoCommand::Validate { file, strict } => {
             let bundle = match polysync_arazzo::load(&file).await {
@@ -104,11 +111,32 @@ pub async fn run(cmd: ArazzoCommand) -> anyhow::Result<ExitCode> {
             max_steps,
             timeout,
             credential,
+            platform,
         } => {
             let pairs =
                 polysync_arazzo::inputs::split_pairs(&inputs).map_err(anyhow::Error::msg)?;
-            let servers =
+            let mut servers =
                 polysync_arazzo::inputs::split_servers(&servers).map_err(anyhow::Error::msg)?;
+            let bundle = match polysync_arazzo::load(&file).await {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(EXIT_INVALID));
+                }
+            };
+            let (mut authorization, mut credential) = (None, credential);
+            if let Some(name) = platform {
+                let engine = super::open_engine(database_url).await?;
+                let (url, value) = engine.platform_authorization(&name).await?;
+                for (source, base) in bundle.servers_rebased_on(&url) {
+                    servers.entry(source).or_insert(base);
+                }
+                let value = value.expose_secret().to_owned();
+                if credential.is_none() {
+                    credential = value.strip_prefix("Bearer ").map(str::to_owned);
+                }
+                authorization = Some(value);
+            }
             let opts = RunOptions {
                 mode: mode(strict),
                 servers,
@@ -116,14 +144,8 @@ pub async fn run(cmd: ArazzoCommand) -> anyhow::Result<ExitCode> {
                 max_steps,
                 timeout: Duration::from_secs(timeout),
                 credential,
+                authorization,
                 ..Default::default()
-            };
-            let bundle = match polysync_arazzo::load(&file).await {
-                Ok(b) => b,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Ok(ExitCode::from(EXIT_INVALID));
-                }
             };
             let sender = polysync_arazzo::ReqwestSender::new(Duration::from_secs(120))
                 .map_err(anyhow::Error::msg)?;

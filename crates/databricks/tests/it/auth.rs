@@ -100,3 +100,50 @@ async fn azure_service_principal() {
         .and_then(|r| r.caller.clone());
     assert!(caller.unwrap_or_default().contains("az-app"));
 }
+
+#[tokio::test]
+async fn authorization_value_for_other_clients() {
+    use secrecy::ExposeSecret;
+    let emu = polysync_emulator::start(polysync_emulator::EmulatorConfig {
+        oauth_clients: vec![polysync_emulator::OAuthClient {
+            client_id: "sp-auth-value".into(),
+            client_secret: "s3cret".into(),
+        }],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let pat = DatabricksClient::new(
+        Config::builder()
+            .host(emu.url())
+            .token(polysync_emulator::DEFAULT_TOKEN)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        pat.authorization().await.unwrap().expose_secret(),
+        format!("Bearer {}", polysync_emulator::DEFAULT_TOKEN)
+    );
+    let sp = DatabricksClient::new(
+        Config::builder()
+            .host(emu.url())
+            .oauth_m2m("sp-auth-value", "s3cret")
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let value = sp.authorization().await.unwrap();
+    let value = value.expose_secret();
+    assert!(value.starts_with("Bearer "), "{value}");
+    assert!(!value.contains("s3cret"));
+    // The issued token is accepted by the workspace API when sent by another client.
+    let http = reqwest::Client::new();
+    let resp = http
+        .get(format!("{}/api/2.0/preview/scim/v2/Me", emu.url()))
+        .header("Authorization", value)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}

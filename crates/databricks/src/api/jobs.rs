@@ -47,24 +47,32 @@ impl<'a> JobsApi<'a> {
     /// Fetches a job, following Jobs 2.2 array pages (`next_page_token`) so `settings.tasks`
     /// etc. are complete.
     pub async fn get(&self, job_id: i64) -> Result<Job> {
-        let path = self.path("get");
+        self.get_all_pages("get", "job_id", job_id).await
+    }
+
+    /// `jobs/get` and `runs/get` page their arrays the same way on Jobs 2.2 (at most 100
+    /// elements per response): re-call with `page_token` until no `next_page_token` is left,
+    /// concatenating the arrays, then decode the merged object. A runaway server is cut off
+    /// after 1,000 pages (far beyond the 1,000-task limit of a job).
+    async fn get_all_pages<T: serde::de::DeserializeOwned>(
+        &self,
+        op: &str,
+        id_key: &str,
+        id: i64,
+    ) -> Result<T> {
+        let path = self.path(op);
         let endpoint = format!("GET {path}");
-        let mut acc: Value = self
-            .client
-            .get(&path, &[("job_id", job_id.to_string())])
-            .await?;
-        let mut guard = 0;
+        let id = id.to_string();
+        let mut acc: Value = self.client.get(&path, &[(id_key, id.clone())]).await?;
+        let mut pages = 0;
         while let Some(token) = page_token(&acc) {
-            guard += 1;
-            if guard > 1000 {
+            pages += 1;
+            if pages > 1000 {
                 break;
             }
             let page: Value = self
                 .client
-                .get(
-                    &path,
-                    &[("job_id", job_id.to_string()), ("page_token", token)],
-                )
+                .get(&path, &[(id_key, id.clone()), ("page_token", token)])
                 .await?;
             merge_array_page(&mut acc, page);
         }
@@ -153,31 +161,7 @@ impl<'a> JobsApi<'a> {
 
     /// Fetches a run, following Jobs 2.2 array pages.
     pub async fn get_run(&self, run_id: i64) -> Result<Run> {
-        let path = self.path("runs/get");
-        let endpoint = format!("GET {path}");
-        let mut acc: Value = self
-            .client
-            .get(&path, &[("run_id", run_id.to_string())])
-            .await?;
-        let mut guard = 0;
-        while let Some(token) = page_token(&acc) {
-            guard += 1;
-            if guard > 1000 {
-                break;
-            }
-            let page: Value = self
-                .client
-                .get(
-                    &path,
-                    &[("run_id", run_id.to_string()), ("page_token", token)],
-                )
-                .await?;
-            merge_array_page(&mut acc, page);
-        }
-        if let Some(o) = acc.as_object_mut() {
-            o.remove("next_page_token");
-        }
-        serde_json::from_value(acc).map_err(|source| Error::Decode { endpoint, source })
+        self.get_all_pages("runs/get", "run_id", run_id).await
     }
 
     /// Lists runs as a stream (newest first as the server orders them).

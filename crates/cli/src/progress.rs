@@ -121,8 +121,36 @@ impl RunLine {
         self.last = Some(text);
     }
 
+    /// A handle that prints whole lines without breaking the live status line, usable while
+    /// the status line itself is lent to a status callback.
+    pub fn notes(&self) -> Notes {
+        Notes {
+            pb: self.pb.clone(),
+            tty: self.tty,
+        }
+    }
+
     /// Removes the line.
     pub fn finish(&self) {
         self.pb.finish_and_clear();
+    }
+}
+
+/// Prints notes (hints) on stderr next to a [`RunLine`]: above the spinner on a terminal,
+/// as plain lines otherwise.
+#[derive(Clone)]
+pub struct Notes {
+    pb: ProgressBar,
+    tty: bool,
+}
+
+impl Notes {
+    /// Prints one line.
+    pub fn print(&self, line: &str) {
+        if self.tty {
+            self.pb.println(line);
+        } else {
+            eprintln!("{line}");
+        }
     }
 }

@@ -615,3 +615,77 @@ fn help_and_demo_workspace() {
         assert!(ws.join(f).is_file(), "{f} not written");
     }
 }
+
+/// The seed's "Run stays in PENDING for a long time" case, as a user waiting sees it: a run
+/// on a new job cluster that stays PENDING makes `run --wait` print the engine's hint while it
+/// waits (no state change happens, so only the periodic check can surface it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_prints_the_pending_hint_while_a_new_cluster_spins_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("Tests");
+    std::fs::create_dir_all(&ws).unwrap();
+    std::fs::write(
+        ws.join("stuck.py"),
+        "# Databricks notebook source\n# emulator: pending=10m duration=1s\nprint(1)\n",
+    )
+    .unwrap();
+    let emulator = polysync_emulator::start(EmulatorConfig {
+        tokens: vec![TOKEN.to_owned()],
+        workspace_dir: Some(dir.path().to_path_buf()),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let cli = sqlite_cli(dir.path());
+    let url = emulator.url();
+    tokio::task::spawn_blocking(move || {
+        cli.run(&[
+            "platform",
+            "add",
+            "emu",
+            "--host",
+            &url,
+            "--token-env",
+            TOKEN_VAR,
+            "--compute",
+            "new-job-cluster",
+            "--cluster-version",
+            "15.4.x-scala2.12",
+            "--node-type",
+            "Standard_DS3_v2",
+        ])
+        .ok();
+        cli.run(&["import", "emu"]).ok();
+        let out = cli.run(&[
+            "run",
+            "/Tests/stuck",
+            "--wait",
+            "--poll-interval",
+            "0.2",
+            "--pending-hint-after",
+            "1",
+            "--timeout",
+            "3",
+        ]);
+        assert_eq!(out.code, 3, "a wait that times out exits 3: {}", out.stderr);
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        let hint = lines
+            .iter()
+            .position(|l| l.starts_with("hint: the run is PENDING"))
+            .expect("a PENDING hint");
+        let error = lines
+            .iter()
+            .position(|l| l.starts_with("error: "))
+            .expect("the timeout error");
+        assert!(
+            hint < error,
+            "shown while waiting, before the timeout:\n{}",
+            out.stderr
+        );
+        let hints = [lines[hint]];
+        assert!(hints[0].contains("Serverless"), "{}", hints[0]);
+    })
+    .await
+    .unwrap();
+    emulator.shutdown().await;
+}

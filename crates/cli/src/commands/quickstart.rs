@@ -241,7 +241,16 @@ async fn run_one(engine: &Engine, job: &Job, overrides: &[(String, String)]) -> 
         timeout: Some(Duration::from_secs(40)),
     };
     let label = format!("{} {}", job.job_type.display_name(), job.name);
-    match super::run::wait_with_line(engine, &run, &label, opts, false).await {
+    match super::run::wait_with_line(
+        engine,
+        &run,
+        &label,
+        opts,
+        false,
+        super::run::DEFAULT_HINT_CHECK,
+    )
+    .await
+    {
         Ok(r) => outcome.run = Some(r),
         Err(e) => {
             outcome.error = Some(e.to_string());

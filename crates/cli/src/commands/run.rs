@@ -31,7 +31,21 @@ pub struct RunArgs {
     /// Stop waiting after this many seconds (the run continues in Databricks).
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<String>,
+    /// While waiting, how long a run may sit in PENDING on a new job cluster before Polysync
+    /// suggests a faster compute type.
+    #[arg(long, default_value = "120", value_name = "SECS")]
+    pub pending_hint_after: String,
 }
+
+/// How often a wait asks the engine for a hint (a run stuck in PENDING on a new job cluster,
+/// a pipeline draining in STOPPING): those situations produce no state change, so the status
+/// callbacks alone would never surface them. A quarter of the hint delay, within 250 ms..10 s.
+fn hint_check_interval(pending_hint_after: Duration) -> Duration {
+    (pending_hint_after / 4).clamp(Duration::from_millis(250), Duration::from_secs(10))
+}
+
+/// The check interval used when the caller keeps the engine's default hint delay (120 s).
+pub const DEFAULT_HINT_CHECK: Duration = Duration::from_secs(10);
 
 fn seconds(flag: &str, raw: &str) -> anyhow::Result<Duration> {
     match raw.trim().parse::<f64>() {
@@ -58,7 +72,10 @@ pub async fn run(db: Option<String>, args: RunArgs) -> anyhow::Result<ExitCode> 
             .map(|t| seconds("--timeout", t))
             .transpose()?,
     };
-    let engine = open_engine(db).await?;
+    let pending_hint_after = seconds("--pending-hint-after", &args.pending_hint_after)?;
+    let engine = open_engine(db)
+        .await?
+        .with_pending_hint_after(pending_hint_after);
     if args.dry_run {
         let preview = engine.preview_request(&args.job, &overrides).await?;
         output::print_json(&preview)?;
@@ -83,7 +100,8 @@ pub async fn run(db: Option<String>, args: RunArgs) -> anyhow::Result<ExitCode> 
         return Ok(ExitCode::SUCCESS);
     }
     let label = format!("{} ({})", run.job_name, run.id);
-    let last = wait_with_line(&engine, &run, &label, opts, args.json).await?;
+    let check = hint_check_interval(pending_hint_after);
+    let last = wait_with_line(&engine, &run, &label, opts, args.json, check).await?;
     if args.json {
         output::print_json(&last)?;
     } else {
@@ -95,19 +113,49 @@ pub async fn run(db: Option<String>, args: RunArgs) -> anyhow::Result<ExitCode> 
     Ok(exit_for(&last))
 }
 
-/// Waits for `run`, showing a live status line on a terminal.
+/// Waits for `run`, showing a live status line on a terminal, and prints the engine's hint
+/// (once per distinct hint) when the run is stuck in a state that has a known fix.
 pub async fn wait_with_line(
     engine: &Engine,
     run: &Run,
     label: &str,
     opts: WaitOptions,
     quiet: bool,
+    hint_check: Duration,
 ) -> anyhow::Result<Run> {
     let mut line = RunLine::new(label, quiet);
     line.update(run);
-    let result = engine
-        .wait_run(&run.id, opts, &mut |r: &Run| line.update(r))
-        .await;
+    let notes = line.notes();
+    let latest = std::sync::Mutex::new(run.clone());
+    let result = {
+        let mut on_update = |r: &Run| {
+            line.update(r);
+            if let Ok(mut l) = latest.lock() {
+                l.clone_from(r);
+            }
+        };
+        let wait = engine.wait_run(&run.id, opts, &mut on_update);
+        tokio::pin!(wait);
+        let mut tick = tokio::time::interval(hint_check);
+        tick.reset();
+        let mut shown: Option<String> = None;
+        loop {
+            tokio::select! {
+                done = &mut wait => break done,
+                _ = tick.tick() => {
+                    let current = latest.lock().ok().map(|r| r.clone());
+                    let hint = match current {
+                        Some(r) => engine.run_hint(&r).await,
+                        None => None,
+                    };
+                    if let Some(hint) = hint.filter(|h| shown.as_deref() != Some(h.as_str())) {
+                        notes.print(&format!("hint: {}", output::clean(&hint)));
+                        shown = Some(hint);
+                    }
+                }
+            }
+        }
+    };
     line.finish();
     Ok(result?)
 }

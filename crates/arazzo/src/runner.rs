@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value};
 
@@ -483,12 +483,12 @@ impl<'a> Runner<'a> {
                                 action_trace.kind = "retry".into();
                                 *retries.entry(name).or_insert(0) += 1;
                                 next = Some(idx);
-                                // The Retry-After header overrules retryAfter (seconds form).
+                                // The Retry-After header overrules retryAfter.
                                 let header = exec
                                     .response
                                     .as_ref()
                                     .and_then(|r| r.header("retry-after"))
-                                    .and_then(|h| h.trim().parse::<f64>().ok());
+                                    .and_then(|h| retry_after_secs(h, SystemTime::now()));
                                 let secs =
                                     header.or(a.retry_after).unwrap_or(0.0).clamp(0.0, 86_400.0);
                                 extra_wait = Duration::from_secs_f64(secs);
@@ -930,5 +930,38 @@ pub fn set_pointer(root: &mut Value, ptr: &str, v: Value) -> std::result::Result
         }
         Some(_) => Err("parent is not an object or array".into()),
         None => Err("parent does not exist".into()),
+    }
+}
+
+/// A `Retry-After` value in seconds: the delta-seconds form, or an HTTP-date (any of the three
+/// RFC 9110 forms), which means "the time left until then" and zero once it has passed.
+fn retry_after_secs(value: &str, now: SystemTime) -> Option<f64> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<f64>() {
+        return secs.is_finite().then_some(secs);
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(at.duration_since(now).unwrap_or_default().as_secs_f64())
+}
+
+#[cfg(test)]
+mod retry_after_tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn retry_after_in_seconds_or_as_an_http_date() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_770); // 1994-11-06 08:49:30 GMT
+        assert_eq!(retry_after_secs(" 3 ", now), Some(3.0));
+        assert_eq!(retry_after_secs("0.5", now), Some(0.5));
+        assert_eq!(
+            retry_after_secs("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(7.0)
+        );
+        assert_eq!(
+            retry_after_secs("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(0.0)
+        );
+        assert_eq!(retry_after_secs("later", now), None);
     }
 }

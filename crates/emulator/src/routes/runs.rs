@@ -244,12 +244,7 @@ fn create_run(s: &Shared, nr: NewRun<'_>, token: Option<String>) -> ApiResult<i6
     let mut queued_until = None;
     let mut skipped = false;
     if let Some(job) = nr.job {
-        let max = job
-            .settings
-            .get("max_concurrent_runs")
-            .and_then(Value::as_i64)
-            .unwrap_or(1)
-            .max(0) as usize;
+        let max = max_concurrent_runs(&job.settings);
         let queue = nr.queue.unwrap_or_else(|| {
             job.settings
                 .get("queue")
@@ -283,7 +278,7 @@ fn create_run(s: &Shared, nr: NewRun<'_>, token: Option<String>) -> ApiResult<i6
             }
         }
     }
-    if skipped {
+    let cut = if skipped {
         let max = nr
             .job
             .and_then(|j| j.settings.get("max_concurrent_runs"))
@@ -295,26 +290,14 @@ fn create_run(s: &Shared, nr: NewRun<'_>, token: Option<String>) -> ApiResult<i6
         for t in &mut task_runs {
             t.plan = skipped_plan(now, &msg);
         }
-    } else {
-        let base = queued_until.unwrap_or(now);
-        plan(&mut task_runs, base, term, None);
-        if nr.timeout_s > 0 {
-            let end = task_runs.iter().map(|t| t.plan.end).max().unwrap_or(base);
-            let limit = base + nr.timeout_s as i64 * 1000;
-            if end > limit {
-                plan(&mut task_runs, base, term, Some(Cut::Timeout(limit)));
-            }
-        }
-    }
-    let cut = if !skipped && nr.timeout_s > 0 {
-        let base = queued_until.unwrap_or(now);
-        let limit = base + nr.timeout_s as i64 * 1000;
-        task_runs
-            .iter()
-            .any(|t| t.plan.fin.result == Some("TIMEDOUT") && t.plan.end > limit - 1)
-            .then_some(Cut::Timeout(limit))
-    } else {
         None
+    } else {
+        plan_with_timeout(
+            &mut task_runs,
+            queued_until.unwrap_or(now),
+            term,
+            nr.timeout_s * 1000,
+        )
     };
     {
         let mut c = m(&s.concurrency);
@@ -870,9 +853,106 @@ pub async fn list(
     Ok(Json(Value::Object(out)))
 }
 
+/// `settings.max_concurrent_runs` (default 1, as on Databricks).
+fn max_concurrent_runs(settings: &Value) -> usize {
+    settings
+        .get("max_concurrent_runs")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
+        .max(0) as usize
+}
+
+/// Plans a run's tasks from `base` and applies the run-level timeout; returns the timeout cut
+/// when it ends the run. Shared by submission and by re-planning a queued run, so both agree.
+fn plan_with_timeout(tasks: &mut [TaskRun], base: i64, term: u64, timeout_ms: u64) -> Option<Cut> {
+    plan(tasks, base, term, None);
+    if timeout_ms == 0 {
+        return None;
+    }
+    let limit = base + timeout_ms as i64;
+    let end = tasks.iter().map(|t| t.plan.end).max().unwrap_or(base);
+    if end > limit {
+        plan(tasks, base, term, Some(Cut::Timeout(limit)));
+    }
+    tasks
+        .iter()
+        .any(|t| t.plan.fin.result == Some("TIMEDOUT") && t.plan.end > limit - 1)
+        .then_some(Cut::Timeout(limit))
+}
+
+/// Databricks starts a queued run as soon as a slot of its job frees up. Queued runs are
+/// planned, when submitted, to start when the runs ahead of them were due to end; after one of
+/// those ends early (a cancel), the runs still waiting are re-planned in queue order to the
+/// earliest time a slot is free.
+fn release_queue(
+    s: &AppState,
+    runs: &mut std::collections::BTreeMap<i64, Run>,
+    job_id: i64,
+    max: usize,
+    now: i64,
+) {
+    let term = s.config.durations.terminating_ms;
+    let ids = r(&s.job_runs).get(&job_id).cloned().unwrap_or_default();
+    for &id in &ids {
+        let Some(waiting) = runs.get(&id) else {
+            continue;
+        };
+        let Some(planned) = waiting.queued_until else {
+            continue;
+        };
+        if planned <= now || waiting.cut.is_some() || waiting.skipped {
+            continue;
+        }
+        let others: Vec<(i64, i64)> = ids
+            .iter()
+            .filter(|&&o| o != id)
+            .filter_map(|o| runs.get(o))
+            .filter(|o| !o.skipped && o.end() > now)
+            .map(|o| (o.base(), o.end()))
+            .collect();
+        let active_at = |t: i64| others.iter().filter(|(a, b)| *a <= t && t < *b).count();
+        let mut candidates: Vec<i64> = others
+            .iter()
+            .map(|(_, e)| *e)
+            .filter(|e| *e > now)
+            .collect();
+        candidates.push(now);
+        candidates.sort_unstable();
+        let Some(start) = candidates.into_iter().find(|t| active_at(*t) < max) else {
+            continue;
+        };
+        if start >= planned {
+            continue;
+        }
+        let Some(run) = runs.get_mut(&id) else {
+            continue;
+        };
+        let old: Vec<(i64, i64)> = run
+            .tasks
+            .iter()
+            .map(|t| (t.plan.start, t.plan.end))
+            .collect();
+        run.queued_until = Some(start);
+        run.cut = plan_with_timeout(&mut run.tasks, start, term, run.timeout_ms);
+        let mut c = m(&s.concurrency);
+        for (t, (a, b)) in run.tasks.iter().zip(old) {
+            c.add(a, b, -1);
+            c.add(t.plan.start, t.plan.end, 1);
+        }
+    }
+}
+
 /// Cancel a run at `now` (no-op when already terminal).
 fn cancel_run(s: &AppState, run_id: i64, now: i64) {
     let term = s.config.durations.terminating_ms;
+    // The job's limit is read before the runs lock is taken (submission takes them in the same
+    // order), for releasing the runs queued behind this one.
+    let job_id = r(&s.runs).get(&run_id).map(|run| run.job_id);
+    let limit = job_id.and_then(|j| {
+        r(&s.jobs)
+            .get(&j)
+            .map(|job| max_concurrent_runs(&job.settings))
+    });
     let mut runs = w(&s.runs);
     let Some(run) = runs.get_mut(&run_id) else {
         return;
@@ -895,10 +975,15 @@ fn cancel_run(s: &AppState, run_id: i64, now: i64) {
     run.cut = Some(cut);
     let base = run.base();
     plan(&mut run.tasks, base, term, Some(cut));
-    let mut c = m(&s.concurrency);
-    for (t, (a, b)) in run.tasks.iter().zip(old) {
-        c.add(a, b, -1);
-        c.add(t.plan.start, t.plan.end, 1);
+    {
+        let mut c = m(&s.concurrency);
+        for (t, (a, b)) in run.tasks.iter().zip(old) {
+            c.add(a, b, -1);
+            c.add(t.plan.start, t.plan.end, 1);
+        }
+    }
+    if let (Some(job_id), Some(max)) = (job_id, limit) {
+        release_queue(s, &mut runs, job_id, max, now);
     }
 }
 

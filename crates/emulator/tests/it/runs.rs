@@ -413,3 +413,84 @@ async fn new_cluster_stays_pending_longer() {
     let setup = |r: &serde_json::Value| r["tasks"][0]["setup_duration"].as_i64().unwrap();
     assert!(setup(&c) > setup(&w) * 5, "{} vs {}", setup(&c), setup(&w));
 }
+
+/// A run queued behind `max_concurrent_runs` starts as soon as the run ahead of it is
+/// cancelled, not when that run would have ended; the next one in the queue moves up too.
+#[tokio::test]
+async fn cancelling_the_active_run_releases_the_queue() {
+    let e = Emu::start(fast()).await;
+    e.import(
+        "/Shared/long",
+        "PYTHON",
+        "# emulator: duration=10h pending=0s\n",
+    )
+    .await;
+    let task = |nb: &str| json!([{"task_key": "t", "existing_cluster_id": "c", "notebook_task": {"notebook_path": nb}}]);
+    let job = e
+        .ok(
+            "/api/2.2/jobs/create",
+            json!({"name": "q", "max_concurrent_runs": 1, "tasks": task("/Shared/long")}),
+        )
+        .await["job_id"]
+        .clone();
+    let emu = &e;
+    let run_now = |job: serde_json::Value| async move {
+        emu.ok("/api/2.2/jobs/run-now", json!({"job_id": job}))
+            .await["run_id"]
+            .as_i64()
+            .unwrap()
+    };
+    let first = run_now(job.clone()).await;
+    let second = run_now(job.clone()).await;
+    let third = run_now(job.clone()).await;
+    for queued in [second, third] {
+        let (_, v) = e
+            .get(&format!("/api/2.2/jobs/runs/get?run_id={queued}"))
+            .await;
+        assert_eq!(v["state"]["life_cycle_state"], "QUEUED");
+    }
+    e.ok("/api/2.2/jobs/runs/cancel", json!({"run_id": first}))
+        .await;
+    // `second` takes the freed slot right away: it is RUNNING, not waiting 10 hours.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, v) = e
+            .get(&format!("/api/2.2/jobs/runs/get?run_id={second}"))
+            .await;
+        if v["state"]["life_cycle_state"] == "RUNNING" {
+            break;
+        }
+        assert_ne!(v["state"]["life_cycle_state"], "TERMINATED", "{v}");
+        assert!(std::time::Instant::now() < deadline, "still {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, v) = e
+        .get(&format!("/api/2.2/jobs/runs/get?run_id={third}"))
+        .await;
+    assert_eq!(
+        v["state"]["life_cycle_state"], "QUEUED",
+        "still one slot: {v}"
+    );
+    // Cancelling `second` moves `third` up in turn; it then runs its 10 hours, so cancel it.
+    e.ok("/api/2.2/jobs/runs/cancel", json!({"run_id": second}))
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, v) = e
+            .get(&format!("/api/2.2/jobs/runs/get?run_id={third}"))
+            .await;
+        if v["state"]["life_cycle_state"] == "RUNNING" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let a = e.wait_run(first).await;
+    let b = e.wait_run(second).await;
+    assert_eq!(a["state"]["result_state"], "CANCELED");
+    assert_eq!(b["state"]["result_state"], "CANCELED");
+    assert!(b["tasks"][0]["start_time"].as_i64() >= a["end_time"].as_i64());
+    e.ok("/api/2.2/jobs/runs/cancel", json!({"run_id": third}))
+        .await;
+    assert_eq!(e.wait_run(third).await["state"]["result_state"], "CANCELED");
+}

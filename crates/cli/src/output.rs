@@ -46,6 +46,19 @@ pub fn clean(s: &str) -> String {
         .collect()
 }
 
+/// Quotes a value for a POSIX shell when it needs it, so the commands the CLI suggests can be
+/// pasted as printed (job names like `Demo: sales workflow`, data dirs with spaces as on macOS).
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-:=@+,".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
 /// Epoch milliseconds as an RFC 3339 timestamp (seconds precision).
 pub fn time(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
@@ -144,3 +157,25 @@ pub const RUN_HEADER: [&str; 7] = [
     "Started",
     "Monitor URL",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quote;
+
+    #[test]
+    fn shell_quote_leaves_plain_words_and_quotes_the_rest() {
+        assert_eq!(shell_quote("prod"), "prod");
+        assert_eq!(shell_quote("/Demo/sales_report"), "/Demo/sales_report");
+        assert_eq!(shell_quote("prod:123"), "prod:123");
+        assert_eq!(
+            shell_quote("Demo: sales workflow"),
+            "'Demo: sales workflow'"
+        );
+        assert_eq!(
+            shell_quote("/Users/a/Library/Application Support/polysync/q.db"),
+            "'/Users/a/Library/Application Support/polysync/q.db'"
+        );
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+}

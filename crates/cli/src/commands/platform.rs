@@ -102,7 +102,9 @@ pub async fn run(db: Option<String>, cmd: PlatformCommand) -> anyhow::Result<Exi
             } else {
                 println!(
                     "platform {} added ({}); next: polysync import {}",
-                    saved.name, saved.workspace_url, saved.name
+                    saved.name,
+                    saved.workspace_url,
+                    output::shell_quote(&saved.name)
                 );
             }
         }
@@ -168,7 +170,7 @@ fn build_platform(args: &AddArgs) -> anyhow::Result<Platform> {
                 "platform add needs exactly one of --token-env VAR or --profile PROFILE",
                 format!(
                     "e.g. polysync platform add {} --host https://adb-123.4.azuredatabricks.net --token-env DATABRICKS_TOKEN",
-                    args.name
+                    output::shell_quote(&args.name)
                 ),
             ));
         }

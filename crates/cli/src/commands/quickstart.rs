@@ -82,7 +82,7 @@ pub async fn run(db: Option<String>, args: QuickstartArgs) -> anyhow::Result<Exi
         println!("demo notebooks written to {}", dir.display());
         println!(
             "start an emulator on them: polysync emulator --workspace-dir {} --time-scale 10",
-            dir.display()
+            output::shell_quote(&dir.display().to_string())
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -297,7 +297,7 @@ fn print_summary(outcomes: &[Outcome], db_url: &str, elapsed: Duration) {
         "quickstart finished in {:.1} s; the emulator is stopped.",
         elapsed.as_secs_f64()
     );
-    let db = shell_quote(db_url);
+    let db = output::shell_quote(db_url);
     let first_run = outcomes
         .iter()
         .find_map(|o| o.run.as_ref().map(|r| r.id.clone()))
@@ -317,16 +317,6 @@ fn print_summary(outcomes: &[Outcome], db_url: &str, elapsed: Duration) {
     println!(
         "Against a real workspace: polysync platform add prod --profile DEFAULT (or --host URL --token-env VAR)"
     );
-}
-
-fn shell_quote(s: &str) -> String {
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-:".contains(c))
-    {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
 }
 
 /// Removes a previous quickstart database (and its WAL files) so the store is fresh.

@@ -83,18 +83,24 @@ impl Engine {
         &self,
         platform: &str,
     ) -> Result<(String, secrecy::SecretString)> {
-        let platform = self.get_platform(platform).await?;
-        let conn = self.connection(&platform)?;
+        let conn = self.connect(platform).await?;
         let value = conn
             .client
             .authorization()
             .await
             .map_err(|e| Error::Credentials {
-                platform: platform.name.clone(),
+                platform: conn.platform.name.clone(),
                 message: format!("cannot obtain a token: {e}"),
                 hint: "check the platform's credentials with `polysync platform show`".into(),
             })?;
         Ok((conn.client.host().to_owned(), value))
+    }
+
+    /// The connection of a stored platform, by name: the one way use cases reach a
+    /// workspace, so credentials always come from what that platform names.
+    async fn connect(&self, platform: &str) -> Result<Connection> {
+        let platform = self.inner.store.get_platform(platform).await?;
+        self.connection(&platform)
     }
 
     /// The cached client of a platform; rebuilt when the platform changed.
@@ -131,19 +137,18 @@ impl Engine {
         platform: &str,
         progress: &dyn ImportProgress,
     ) -> Result<ImportReport> {
-        let platform = self.inner.store.get_platform(platform).await?;
-        let conn = self.connection(&platform)?;
+        let conn = self.connect(platform).await?;
         let discovery = providers::discover_platform(&conn, progress)
             .await
-            .map_err(|e| translate(e, &platform, None))?;
+            .map_err(|e| translate(e, &conn.platform, None))?;
         progress.phase("saving");
         let summary = self
             .inner
             .store
-            .upsert_imported_jobs(&platform.name, discovery.jobs)
+            .upsert_imported_jobs(&conn.platform.name, discovery.jobs)
             .await?;
         Ok(ImportReport {
-            platform: platform.name,
+            platform: conn.platform.name,
             added: summary.added,
             updated: summary.updated,
             unchanged: summary.unchanged,
@@ -157,12 +162,11 @@ impl Engine {
     pub async fn sync_params(&self, job_ref: &str) -> Result<SyncReport> {
         let job = self.get_job(job_ref).await?;
         job.job_type.validate_external_id(&job.external_id)?;
-        let platform = self.inner.store.get_platform(&job.platform).await?;
-        let conn = self.connection(&platform)?;
+        let conn = self.connect(&job.platform).await?;
         let fresh = providers::provider_for(job.job_type)
             .describe(&conn, &job.external_id)
             .await
-            .map_err(|e| translate(e, &platform, Some(&job)))?;
+            .map_err(|e| translate(e, &conn.platform, Some(&job)))?;
         let summary = self
             .inner
             .store
@@ -268,8 +272,7 @@ impl Engine {
         if run.status.is_terminal() || run.databricks_run_id.is_none() {
             return Ok(run);
         }
-        let platform = self.inner.store.get_platform(&run.platform).await?;
-        let conn = self.connection(&platform)?;
+        let conn = self.connect(&run.platform).await?;
         self.poll_once(&conn, &mut run).await?;
         Ok(run)
     }
@@ -330,12 +333,11 @@ impl Engine {
                 hint: None,
             });
         }
-        let platform = self.inner.store.get_platform(&run.platform).await?;
-        let conn = self.connection(&platform)?;
+        let conn = self.connect(&run.platform).await?;
         providers::provider_for(run.job_type)
             .cancel(&conn, &run)
             .await
-            .map_err(|e| translate(e, &platform, None))?;
+            .map_err(|e| translate(e, &conn.platform, None))?;
         self.refresh_run(run_id).await
     }
 

@@ -2,6 +2,7 @@
 //! library crates, and renders results. Business logic lives in `polysync-engine` and below.
 
 mod commands;
+mod hints;
 mod output;
 mod progress;
 

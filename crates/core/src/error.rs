@@ -2,6 +2,8 @@
 //! parameter at fault and says how to fix it, because these messages reach the
 //! user verbatim through the CLI.
 
+use crate::hint::{Action, Hint};
+
 /// Shorthand used throughout the crate.
 pub type Result<T> = std::result::Result<T, Error>;
 
@@ -54,15 +56,15 @@ pub enum Error {
     ReferenceOnlyParameter {
         /// The parameter name.
         name: String,
+        /// The job name.
+        job: String,
         /// The job type's display name.
         job_type: String,
         /// Where to declare it instead (from the seed).
         hint: String,
     },
     /// A value was given for a parameter the job does not declare.
-    #[error(
-        "parameter `{name}` is not declared on job `{job}` (known: {known}); add it with `polysync jobs edit` or re-sync the job's parameters"
-    )]
+    #[error("parameter `{name}` is not declared on job `{job}` (known: {known})")]
     UnknownParameter {
         /// The parameter name.
         name: String,
@@ -102,6 +104,41 @@ pub enum Error {
 }
 
 impl Error {
+    /// What to do about it, as data the interfaces render their own way.
+    pub fn hint(&self) -> Hint {
+        match self {
+            Error::InvalidPlatform { field, .. } => Hint::action(
+                "correct the platform's field and retry",
+                Action::EditPlatform {
+                    platform: None,
+                    field: (*field).to_owned(),
+                },
+            ),
+            Error::InvalidJob { field, .. } if *field == "external_id" => Hint::text(
+                "re-import the platform to pick the right External Id",
+            ),
+            Error::ReferenceOnlyParameter { job, job_type, .. } => {
+                if job_type == crate::JobType::DatabricksNotebook.display_name() {
+                    Hint::action(
+                        "remove this parameter, or mark it as forwarded on the job",
+                        Action::EditJob { job: job.clone() },
+                    )
+                } else {
+                    Hint::action(
+                        "remove this parameter, or declare it where the message says and sync the job's parameters",
+                        Action::SyncParams { job: job.clone() },
+                    )
+                }
+            }
+            Error::UnknownParameter { job, .. } => Hint::action(
+                "use one of the job's parameters, or re-sync them if Databricks declares it now",
+                Action::ShowJob { job: job.clone() },
+            ),
+            Error::ParametersNotAccepted { hint, .. } => Hint::text(hint.clone()),
+            _ => Hint::text("correct the value named above and retry"),
+        }
+    }
+
     pub(crate) fn platform(field: &'static str, message: impl Into<String>) -> Self {
         Self::InvalidPlatform {
             field,

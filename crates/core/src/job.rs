@@ -103,13 +103,13 @@ impl JobType {
     pub fn reference_only_hint(self) -> &'static str {
         match self {
             JobType::DatabricksWorkflow | JobType::DatabricksJob => {
-                "it exists at the task level (base_parameters) but not at the job level. Edit the Databricks Job and declare the parameter on settings.parameters (job_parameters), then run `polysync jobs sync-params` on this job"
+                "it exists at the task level (base_parameters) but not at the job level. Edit the Databricks Job and declare the parameter on settings.parameters (job_parameters), then sync this job's parameters"
             }
             JobType::DatabricksPipeline => {
-                "pipeline configuration values are baked into the pipeline definition and cannot be changed per update; edit the pipeline in Databricks and run `polysync jobs sync-params` on this job — only full_refresh flows through"
+                "pipeline configuration values are baked into the pipeline definition and cannot be changed per update; edit the pipeline in Databricks and sync this job's parameters — only full_refresh flows through"
             }
             JobType::DatabricksNotebook => {
-                "mark it as forwarded with `polysync jobs edit`, or declare it as a widget in the notebook and re-import"
+                "mark it as forwarded on the job, or declare it as a widget in the notebook and re-import"
             }
         }
     }
@@ -172,6 +172,10 @@ pub struct Job {
     /// re-import, cleared if it comes back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub removed_at: Option<i64>,
+    /// Row version in the store (0 before the first save): edits are
+    /// compare-and-set on it, so concurrent edits never silently overwrite.
+    #[serde(default)]
+    pub version: i64,
 }
 
 impl Job {
@@ -190,6 +194,7 @@ impl Job {
             parameters: Vec::new(),
             parameter_mapping: None,
             removed_at: None,
+            version: 0,
         }
     }
 
@@ -255,6 +260,7 @@ impl Job {
             if !p.forwarded {
                 return Err(Error::ReferenceOnlyParameter {
                     name: name.to_owned(),
+                    job: job_name,
                     job_type: job_type.display_name().to_owned(),
                     hint: job_type.reference_only_hint().to_owned(),
                 });
@@ -362,7 +368,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(msg.contains("settings.parameters"), "{msg}");
-        assert!(msg.contains("sync-params"), "{msg}");
+        assert!(msg.contains("sync this job's parameters"), "{msg}");
+        let hint = j.apply_overrides([("task_only", "y")]).unwrap_err().hint();
+        assert_eq!(
+            hint.action,
+            Some(crate::Action::SyncParams {
+                job: j.name.clone()
+            })
+        );
         let mut p = Job::new("p", JobType::DatabricksPipeline, "abc", "prod");
         p.parameters = vec![Parameter::reference("spark.x", Some("1".into()))];
         let msg = p

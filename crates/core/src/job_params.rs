@@ -159,7 +159,7 @@ pub fn run_now_fields(
                         .map(|(k, _)| k.as_str())
                         .collect::<Vec<_>>()
                         .join(", "),
-                    hint: "declare job-level parameters (settings.parameters) on the Databricks Job and run `polysync jobs sync-params`, or remove these parameters".into(),
+                    hint: "declare job-level parameters (settings.parameters) on the Databricks Job and sync the job's parameters, or remove these parameters".into(),
                 });
             }
         },

@@ -9,6 +9,7 @@
 
 pub mod compute;
 pub mod error;
+pub mod hint;
 pub mod job;
 pub mod job_params;
 pub mod monitor_url;
@@ -22,6 +23,7 @@ pub mod widgets;
 
 pub use compute::{Compute, ComputeType};
 pub use error::{Error, Result};
+pub use hint::{Action, Hint};
 pub use job::{Job, JobType};
 pub use job_params::{ParameterMapping, TaskType};
 pub use parameter::{DataType, Direction, Parameter};

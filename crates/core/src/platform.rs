@@ -137,6 +137,10 @@ pub struct Platform {
     /// Compute used by notebook runs.
     #[serde(default)]
     pub compute: Compute,
+    /// Row version in the store (0 before the first save): updates are
+    /// compare-and-set on it, so two writers never overwrite each other.
+    #[serde(default)]
+    pub version: i64,
 }
 
 fn default_notebook_path() -> String {
@@ -157,6 +161,7 @@ impl Platform {
             default_notebook_path: default_notebook_path(),
             jobs_api_version: JobsApiVersion::default(),
             compute: Compute::default(),
+            version: 0,
         }
     }
 

@@ -100,6 +100,20 @@ pub struct Run {
     /// `dbutils.notebook.exit()` value when Databricks returned one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notebook_exit_value: Option<String>,
+    /// The request that starts (or started) this run, built and stored when
+    /// the run is enqueued so a worker resuming after a crash re-sends
+    /// exactly the same call, idempotency token included. Internal: not
+    /// part of the run's JSON (`parameters` shows what was sent).
+    #[serde(default, skip_serializing)]
+    pub request: Option<serde_json::Value>,
+    /// When a submit was first attempted, epoch ms: a run with this set and
+    /// no Databricks run id may exist in Databricks already (lost response).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submit_attempted_at: Option<i64>,
+    /// Row version in the store: status updates are compare-and-set on it,
+    /// so a stale writer learns it lost the race instead of overwriting.
+    #[serde(default)]
+    pub version: i64,
 }
 
 impl Run {
@@ -124,6 +138,9 @@ impl Run {
             monitor_url: None,
             error_message: None,
             notebook_exit_value: None,
+            request: None,
+            submit_attempted_at: None,
+            version: 0,
         }
     }
 

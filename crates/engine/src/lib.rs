@@ -8,6 +8,10 @@
 //! errors translated into a cause and a fix.
 
 mod error;
+mod events;
+mod jobs;
+mod platforms;
+mod runs;
 mod troubleshoot;
 mod usecases;
 
@@ -17,11 +21,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
+pub use events::RunEvent;
+pub use platforms::profile_host;
 pub use polysync_core::providers::{ImportProgress, NoProgress};
 pub use polysync_core::{
-    Auth, Compute, ComputeType, DataType, Direction, Job, JobType, JobsApiVersion, Parameter,
-    ParameterMapping, PipelineRunId, Platform, Run, RunStatus, TaskType,
+    Action, Auth, Compute, ComputeType, DataType, Direction, Hint, Job, JobType, JobsApiVersion,
+    Parameter, ParameterMapping, PipelineRunId, Platform, Run, RunStatus, TaskType,
 };
 pub use polysync_store::{JobFilter, RunFilter, StatusChange};
 pub use troubleshoot::{PENDING_HINT, STOPPING_NOTE};
@@ -96,7 +102,7 @@ pub struct RunDetails {
     /// What to do about the run's current state, when Polysync knows (long
     /// PENDING on a new cluster, STOPPING pipeline).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub hint: Option<String>,
+    pub hint: Option<Hint>,
 }
 
 /// The use cases. Cheap to clone (an `Arc` inside), so a server can share it.
@@ -110,6 +116,7 @@ struct Inner {
     env: EnvLookup,
     clients: Mutex<HashMap<String, (Platform, DatabricksClient)>>,
     pending_hint_after: Duration,
+    events: events::Events,
 }
 
 impl std::fmt::Debug for Engine {
@@ -128,12 +135,21 @@ impl Engine {
 
     /// Wraps an already opened store (tests, embedding).
     pub fn from_store(store: Store) -> Self {
+        Self::build(
+            store,
+            Arc::new(|k| std::env::var(k).ok()),
+            DEFAULT_PENDING_HINT_AFTER,
+        )
+    }
+
+    fn build(store: Store, env: EnvLookup, pending_hint_after: Duration) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
-                env: Arc::new(|k| std::env::var(k).ok()),
+                env,
                 clients: Mutex::new(HashMap::new()),
-                pending_hint_after: DEFAULT_PENDING_HINT_AFTER,
+                pending_hint_after,
+                events: events::Events::new(),
             }),
         }
     }
@@ -141,135 +157,27 @@ impl Engine {
     /// Replaces the lookup used for a platform's token variable (default:
     /// the process environment).
     pub fn with_env(self, env: EnvLookup) -> Self {
-        let inner = Inner {
-            store: self.inner.store.clone(),
-            env,
-            clients: Mutex::new(HashMap::new()),
-            pending_hint_after: self.inner.pending_hint_after,
-        };
-        Self {
-            inner: Arc::new(inner),
-        }
+        Self::build(self.inner.store.clone(), env, self.inner.pending_hint_after)
     }
 
     /// How long a run may stay PENDING on a new job cluster before
     /// [`Engine::run_hint`] suggests a faster compute type (default 2 min).
     pub fn with_pending_hint_after(self, after: Duration) -> Self {
-        let inner = Inner {
-            store: self.inner.store.clone(),
-            env: self.inner.env.clone(),
-            clients: Mutex::new(HashMap::new()),
-            pending_hint_after: after,
-        };
-        Self {
-            inner: Arc::new(inner),
-        }
+        Self::build(self.inner.store.clone(), self.inner.env.clone(), after)
     }
 
-    /// The underlying store (read-only use by callers such as tests).
-    pub fn store(&self) -> &Store {
-        &self.inner.store
+    /// Closes the store's connections (on SQLite this checkpoints the WAL,
+    /// so the file is complete on disk). Call before the process exits.
+    pub async fn close(&self) {
+        self.inner.store.close().await;
     }
 
-    /// Registers a platform after validation; Conflict if the name exists.
-    pub async fn add_platform(&self, platform: Platform) -> Result<Platform> {
-        platform.validate()?;
-        match self.inner.store.get_platform(&platform.name).await {
-            Ok(_) => {
-                return Err(Error::Conflict(format!(
-                    "platform {:?} already exists; remove it first or pick another name",
-                    platform.name
-                )));
-            }
-            Err(polysync_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-        self.inner.store.save_platform(&platform).await?;
-        Ok(self.inner.store.get_platform(&platform.name).await?)
-    }
-
-    /// Every platform, by name.
-    pub async fn list_platforms(&self) -> Result<Vec<Platform>> {
-        Ok(self.inner.store.list_platforms().await?)
-    }
-
-    /// One platform by name.
-    pub async fn get_platform(&self, name: &str) -> Result<Platform> {
-        Ok(self.inner.store.get_platform(name).await?)
-    }
-
-    /// Removes a platform (refused while jobs reference it).
-    pub async fn remove_platform(&self, name: &str) -> Result<()> {
-        self.inner.store.delete_platform(name).await?;
-        self.forget_client(name);
-        Ok(())
-    }
-
-    /// Jobs matching `filter`.
-    pub async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>> {
-        Ok(self.inner.store.list_jobs(filter).await?)
-    }
-
-    /// A job by Polysync name, else `PLATFORM:EXTERNAL_ID`.
-    pub async fn get_job(&self, job_ref: &str) -> Result<Job> {
-        match self.inner.store.get_job(job_ref).await {
-            Ok(j) => Ok(j),
-            Err(polysync_store::Error::NotFound { .. }) => {
-                match polysync_core::job::split_platform_ref(job_ref) {
-                    Some((p, ext)) => match self.inner.store.get_job_by_external(p, ext).await {
-                        Ok(j) => Ok(j),
-                        Err(polysync_store::Error::NotFound { .. }) => Err(Error::NotFound {
-                            entity: "job",
-                            key: job_ref.to_owned(),
-                        }),
-                        Err(e) => Err(e.into()),
-                    },
-                    None => Err(Error::NotFound {
-                        entity: "job",
-                        key: job_ref.to_owned(),
-                    }),
-                }
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Creates a hand-made job (validated); Conflict if the name exists.
-    pub async fn add_job(&self, job: Job) -> Result<Job> {
-        job.validate()?;
-        match self.inner.store.get_job(&job.name).await {
-            Ok(_) => {
-                return Err(Error::Conflict(format!(
-                    "job {:?} already exists; use `polysync jobs edit` to change it",
-                    job.name
-                )));
-            }
-            Err(polysync_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-        self.inner.store.save_job(&job).await?;
-        Ok(self.inner.store.get_job(&job.name).await?)
-    }
-
-    /// Replaces an existing job's definition (validated).
-    pub async fn edit_job(&self, job: Job) -> Result<Job> {
-        job.validate()?;
-        self.inner.store.get_job(&job.name).await?;
-        self.inner.store.save_job(&job).await?;
-        Ok(self.inner.store.get_job(&job.name).await?)
-    }
-
-    /// A run and its status history.
-    pub async fn get_run(&self, run_id: &str) -> Result<RunDetails> {
-        let run = self.inner.store.get_run(run_id).await?;
-        let history = self.inner.store.run_history(run_id).await?;
-        let hint = self.run_hint(&run).await;
-        Ok(RunDetails { run, history, hint })
-    }
-
-    /// Runs matching `filter`, newest first.
-    pub async fn list_runs(&self, filter: &RunFilter, limit: u32) -> Result<Vec<Run>> {
-        Ok(self.inner.store.list_runs(filter, limit).await?)
+    /// Every run status change from now on, as it is stored: the one
+    /// channel the server's live streams (and any other watcher) follow.
+    /// A receiver that falls behind gets `Lagged` and should re-read the
+    /// runs it shows.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<RunEvent> {
+        self.inner.events.subscribe()
     }
 
     fn forget_client(&self, platform: &str) {

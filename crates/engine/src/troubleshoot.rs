@@ -8,13 +8,15 @@ use std::time::Duration;
 use polysync_core::providers::{Operation, ProviderError};
 use polysync_core::{Auth, ComputeType, Job, JobType, Platform, Run, RunStatus};
 
+use polysync_core::{Action, Hint};
+
 use crate::Error;
 
 /// Seed (notebook): the fix for a stale notebook path.
-pub const STALE_NOTEBOOK_HINT: &str = "re-import the platform (`polysync import PLATFORM`) to pick the correct notebook path, then run the job again";
+pub const STALE_NOTEBOOK_HINT: &str =
+    "re-import the platform to pick the correct notebook path, then run the job again";
 /// Seed (workflow): the fix for a deleted / non-numeric job id.
-pub const STALE_JOB_HINT: &str =
-    "re-import the platform (`polysync import PLATFORM`) to pick the current Job Id";
+pub const STALE_JOB_HINT: &str = "re-import the platform to pick the current Job Id";
 /// Seed (pipeline): where to investigate a refused update.
 pub const PIPELINE_REFUSED_HINT: &str =
     "investigate in the Databricks Delta Live Tables UI (target storage, cluster policy)";
@@ -23,8 +25,14 @@ pub const STOPPING_NOTE: &str = "the pipeline is STOPPING: DLT drains in-flight 
 /// Seed (notebook): a long PENDING on a new job cluster.
 pub const PENDING_HINT: &str = "the run is PENDING while Databricks spins up a new job cluster; switch the platform's Compute Type to ExistingInteractiveCluster, ExistingInstancePool or Serverless for faster starts";
 
-fn with_platform(hint: &str, platform: &str) -> String {
-    hint.replace("PLATFORM", platform)
+/// "Re-import `platform`" with the reason.
+fn reimport(text: &str, platform: &str) -> Hint {
+    Hint::action(
+        text,
+        Action::Import {
+            platform: platform.to_owned(),
+        },
+    )
 }
 
 /// Translates a provider failure into the engine error shown to the user.
@@ -35,7 +43,7 @@ pub(crate) fn translate(err: ProviderError, platform: &Platform, job: Option<&Jo
             return Error::RunState {
                 run_id: target,
                 message,
-                hint: Some(PIPELINE_REFUSED_HINT.to_owned()),
+                hint: Some(Hint::text(PIPELINE_REFUSED_HINT)),
             };
         }
         ProviderError::Unexpected {
@@ -50,6 +58,7 @@ pub(crate) fn translate(err: ProviderError, platform: &Platform, job: Option<&Jo
                 ),
                 error_code: None,
                 hint: None,
+                source: None,
             };
         }
         ProviderError::Api {
@@ -64,6 +73,7 @@ pub(crate) fn translate(err: ProviderError, platform: &Platform, job: Option<&Jo
                 message: "unknown provider failure".into(),
                 error_code: None,
                 hint: None,
+                source: None,
             };
         }
     };
@@ -72,23 +82,45 @@ pub(crate) fn translate(err: ProviderError, platform: &Platform, job: Option<&Jo
     let raw = source.to_string();
     let what = job.map_or_else(|| target.clone(), |j| format!("job {:?}", j.name));
     let op = format!("{operation} {what}");
-    let mk = |message: String, hint: Option<String>| Error::Databricks {
+    let unreachable = matches!(
+        source.as_ref(),
+        polysync_databricks::Error::Transport { .. } | polysync_databricks::Error::Timeout { .. }
+    );
+    let not_found = source.is_not_found()
+        || code.as_deref() == Some("RESOURCE_DOES_NOT_EXIST")
+        || status == Some(404);
+    // Exactly one branch below builds the error, and takes the client error
+    // along as its source.
+    let mut source = Some(source);
+    let mut mk = |message: String, hint: Option<Hint>| Error::Databricks {
         operation: op.clone(),
         message,
         error_code: code.clone(),
         hint,
+        source: source.take(),
     };
     // Credentials and connectivity first: they apply to every type.
-    match (status, source.as_ref()) {
+    match (status, unreachable) {
         (Some(401 | 403), _) => {
             let hint = match &platform.auth {
-                Auth::TokenEnv { var } => format!(
-                    "check that the environment variable {var} holds a valid personal access token for {}",
-                    platform.workspace_url
+                Auth::TokenEnv { var } => Hint::action(
+                    format!(
+                        "check that the environment variable {var} holds a valid personal access token for {}",
+                        platform.workspace_url
+                    ),
+                    Action::SetEnv {
+                        var: var.clone(),
+                        value: format!("a personal access token for {}", platform.workspace_url),
+                    },
                 ),
-                Auth::Profile { name, .. } => format!(
-                    "check the credentials of profile [{name}] in ~/.databrickscfg (or DATABRICKS_CONFIG_FILE) for {}",
-                    platform.workspace_url
+                Auth::Profile { name, .. } => Hint::action(
+                    format!(
+                        "check the credentials of profile [{name}] in ~/.databrickscfg (or DATABRICKS_CONFIG_FILE) for {}",
+                        platform.workspace_url
+                    ),
+                    Action::ShowPlatform {
+                        platform: platform.name.clone(),
+                    },
                 ),
             };
             return mk(
@@ -99,30 +131,28 @@ pub(crate) fn translate(err: ProviderError, platform: &Platform, job: Option<&Jo
                 Some(hint),
             );
         }
-        (
-            None,
-            polysync_databricks::Error::Transport { .. }
-            | polysync_databricks::Error::Timeout { .. },
-        ) => {
+        (None, true) => {
             return mk(
                 format!(
                     "cannot reach the workspace {} of platform {:?}: {raw}",
                     platform.workspace_url, platform.name
                 ),
-                Some("check the platform's workspace URL and the network, then retry".into()),
+                Some(Hint::action(
+                    "check the platform's workspace URL and the network, then retry",
+                    Action::ShowPlatform {
+                        platform: platform.name.clone(),
+                    },
+                )),
             );
         }
         _ => {}
     }
-    let not_found = source.is_not_found()
-        || code.as_deref() == Some("RESOURCE_DOES_NOT_EXIST")
-        || status == Some(404);
     match (job_type, operation) {
         (JobType::DatabricksNotebook, Operation::Submit | Operation::Describe) if not_found => mk(
             format!(
                 "notebook {target} does not exist in the workspace (RESOURCE_DOES_NOT_EXIST): the External Id is not a valid notebook path — it was moved, renamed or deleted. Databricks said: {raw}"
             ),
-            Some(with_platform(STALE_NOTEBOOK_HINT, &platform.name)),
+            Some(reimport(STALE_NOTEBOOK_HINT, &platform.name)),
         ),
         (
             JobType::DatabricksJob | JobType::DatabricksWorkflow,
@@ -131,30 +161,30 @@ pub(crate) fn translate(err: ProviderError, platform: &Platform, job: Option<&Jo
             format!(
                 "INVALID_PARAMETER_VALUE: job_id — Databricks Job {target} does not exist: the Job was deleted, or the External Id is not a valid numeric Job Id. Databricks said: {raw}"
             ),
-            Some(with_platform(STALE_JOB_HINT, &platform.name)),
+            Some(reimport(STALE_JOB_HINT, &platform.name)),
         ),
         (JobType::DatabricksPipeline, Operation::Submit | Operation::Describe) if not_found => mk(
             format!(
                 "pipeline {target} does not exist in the workspace (deleted?). Databricks said: {raw}"
             ),
-            Some(with_platform(STALE_JOB_HINT, &platform.name).replace("Job Id", "pipeline id")),
+            Some(reimport(&STALE_JOB_HINT.replace("Job Id", "pipeline id"), &platform.name)),
         ),
         (JobType::DatabricksPipeline, Operation::Submit) if status == Some(400) => mk(
             format!(
                 "pipeline {target} refused the update immediately (HTTP 400): the pipeline is IDLE and a required Databricks resource (target storage, cluster policy) is missing. Databricks said: {raw}"
             ),
-            Some(format!(
+            Some(Hint::text(format!(
                 "{PIPELINE_REFUSED_HINT}: {}",
                 polysync_core::monitor_url::pipeline_url(platform.base_url(), &target)
-            )),
+            ))),
         ),
         (JobType::DatabricksPipeline, Operation::Submit) if status == Some(409) => mk(
             format!("pipeline {target} already has an active update. Databricks said: {raw}"),
-            Some("wait for the active update to finish (or stop it in the Delta Live Tables UI), then run again".into()),
+            Some(Hint::text("wait for the active update to finish (or stop it in the Delta Live Tables UI), then run again")),
         ),
         (_, Operation::Poll | Operation::Cancel) if not_found => mk(
             format!("Databricks no longer knows run {target}. Databricks said: {raw}"),
-            Some("the run (or its job) was deleted in Databricks; start a new run".into()),
+            Some(Hint::text("the run (or its job) was deleted in Databricks; start a new run")),
         ),
         _ => mk(
             format!("Databricks refused {operation} {what}: {raw}"),
@@ -174,9 +204,8 @@ pub(crate) fn run_error_message(run: &Run, raw: &str) -> String {
             || lower.contains("notebook not found"))
     {
         return format!(
-            "notebook {} does not exist in the workspace (RESOURCE_DOES_NOT_EXIST): the External Id is not a valid notebook path. Fix: {}. Databricks said: {raw}",
-            run.job_external_id,
-            with_platform(STALE_NOTEBOOK_HINT, &run.platform)
+            "notebook {} does not exist in the workspace (RESOURCE_DOES_NOT_EXIST): the External Id is not a valid notebook path. Fix: re-import platform {:?} to pick the correct notebook path, then run the job again. Databricks said: {raw}",
+            run.job_external_id, run.platform
         );
     }
     raw.to_owned()
@@ -189,12 +218,12 @@ pub(crate) fn run_hint(
     platform: Option<&Platform>,
     now_ms: i64,
     pending_threshold: Duration,
-) -> Option<String> {
+) -> Option<Hint> {
     if run.status.is_terminal() {
         return None;
     }
     if run.update_state.as_deref() == Some("STOPPING") {
-        return Some(STOPPING_NOTE.to_owned());
+        return Some(Hint::text(STOPPING_NOTE));
     }
     let in_state_ms = now_ms.saturating_sub(run.updated_at);
     let threshold_ms = i64::try_from(pending_threshold.as_millis()).unwrap_or(i64::MAX);
@@ -203,7 +232,13 @@ pub(crate) fn run_hint(
         && in_state_ms >= threshold_ms
         && platform.is_none_or(|p| p.compute.compute_type == ComputeType::NewJobCluster)
     {
-        return Some(PENDING_HINT.to_owned());
+        return Some(Hint::action(
+            PENDING_HINT,
+            Action::EditPlatform {
+                platform: Some(run.platform.clone()),
+                field: "compute_type".to_owned(),
+            },
+        ));
     }
     None
 }

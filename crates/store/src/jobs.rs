@@ -6,9 +6,10 @@ use std::collections::{HashMap, HashSet};
 use polysync_core::{Job, JobType, Parameter, ParameterMapping};
 use serde::Serialize;
 
-use crate::error::{DbResultExt, Error, Result};
+use crate::error::{DbResultExt, Error, IntoStore, Result, is_unique_violation};
 use crate::rows::{RowExt, parse_col};
-use crate::{Store, now_ms, on_db};
+use crate::tx::on_tx;
+use crate::{Store, Update, now_ms, on_db};
 
 /// What an import changed, by job name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -49,18 +50,18 @@ pub struct JobFilter {
 const ORIGIN_IMPORT: &str = "import";
 const ORIGIN_MANUAL: &str = "manual";
 
-const JOB_BY_NAME: &str = "SELECT id, name, job_type, external_id, platform, parameter_mapping, origin, removed_at \
+const JOB_BY_NAME: &str = "SELECT id, name, job_type, external_id, platform, parameter_mapping, origin, removed_at, version \
      FROM jobs WHERE name = $1";
-const JOB_BY_EXTERNAL: &str = "SELECT id, name, job_type, external_id, platform, parameter_mapping, origin, removed_at \
+const JOB_BY_EXTERNAL: &str = "SELECT id, name, job_type, external_id, platform, parameter_mapping, origin, removed_at, version \
      FROM jobs WHERE platform = $1 AND external_id = $2 ORDER BY job_type LIMIT 1";
-const JOBS_OF_PLATFORM: &str = "SELECT id, name, job_type, external_id, platform, parameter_mapping, origin, removed_at \
+const JOBS_OF_PLATFORM: &str = "SELECT id, name, job_type, external_id, platform, parameter_mapping, origin, removed_at, version \
      FROM jobs WHERE platform = $1";
 const PARAMS_OF_JOB: &str = "SELECT job_id, position, name, data_type, direction, default_value, current_value, forwarded \
      FROM parameters WHERE job_id = $1 ORDER BY position";
 const PARAMS_OF_PLATFORM: &str = "SELECT p.job_id, p.position, p.name, p.data_type, p.direction, p.default_value, \
      p.current_value, p.forwarded FROM parameters p JOIN jobs j ON j.id = p.job_id WHERE j.platform = $1 \
      ORDER BY p.job_id, p.position";
-const LIST_JOBS: &str = "SELECT id, name, job_type, external_id, platform, parameter_mapping, origin, removed_at \
+const LIST_JOBS: &str = "SELECT id, name, job_type, external_id, platform, parameter_mapping, origin, removed_at, version \
      FROM jobs WHERE ($1 IS NULL OR platform = $1) AND ($2 IS NULL OR job_type = $2) \
      AND ($3 OR removed_at IS NULL) ORDER BY name";
 const LIST_PARAMS: &str = "SELECT p.job_id, p.position, p.name, p.data_type, p.direction, p.default_value, \
@@ -68,11 +69,13 @@ const LIST_PARAMS: &str = "SELECT p.job_id, p.position, p.name, p.data_type, p.d
      WHERE ($1 IS NULL OR j.platform = $1) AND ($2 IS NULL OR j.job_type = $2) \
      AND ($3 OR j.removed_at IS NULL) ORDER BY p.job_id, p.position";
 const ALL_NAMES: &str = "SELECT name FROM jobs";
+const SAME_IDENTITY: &str =
+    "SELECT name FROM jobs WHERE platform = $1 AND external_id = $2 AND job_type = $3";
 const INSERT_JOB: &str = "INSERT INTO jobs (id, name, job_type, external_id, platform, parameter_mapping, origin, \
-     created_at, updated_at, removed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, NULL)";
+     created_at, updated_at, removed_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, NULL, 1)";
 const UPDATE_JOB: &str = "UPDATE jobs SET name = $2, job_type = $3, external_id = $4, parameter_mapping = $5, \
-     origin = $6, updated_at = $7, removed_at = $8 WHERE id = $1";
-const MARK_REMOVED: &str = "UPDATE jobs SET removed_at = $2, updated_at = $2 WHERE id = $1";
+     origin = $6, updated_at = $7, removed_at = $8, version = version + 1 WHERE id = $1 AND version = $9";
+const MARK_REMOVED: &str = "UPDATE jobs SET removed_at = $2, updated_at = $2, version = version + 1 WHERE id = $1";
 const DELETE_PARAMS: &str = "DELETE FROM parameters WHERE job_id = $1";
 const INSERT_PARAM: &str = "INSERT INTO parameters (job_id, position, name, data_type, direction, default_value, \
      current_value, forwarded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
@@ -106,6 +109,7 @@ fn job_from_row(r: &impl RowExt) -> Result<Stored> {
             parameters: Vec::new(),
             parameter_mapping: mapping,
             removed_at: r.opt_int("removed_at")?,
+            version: r.int("version")?,
         },
     })
 }
@@ -138,7 +142,7 @@ fn attach(mut jobs: Vec<Stored>, params: Vec<(String, Parameter)>) -> Vec<Stored
 fn mapping_text(m: Option<ParameterMapping>) -> Result<Option<String>> {
     m.map(|m| serde_json::to_string(&m))
         .transpose()
-        .map_err(|e| Error::Database(e.to_string()))
+        .map_err(|e| Error::internal(e.to_string()))
 }
 
 /// Merges a freshly discovered parameter schema into the stored one.
@@ -206,7 +210,7 @@ fn unique_name(wanted: &str, platform: &str, external_id: &str, taken: &HashSet<
 
 enum Write {
     Insert { id: String, job: Job },
-    Update { id: String, job: Job },
+    Update { id: String, version: i64, job: Job },
     MarkRemoved { id: String },
 }
 
@@ -259,6 +263,7 @@ fn plan_import(
                     if s.origin != ORIGIN_IMPORT {
                         writes.push(Write::Update {
                             id: s.id.clone(),
+                            version: s.job.version,
                             job: merged,
                         });
                     }
@@ -266,6 +271,7 @@ fn plan_import(
                     summary.updated.push(merged.name.clone());
                     writes.push(Write::Update {
                         id: s.id.clone(),
+                        version: s.job.version,
                         job: merged,
                     });
                 }
@@ -328,8 +334,10 @@ impl Store {
             j.validate()?;
         }
         let now = now_ms();
-        on_db!(&self.db, p => {
-            let mut tx = p.begin().await.db()?;
+        let mut t = self.begin().await?;
+        t.lock_imports().await?;
+        let summary = on_tx!(t, c => {
+            let tx = &mut **c;
             let job_rows = sqlx::query(JOBS_OF_PLATFORM).bind(platform).fetch_all(&mut *tx).await.db()?;
             let param_rows = sqlx::query(PARAMS_OF_PLATFORM).bind(platform).fetch_all(&mut *tx).await.db()?;
             let name_rows = sqlx::query(ALL_NAMES).fetch_all(&mut *tx).await.db()?;
@@ -357,7 +365,7 @@ impl Store {
                             .db()?;
                         replace_params!(tx, &id, job.parameters);
                     }
-                    Write::Update { id, job } => {
+                    Write::Update { id, version, job } => {
                         sqlx::query(UPDATE_JOB)
                             .bind(&id)
                             .bind(&job.name)
@@ -367,6 +375,7 @@ impl Store {
                             .bind(ORIGIN_IMPORT)
                             .bind(now)
                             .bind(None::<i64>)
+                            .bind(version)
                             .execute(&mut *tx)
                             .await
                             .db()?;
@@ -377,30 +386,47 @@ impl Store {
                     }
                 }
             }
-            tx.commit().await.db()?;
-            Ok(summary)
-        })
+            summary
+        });
+        t.commit().await?;
+        Ok(summary)
     }
 
-    async fn stored_by_name(&self, name: &str) -> Result<Stored> {
+    async fn find_stored(&self, name: &str) -> Result<Option<Stored>> {
         on_db!(&self.db, p => {
             let Some(row) = sqlx::query(JOB_BY_NAME).bind(name).fetch_optional(p).await.db()? else {
-                return Err(Error::not_found("job", name));
+                return Ok(None);
             };
             let s = job_from_row(&row)?;
             let params = sqlx::query(PARAMS_OF_JOB).bind(&s.id).fetch_all(p).await.db()?;
             let params = params.iter().map(param_from_row).collect::<Result<Vec<_>>>()?;
-            Ok(attach(vec![s], params).remove(0))
+            Ok(attach(vec![s], params).pop())
         })
     }
 
-    /// A job (with parameters) by Polysync name, removed or not.
+    async fn stored_by_name(&self, name: &str) -> Result<Stored> {
+        self.find_stored(name)
+            .await?
+            .ok_or_else(|| Error::not_found("job", name))
+    }
+
+    /// A job (with parameters) by Polysync name, removed or not, if it exists.
+    pub async fn find_job(&self, name: &str) -> Result<Option<Job>> {
+        Ok(self.find_stored(name).await?.map(|s| s.job))
+    }
+
+    /// A job (with parameters) by Polysync name; [`Error::NotFound`] when
+    /// there is none.
     pub async fn get_job(&self, name: &str) -> Result<Job> {
         Ok(self.stored_by_name(name).await?.job)
     }
 
-    /// A job by `PLATFORM:EXTERNAL_ID`.
-    pub async fn get_job_by_external(&self, platform: &str, external_id: &str) -> Result<Job> {
+    /// A job by `PLATFORM:EXTERNAL_ID`, if one matches.
+    pub async fn find_job_by_external(
+        &self,
+        platform: &str,
+        external_id: &str,
+    ) -> Result<Option<Job>> {
         let name = on_db!(&self.db, p => {
             let row = sqlx::query(JOB_BY_EXTERNAL)
                 .bind(platform)
@@ -410,10 +436,10 @@ impl Store {
                 .db()?;
             match row {
                 Some(r) => r.text("name")?,
-                None => return Err(Error::not_found("job", format!("{platform}:{external_id}"))),
+                None => return Ok(None),
             }
         });
-        self.get_job(&name).await
+        self.find_job(&name).await
     }
 
     /// Jobs (with parameters) matching `filter`, by name.
@@ -440,25 +466,84 @@ impl Store {
         })
     }
 
-    /// Creates or replaces a hand-made job by name (`polysync jobs
-    /// add|edit`). Its parameters are taken as given.
-    pub async fn save_job(&self, job: &Job) -> Result<()> {
+    /// Creates a hand-made job (`polysync jobs add`), parameters as given.
+    /// A plain insert on the unique name: of two concurrent adds of one
+    /// name exactly one succeeds, the other gets [`Error::AlreadyExists`];
+    /// a job that already refers to the same Databricks object is a
+    /// [`Error::Conflict`] naming it.
+    pub async fn add_job(&self, job: &Job) -> Result<Job> {
         job.validate()?;
         self.get_platform(&job.platform).await?;
         let now = now_ms();
-        on_db!(&self.db, p => {
-            let mut tx = p.begin().await.db()?;
-            let by_name = sqlx::query(JOB_BY_NAME).bind(&job.name).fetch_optional(&mut *tx).await.db()?;
-            let by_name = by_name.as_ref().map(job_from_row).transpose()?;
-            let same_identity = sqlx::query(
-                "SELECT name FROM jobs WHERE platform = $1 AND external_id = $2 AND job_type = $3",
-            )
-            .bind(&job.platform)
-            .bind(&job.external_id)
-            .bind(job.job_type.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .db()?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let mut t = self.begin().await?;
+        on_tx!(t, c => {
+            let tx = &mut **c;
+            if let Some(other) = sqlx::query(SAME_IDENTITY)
+                .bind(&job.platform)
+                .bind(&job.external_id)
+                .bind(job.job_type.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .db()?
+            {
+                let other = other.text("name")?;
+                return Err(if other == job.name {
+                    Error::already_exists("job", &job.name)
+                } else {
+                    Error::Conflict(format!(
+                        "job {other:?} already refers to {} {}:{}; edit that job instead",
+                        job.job_type, job.platform, job.external_id
+                    ))
+                });
+            }
+            let inserted = sqlx::query(INSERT_JOB)
+                .bind(&id)
+                .bind(&job.name)
+                .bind(job.job_type.as_str())
+                .bind(&job.external_id)
+                .bind(&job.platform)
+                .bind(mapping_text(job.parameter_mapping)?)
+                .bind(ORIGIN_MANUAL)
+                .bind(now)
+                .execute(&mut *tx)
+                .await;
+            match inserted {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(Error::already_exists("job", &job.name));
+                }
+                Err(e) => return Err(e.into_store()),
+            }
+            replace_params!(tx, &id, job.parameters);
+        });
+        t.commit().await?;
+        self.get_job(&job.name).await
+    }
+
+    /// Replaces a job's definition (`polysync jobs edit`), compare-and-set
+    /// on `job.version` (the one read): a concurrent edit or re-import
+    /// makes this [`Update::Stale`] instead of being overwritten.
+    pub async fn update_job(&self, job: &Job) -> Result<Update<Job>> {
+        job.validate()?;
+        let stored = self.stored_by_name(&job.name).await?;
+        if stored.job.platform != job.platform {
+            return Err(Error::Conflict(format!(
+                "job {:?} belongs to platform {:?}; a job cannot move between platforms",
+                job.name, stored.job.platform
+            )));
+        }
+        let now = now_ms();
+        let mut t = self.begin().await?;
+        let applied = on_tx!(t, c => {
+            let tx = &mut **c;
+            let same_identity = sqlx::query(SAME_IDENTITY)
+                .bind(&job.platform)
+                .bind(&job.external_id)
+                .bind(job.job_type.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .db()?;
             if let Some(other) = same_identity {
                 let other = other.text("name")?;
                 if other != job.name {
@@ -468,49 +553,32 @@ impl Store {
                     )));
                 }
             }
-            let id = match by_name {
-                Some(s) => {
-                    if s.job.platform != job.platform {
-                        return Err(Error::Conflict(format!(
-                            "job {:?} belongs to platform {:?}; a job cannot move between platforms",
-                            job.name, s.job.platform
-                        )));
-                    }
-                    sqlx::query(UPDATE_JOB)
-                        .bind(&s.id)
-                        .bind(&job.name)
-                        .bind(job.job_type.as_str())
-                        .bind(&job.external_id)
-                        .bind(mapping_text(job.parameter_mapping)?)
-                        .bind(&s.origin)
-                        .bind(now)
-                        .bind(job.removed_at)
-                        .execute(&mut *tx)
-                        .await
-                        .db()?;
-                    s.id
-                }
-                None => {
-                    let id = uuid::Uuid::now_v7().to_string();
-                    sqlx::query(INSERT_JOB)
-                        .bind(&id)
-                        .bind(&job.name)
-                        .bind(job.job_type.as_str())
-                        .bind(&job.external_id)
-                        .bind(&job.platform)
-                        .bind(mapping_text(job.parameter_mapping)?)
-                        .bind(ORIGIN_MANUAL)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await
-                        .db()?;
-                    id
-                }
-            };
-            replace_params!(tx, &id, job.parameters);
-            tx.commit().await.db()?;
+            let done = sqlx::query(UPDATE_JOB)
+                .bind(&stored.id)
+                .bind(&job.name)
+                .bind(job.job_type.as_str())
+                .bind(&job.external_id)
+                .bind(mapping_text(job.parameter_mapping)?)
+                .bind(&stored.origin)
+                .bind(now)
+                .bind(job.removed_at)
+                .bind(job.version)
+                .execute(&mut *tx)
+                .await
+                .db()?
+                .rows_affected();
+            if done == 1 {
+                replace_params!(tx, &stored.id, job.parameters);
+            }
+            done == 1
         });
-        Ok(())
+        t.commit().await?;
+        let current = self.get_job(&job.name).await?;
+        Ok(if applied {
+            Update::Applied(current)
+        } else {
+            Update::Stale { current }
+        })
     }
 
     /// Sync Parameters: replaces a job's parameter schema with a fresh one
@@ -531,18 +599,21 @@ impl Store {
         };
         job.validate()?;
         let now = now_ms();
-        on_db!(&self.db, p => {
-            let mut tx = p.begin().await.db()?;
-            sqlx::query("UPDATE jobs SET parameter_mapping = $2, updated_at = $3 WHERE id = $1")
-                .bind(&stored.id)
-                .bind(mapping_text(job.parameter_mapping)?)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .db()?;
+        let mut t = self.begin().await?;
+        on_tx!(t, c => {
+            let tx = &mut **c;
+            sqlx::query(
+                "UPDATE jobs SET parameter_mapping = $2, updated_at = $3, version = version + 1 WHERE id = $1",
+            )
+            .bind(&stored.id)
+            .bind(mapping_text(job.parameter_mapping)?)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .db()?;
             replace_params!(tx, &stored.id, job.parameters);
-            tx.commit().await.db()?;
         });
+        t.commit().await?;
         Ok(summary)
     }
 

@@ -2,9 +2,18 @@
 //! status history, on SQLite (the default, a local file) or PostgreSQL
 //! (`postgres://...`), with one schema and migrations applied on open.
 //!
-//! One [`Store`] hides the engine: each operation is written once and run on
-//! whichever pool is live through the `on_db!` macro (two concrete sqlx
-//! pools, no `Any` driver, no compile-time query macros).
+//! One [`Store`] hides the backend: each operation is written once and run
+//! on whichever pool is live through the `on_db!` / `on_tx!` macros (two
+//! concrete sqlx pools, no `Any` driver, no compile-time query macros).
+//! Where the backends must differ (claiming work, locking a row) each gets
+//! its own SQL inside the same method.
+//!
+//! Writes that read before they write go through a [`Tx`]: on SQLite it
+//! begins `IMMEDIATE` (the write lock is taken up front, so two processes
+//! never deadlock upgrading a read lock, they queue on the busy timeout); on
+//! PostgreSQL rows are locked explicitly where needed. Rows the engine
+//! updates carry a `version` and are updated compare-and-set, returning
+//! [`Update::Stale`] instead of overwriting a newer write.
 
 mod error;
 mod jobs;
@@ -12,6 +21,7 @@ mod migrate;
 mod platforms;
 mod rows;
 mod runs;
+mod tx;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -22,7 +32,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
+pub use tx::Tx;
 pub use jobs::{ImportSummary, JobFilter, SyncSummary};
 pub use runs::{RunFilter, StatusChange};
 
@@ -44,9 +55,37 @@ pub(crate) enum Db {
     Postgres(PgPool),
 }
 
-/// Which engine a store runs on.
+/// The outcome of a compare-and-set update: callers must handle a lost race.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum Update<T> {
+    /// Written; the value as stored, with its new version.
+    Applied(T),
+    /// Not written: the row changed since the caller read it. `current` is
+    /// the row as it is now, to re-apply the change on or to give up.
+    Stale {
+        /// The stored row, newer than the caller's copy.
+        current: T,
+    },
+}
+
+impl<T> Update<T> {
+    /// The value as stored now, whichever way the update went.
+    pub fn into_current(self) -> T {
+        match self {
+            Update::Applied(v) | Update::Stale { current: v } => v,
+        }
+    }
+
+    /// Whether the write was applied.
+    pub fn is_applied(&self) -> bool {
+        matches!(self, Update::Applied(_))
+    }
+}
+
+/// Which database backend a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
+pub enum Backend {
     /// A local SQLite file.
     Sqlite,
     /// A PostgreSQL server.
@@ -93,19 +132,25 @@ impl Store {
         let config = |message: String| Error::Config {
             location: redact(location),
             message,
+            source: None,
+        };
+        let driver = |e: sqlx::Error| Error::Config {
+            location: redact(location),
+            message: e.to_string(),
+            source: Some(Box::new(e)),
         };
         let db = if location.starts_with("postgres://") || location.starts_with("postgresql://") {
-            let opts = PgConnectOptions::from_str(location).map_err(|e| config(e.to_string()))?;
+            let opts = PgConnectOptions::from_str(location).map_err(driver)?;
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(15))
                 .connect_with(opts)
                 .await
-                .map_err(|e| config(e.to_string()))?;
+                .map_err(driver)?;
             Db::Postgres(pool)
         } else {
             let opts = if location.starts_with("sqlite:") {
-                SqliteConnectOptions::from_str(location).map_err(|e| config(e.to_string()))?
+                SqliteConnectOptions::from_str(location).map_err(driver)?
             } else {
                 SqliteConnectOptions::new().filename(location)
             };
@@ -127,7 +172,7 @@ impl Store {
                 .max_connections(4)
                 .connect_with(opts)
                 .await
-                .map_err(|e| config(e.to_string()))?;
+                .map_err(driver)?;
             Db::Sqlite(pool)
         };
         let store = Store { db };
@@ -135,17 +180,18 @@ impl Store {
         Ok(store)
     }
 
-    /// Applies pending migrations. Idempotent; on PostgreSQL it holds an
-    /// advisory lock so several processes starting together are safe.
+    /// Applies pending migrations. Idempotent and safe when several
+    /// processes open a fresh database at once: PostgreSQL holds an
+    /// advisory lock, SQLite migrates inside one `BEGIN IMMEDIATE`.
     pub async fn migrate(&self) -> Result<()> {
         migrate::run(&self.db).await
     }
 
-    /// Which engine this store uses.
-    pub fn engine(&self) -> Engine {
+    /// Which backend this store uses.
+    pub fn backend(&self) -> Backend {
         match self.db {
-            Db::Sqlite(_) => Engine::Sqlite,
-            Db::Postgres(_) => Engine::Postgres,
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
         }
     }
 

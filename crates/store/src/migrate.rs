@@ -7,17 +7,27 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use crate::Db;
 use crate::error::{Error, Result};
 
-const SQLITE: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
+const SQLITE: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        "versions and intents",
+        include_str!("../migrations/sqlite/0002_versions_and_intents.sql"),
+    ),
+];
 
-const POSTGRES: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "versions and intents",
+        include_str!("../migrations/postgres/0002_versions_and_intents.sql"),
+    ),
+];
 
 fn migrator(files: &[(i64, &'static str, &'static str)]) -> Migrator {
     Migrator::with_migrations(
@@ -36,10 +46,27 @@ fn migrator(files: &[(i64, &'static str, &'static str)]) -> Migrator {
     )
 }
 
+fn failed(e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Migration {
+        message: e.to_string(),
+        source: Some(Box::new(e)),
+    }
+}
+
+/// Applies pending migrations. PostgreSQL: sqlx's migrator under its
+/// advisory lock. SQLite has no such lock (sqlx's is a no-op there), so two
+/// processes opening a fresh file both tried `CREATE TABLE`; instead the
+/// whole migration runs inside one `BEGIN IMMEDIATE` transaction (each
+/// migration becomes a savepoint), which SQLite serialises across processes
+/// through the busy timeout: the second process waits, then sees the
+/// migrations applied and does nothing.
 pub(crate) async fn run(db: &Db) -> Result<()> {
-    let result = match db {
-        Db::Sqlite(p) => migrator(SQLITE).run(p).await,
-        Db::Postgres(p) => migrator(POSTGRES).run(p).await,
-    };
-    result.map_err(|e| Error::Migration(e.to_string()))
+    match db {
+        Db::Sqlite(p) => {
+            let mut tx = p.begin_with("BEGIN IMMEDIATE").await.map_err(failed)?;
+            migrator(SQLITE).run(&mut *tx).await.map_err(failed)?;
+            tx.commit().await.map_err(failed)
+        }
+        Db::Postgres(p) => migrator(POSTGRES).run(p).await.map_err(failed),
+    }
 }

@@ -5,21 +5,54 @@ use std::path::PathBuf;
 use polysync_core::{Auth, Compute, Platform};
 use sqlx::Row as _;
 
-use crate::error::{DbResultExt, Error, Result};
+use crate::error::{DbResultExt, Error, IntoStore, Result, is_unique_violation};
 use crate::rows::{RowExt, parse_col};
-use crate::{Store, now_ms, on_db};
+use crate::{Store, Update, now_ms, on_db};
 
-const UPSERT: &str = "INSERT INTO platforms (name, workspace_url, auth_kind, auth_profile, auth_config_file, \
+const INSERT: &str = "INSERT INTO platforms (name, workspace_url, auth_kind, auth_profile, auth_config_file, \
      auth_token_env, default_notebook_path, jobs_api_version, compute_type, cluster_version, node_type, \
-     num_workers, existing_cluster_id, existing_instance_pool, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) \
-     ON CONFLICT (name) DO UPDATE SET workspace_url = excluded.workspace_url, auth_kind = excluded.auth_kind, \
-     auth_profile = excluded.auth_profile, auth_config_file = excluded.auth_config_file, \
-     auth_token_env = excluded.auth_token_env, default_notebook_path = excluded.default_notebook_path, \
-     jobs_api_version = excluded.jobs_api_version, compute_type = excluded.compute_type, \
-     cluster_version = excluded.cluster_version, node_type = excluded.node_type, \
-     num_workers = excluded.num_workers, existing_cluster_id = excluded.existing_cluster_id, \
-     existing_instance_pool = excluded.existing_instance_pool, updated_at = excluded.updated_at";
+     num_workers, existing_cluster_id, existing_instance_pool, created_at, updated_at, version) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, 1)";
+const UPDATE: &str = "UPDATE platforms SET workspace_url = $2, auth_kind = $3, auth_profile = $4, \
+     auth_config_file = $5, auth_token_env = $6, default_notebook_path = $7, jobs_api_version = $8, \
+     compute_type = $9, cluster_version = $10, node_type = $11, num_workers = $12, \
+     existing_cluster_id = $13, existing_instance_pool = $14, updated_at = $15, version = version + 1 \
+     WHERE name = $1 AND version = $16";
+
+/// Binds a platform's columns as `$1..$15` (name first, the time last), in
+/// the order both INSERT and UPDATE use.
+macro_rules! bind_platform {
+    ($q:expr, $platform:expr) => {{
+        let platform: &Platform = $platform;
+        let (kind, profile, config_file, token_env) = match &platform.auth {
+            Auth::Profile { name, config_file } => (
+                "profile",
+                Some(name.clone()),
+                config_file
+                    .as_ref()
+                    .map(|p| p.to_string_lossy().into_owned()),
+                None,
+            ),
+            Auth::TokenEnv { var } => ("token_env", None, None, Some(var.clone())),
+        };
+        let c = &platform.compute;
+        $q.bind(platform.name.clone())
+            .bind(platform.workspace_url.clone())
+            .bind(kind)
+            .bind(profile)
+            .bind(config_file)
+            .bind(token_env)
+            .bind(platform.default_notebook_path.clone())
+            .bind(platform.jobs_api_version.as_str())
+            .bind(c.compute_type.as_str())
+            .bind(c.cluster_version.clone())
+            .bind(c.node_type.clone())
+            .bind(c.num_workers.map(i64::from))
+            .bind(c.existing_cluster_id.clone())
+            .bind(c.existing_instance_pool.clone())
+            .bind(now_ms())
+    }};
+}
 
 fn platform_from_row(r: &impl RowExt) -> Result<Platform> {
     let auth = match r.text("auth_kind")?.as_str() {
@@ -58,60 +91,64 @@ fn platform_from_row(r: &impl RowExt) -> Result<Platform> {
             existing_cluster_id: r.opt_text("existing_cluster_id")?,
             existing_instance_pool: r.opt_text("existing_instance_pool")?,
         },
+        version: r.int("version")?,
     })
 }
 
 impl Store {
-    /// Creates or replaces a platform after [`Platform::validate`]; an
-    /// invalid platform is refused with the offending field and nothing is
-    /// written.
-    pub async fn save_platform(&self, platform: &Platform) -> Result<()> {
+    /// Registers a new platform after [`Platform::validate`]. A plain
+    /// insert on the unique name: when two processes add the same name at
+    /// once, exactly one succeeds and the other gets
+    /// [`Error::AlreadyExists`]. Nothing is written for an invalid platform.
+    pub async fn add_platform(&self, platform: &Platform) -> Result<Platform> {
         platform.validate()?;
-        let (kind, profile, config_file, token_env) = match &platform.auth {
-            Auth::Profile { name, config_file } => (
-                "profile",
-                Some(name.clone()),
-                config_file
-                    .as_ref()
-                    .map(|p| p.to_string_lossy().into_owned()),
-                None,
-            ),
-            Auth::TokenEnv { var } => ("token_env", None, None, Some(var.clone())),
-        };
-        let c = &platform.compute;
         on_db!(&self.db, p => {
-            sqlx::query(UPSERT)
-                .bind(&platform.name)
-                .bind(&platform.workspace_url)
-                .bind(kind)
-                .bind(&profile)
-                .bind(&config_file)
-                .bind(&token_env)
-                .bind(&platform.default_notebook_path)
-                .bind(platform.jobs_api_version.as_str())
-                .bind(c.compute_type.as_str())
-                .bind(&c.cluster_version)
-                .bind(&c.node_type)
-                .bind(c.num_workers.map(i64::from))
-                .bind(&c.existing_cluster_id)
-                .bind(&c.existing_instance_pool)
-                .bind(now_ms())
-                .execute(p)
-                .await
-                .db()?;
+            let done = bind_platform!(sqlx::query(INSERT), platform).execute(p).await;
+            match done {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(Error::already_exists("platform", &platform.name));
+                }
+                Err(e) => return Err(e.into_store()),
+            }
         });
-        Ok(())
+        self.get_platform(&platform.name).await
     }
 
-    /// One platform by name.
-    pub async fn get_platform(&self, name: &str) -> Result<Platform> {
+    /// Changes a platform, compare-and-set on `platform.version` (the one
+    /// read): a concurrent change makes this [`Update::Stale`] instead of
+    /// being overwritten.
+    pub async fn update_platform(&self, platform: &Platform) -> Result<Update<Platform>> {
+        platform.validate()?;
+        let done = on_db!(&self.db, p => {
+            bind_platform!(sqlx::query(UPDATE), platform)
+                .bind(platform.version)
+                .execute(p)
+                .await
+                .db()?
+                .rows_affected()
+        });
+        let current = self.get_platform(&platform.name).await?;
+        Ok(if done == 1 {
+            Update::Applied(current)
+        } else {
+            Update::Stale { current }
+        })
+    }
+
+    /// One platform by name, if it exists.
+    pub async fn find_platform(&self, name: &str) -> Result<Option<Platform>> {
         on_db!(&self.db, p => {
             let row = sqlx::query(GET).bind(name).fetch_optional(p).await.db()?;
-            match row {
-                Some(r) => platform_from_row(&r),
-                None => Err(Error::not_found("platform", name)),
-            }
+            row.as_ref().map(platform_from_row).transpose()
         })
+    }
+
+    /// One platform by name; [`Error::NotFound`] when it does not exist.
+    pub async fn get_platform(&self, name: &str) -> Result<Platform> {
+        self.find_platform(name)
+            .await?
+            .ok_or_else(|| Error::not_found("platform", name))
     }
 
     /// Every platform, by name.
@@ -153,7 +190,7 @@ impl Store {
 
 const GET: &str = "SELECT name, workspace_url, auth_kind, auth_profile, auth_config_file, auth_token_env, \
      default_notebook_path, jobs_api_version, compute_type, cluster_version, node_type, num_workers, \
-     existing_cluster_id, existing_instance_pool FROM platforms WHERE name = $1";
+     existing_cluster_id, existing_instance_pool, version FROM platforms WHERE name = $1";
 const LIST: &str = "SELECT name, workspace_url, auth_kind, auth_profile, auth_config_file, auth_token_env, \
      default_notebook_path, jobs_api_version, compute_type, cluster_version, node_type, num_workers, \
-     existing_cluster_id, existing_instance_pool FROM platforms ORDER BY name";
+     existing_cluster_id, existing_instance_pool, version FROM platforms ORDER BY name";

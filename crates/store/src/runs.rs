@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use polysync_core::{Run, RunStatus};
 use serde::Serialize;
 
-use crate::error::{DbResultExt, Error, Result};
+use crate::error::{DbResultExt, Error, IntoStore, Result, is_unique_violation};
 use crate::rows::{RowExt, parse_col};
-use crate::{Store, on_db};
+use crate::tx::{Tx, TxInner, on_tx};
+use crate::{Store, Update, on_db};
 
 /// One recorded status/state transition of a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,26 +38,45 @@ pub struct RunFilter {
     pub status: Option<RunStatus>,
 }
 
+const COLUMNS: &str = "id, job_name, job_type, job_external_id, platform, databricks_run_id, status, \
+     life_cycle_state, result_state, update_state, state_message, parameters, created_at, updated_at, \
+     ended_at, monitor_url, error_message, notebook_exit_value, request, submit_attempted_at, version";
 const INSERT_RUN: &str = "INSERT INTO runs (id, job_id, job_name, job_type, job_external_id, platform, \
      databricks_run_id, status, life_cycle_state, result_state, update_state, state_message, parameters, \
-     created_at, updated_at, ended_at, monitor_url, error_message, notebook_exit_value) \
+     created_at, updated_at, ended_at, monitor_url, error_message, notebook_exit_value, request, \
+     submit_attempted_at, version) \
      VALUES ($1, (SELECT id FROM jobs WHERE name = $2), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-     $14, $15, $16, $17, $18)";
+     $14, $15, $16, $17, $18, $19, $20, 1)";
 const UPDATE_RUN: &str = "UPDATE runs SET databricks_run_id = $2, status = $3, life_cycle_state = $4, \
      result_state = $5, update_state = $6, state_message = $7, parameters = $8, updated_at = $9, \
-     ended_at = $10, monitor_url = $11, error_message = $12, notebook_exit_value = $13 WHERE id = $1";
+     ended_at = $10, monitor_url = $11, error_message = $12, notebook_exit_value = $13, request = $14, \
+     submit_attempted_at = $15, version = version + 1 WHERE id = $1 AND version = $16";
 const INSERT_HISTORY: &str = "INSERT INTO run_status_history (run_id, at, status, life_cycle_state, \
      result_state, update_state, state_message) VALUES ($1, $2, $3, $4, $5, $6, $7)";
-const GET_RUN: &str = "SELECT id, job_name, job_type, job_external_id, platform, databricks_run_id, status, \
-     life_cycle_state, result_state, update_state, state_message, parameters, created_at, updated_at, \
-     ended_at, monitor_url, error_message, notebook_exit_value FROM runs WHERE id = $1";
-const LIST_RUNS: &str = "SELECT id, job_name, job_type, job_external_id, platform, databricks_run_id, status, \
-     life_cycle_state, result_state, update_state, state_message, parameters, created_at, updated_at, \
-     ended_at, monitor_url, error_message, notebook_exit_value FROM runs \
-     WHERE ($1 IS NULL OR job_name = $1) AND ($2 IS NULL OR platform = $2) AND ($3 IS NULL OR status = $3) \
-     ORDER BY created_at DESC, id DESC LIMIT $4";
 const HISTORY: &str = "SELECT at, status, life_cycle_state, result_state, update_state, state_message \
      FROM run_status_history WHERE run_id = $1 ORDER BY id";
+
+/// Statuses a run can still leave: what a tracker must follow.
+const ACTIVE: &str = "('Queued', 'Running', 'Unknown')";
+
+fn get_run_sql(lock: bool) -> String {
+    format!(
+        "SELECT {COLUMNS} FROM runs WHERE id = $1{}",
+        if lock { " FOR UPDATE" } else { "" }
+    )
+}
+
+fn list_runs_sql() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM runs \
+         WHERE ($1 IS NULL OR job_name = $1) AND ($2 IS NULL OR platform = $2) AND ($3 IS NULL OR status = $3) \
+         ORDER BY created_at DESC, id DESC LIMIT $4"
+    )
+}
+
+fn active_runs_sql() -> String {
+    format!("SELECT {COLUMNS} FROM runs WHERE status IN {ACTIVE} ORDER BY created_at, id LIMIT $1")
+}
 
 fn run_from_row(r: &impl RowExt) -> Result<Run> {
     let params: BTreeMap<String, String> =
@@ -83,6 +103,16 @@ fn run_from_row(r: &impl RowExt) -> Result<Run> {
         monitor_url: r.opt_text("monitor_url")?,
         error_message: r.opt_text("error_message")?,
         notebook_exit_value: r.opt_text("notebook_exit_value")?,
+        request: r
+            .opt_text("request")?
+            .map(|t| serde_json::from_str(&t))
+            .transpose()
+            .map_err(|e| Error::Corrupt {
+                column: "runs.request",
+                message: e.to_string(),
+            })?,
+        submit_attempted_at: r.opt_int("submit_attempted_at")?,
+        version: r.int("version")?,
     })
 }
 
@@ -98,7 +128,15 @@ fn change_from_row(r: &impl RowExt) -> Result<StatusChange> {
 }
 
 fn params_json(run: &Run) -> Result<String> {
-    serde_json::to_string(&run.parameters).map_err(|e| Error::Database(e.to_string()))
+    serde_json::to_string(&run.parameters).map_err(|e| Error::internal(e.to_string()))
+}
+
+fn request_json(run: &Run) -> Result<Option<String>> {
+    run.request
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| Error::internal(e.to_string()))
 }
 
 /// The part of a run whose change is worth a history row.
@@ -113,13 +151,31 @@ fn state_key(run: &Run) -> StatusChange {
     }
 }
 
-impl Store {
-    /// Records a new run and its first history entry.
-    pub async fn insert_run(&self, run: &Run) -> Result<()> {
+/// Appends one history row for `run`'s current state.
+macro_rules! insert_history {
+    ($conn:expr, $run:expr) => {
+        sqlx::query(INSERT_HISTORY)
+            .bind(&$run.id)
+            .bind($run.updated_at)
+            .bind($run.status.as_str())
+            .bind(&$run.life_cycle_state)
+            .bind(&$run.result_state)
+            .bind(&$run.update_state)
+            .bind(&$run.state_message)
+            .execute($conn)
+            .await
+            .db()?
+    };
+}
+
+impl Tx {
+    /// Records a new run (version 1) and its first history entry; a run id
+    /// that exists already is [`Error::AlreadyExists`].
+    pub async fn insert_run(&mut self, run: &Run) -> Result<Run> {
         let params = params_json(run)?;
-        on_db!(&self.db, p => {
-            let mut tx = p.begin().await.db()?;
-            sqlx::query(INSERT_RUN)
+        let request = request_json(run)?;
+        on_tx!(self, c => {
+            let inserted = sqlx::query(INSERT_RUN)
                 .bind(&run.id)
                 .bind(&run.job_name)
                 .bind(run.job_type.as_str())
@@ -138,38 +194,65 @@ impl Store {
                 .bind(&run.monitor_url)
                 .bind(&run.error_message)
                 .bind(&run.notebook_exit_value)
-                .execute(&mut *tx)
-                .await
-                .db()?;
-            sqlx::query(INSERT_HISTORY)
-                .bind(&run.id)
-                .bind(run.updated_at)
-                .bind(run.status.as_str())
-                .bind(&run.life_cycle_state)
-                .bind(&run.result_state)
-                .bind(&run.update_state)
-                .bind(&run.state_message)
-                .execute(&mut *tx)
-                .await
-                .db()?;
-            tx.commit().await.db()?;
+                .bind(&request)
+                .bind(run.submit_attempted_at)
+                .execute(&mut **c)
+                .await;
+            match inserted {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => return Err(Error::already_exists("run", &run.id)),
+                Err(e) => return Err(e.into_store()),
+            }
+            insert_history!(&mut **c, run);
         });
-        Ok(())
+        Ok(Run {
+            version: 1,
+            ..run.clone()
+        })
     }
 
-    /// Saves a run's mutable fields; appends a history entry only when the
-    /// status or a Databricks state/message changed. Returns whether it did.
-    pub async fn update_run_status(&self, run: &Run) -> Result<bool> {
+    /// One run, locked for the rest of the transaction where the backend
+    /// needs it (PostgreSQL `FOR UPDATE`; SQLite's `BEGIN IMMEDIATE` holds
+    /// the write lock already), so read-decide-write on it is atomic.
+    pub async fn find_run(&mut self, id: &str) -> Result<Option<Run>> {
+        let row = match &mut self.inner {
+            TxInner::Sqlite(c) => {
+                let row = sqlx::query(sqlx::AssertSqlSafe(get_run_sql(false)))
+                    .bind(id)
+                    .fetch_optional(&mut **c)
+                    .await
+                    .db()?;
+                row.as_ref().map(run_from_row).transpose()?
+            }
+            TxInner::Postgres(c) => {
+                let row = sqlx::query(sqlx::AssertSqlSafe(get_run_sql(true)))
+                    .bind(id)
+                    .fetch_optional(&mut **c)
+                    .await
+                    .db()?;
+                row.as_ref().map(run_from_row).transpose()?
+            }
+        };
+        Ok(row)
+    }
+
+    /// Saves a run's mutable fields, compare-and-set on `run.version` (the
+    /// version the caller read). Appends a history entry only when the
+    /// status or a Databricks state/message changed. A concurrent writer
+    /// makes it [`Update::Stale`] with the row as it is now: never a silent
+    /// overwrite.
+    pub async fn update_run(&mut self, run: &Run) -> Result<Update<Run>> {
         let params = params_json(run)?;
-        let new_key = state_key(run);
-        on_db!(&self.db, p => {
-            let mut tx = p.begin().await.db()?;
-            let Some(row) = sqlx::query(GET_RUN).bind(&run.id).fetch_optional(&mut *tx).await.db()? else {
-                return Err(Error::not_found("run", &run.id));
-            };
-            let old = run_from_row(&row)?;
-            let changed = state_key(&old) != new_key;
-            sqlx::query(UPDATE_RUN)
+        let request = request_json(run)?;
+        let Some(old) = self.find_run(&run.id).await? else {
+            return Err(Error::not_found("run", &run.id));
+        };
+        if old.version != run.version {
+            return Ok(Update::Stale { current: old });
+        }
+        let changed = state_key(&old) != state_key(run);
+        let done = on_tx!(self, c => {
+            let done = sqlx::query(UPDATE_RUN)
                 .bind(&run.id)
                 .bind(&run.databricks_run_id)
                 .bind(run.status.as_str())
@@ -183,45 +266,91 @@ impl Store {
                 .bind(&run.monitor_url)
                 .bind(&run.error_message)
                 .bind(&run.notebook_exit_value)
-                .execute(&mut *tx)
+                .bind(&request)
+                .bind(run.submit_attempted_at)
+                .bind(run.version)
+                .execute(&mut **c)
+                .await
+                .db()?
+                .rows_affected();
+            if done == 1 && changed {
+                insert_history!(&mut **c, run);
+            }
+            done
+        });
+        if done == 1 {
+            Ok(Update::Applied(Run {
+                version: run.version + 1,
+                ..run.clone()
+            }))
+        } else {
+            let current = self
+                .find_run(&run.id)
+                .await?
+                .ok_or_else(|| Error::not_found("run", &run.id))?;
+            Ok(Update::Stale { current })
+        }
+    }
+}
+
+impl Store {
+    /// Records a new run and its first history entry (one transaction).
+    pub async fn insert_run(&self, run: &Run) -> Result<Run> {
+        let mut tx = self.begin().await?;
+        let run = tx.insert_run(run).await?;
+        tx.commit().await?;
+        Ok(run)
+    }
+
+    /// [`Tx::update_run`] in its own transaction.
+    pub async fn update_run(&self, run: &Run) -> Result<Update<Run>> {
+        let mut tx = self.begin().await?;
+        let outcome = tx.update_run(run).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// One run by Polysync run id, if it exists.
+    pub async fn find_run(&self, id: &str) -> Result<Option<Run>> {
+        on_db!(&self.db, p => {
+            let row = sqlx::query(sqlx::AssertSqlSafe(get_run_sql(false)))
+                .bind(id)
+                .fetch_optional(p)
                 .await
                 .db()?;
-            if changed {
-                sqlx::query(INSERT_HISTORY)
-                    .bind(&run.id)
-                    .bind(run.updated_at)
-                    .bind(run.status.as_str())
-                    .bind(&run.life_cycle_state)
-                    .bind(&run.result_state)
-                    .bind(&run.update_state)
-                    .bind(&run.state_message)
-                    .execute(&mut *tx)
-                    .await
-                    .db()?;
-            }
-            tx.commit().await.db()?;
-            Ok(changed)
+            row.as_ref().map(run_from_row).transpose()
         })
     }
 
-    /// One run by Polysync run id.
+    /// One run by Polysync run id; [`Error::NotFound`] when there is none.
     pub async fn get_run(&self, id: &str) -> Result<Run> {
-        on_db!(&self.db, p => {
-            match sqlx::query(GET_RUN).bind(id).fetch_optional(p).await.db()? {
-                Some(r) => run_from_row(&r),
-                None => Err(Error::not_found("run", id)),
-            }
-        })
+        self.find_run(id)
+            .await?
+            .ok_or_else(|| Error::not_found("run", id))
     }
 
     /// Runs matching `filter`, newest first, at most `limit`.
     pub async fn list_runs(&self, filter: &RunFilter, limit: u32) -> Result<Vec<Run>> {
         let status = filter.status.map(RunStatus::as_str);
         on_db!(&self.db, p => {
-            let rows = sqlx::query(LIST_RUNS)
+            let rows = sqlx::query(sqlx::AssertSqlSafe(list_runs_sql()))
                 .bind(&filter.job_name)
                 .bind(&filter.platform)
                 .bind(status)
+                .bind(i64::from(limit))
+                .fetch_all(p)
+                .await
+                .db()?;
+            rows.iter().map(run_from_row).collect()
+        })
+    }
+
+    /// Runs that have not reached a terminal status (Queued, Running,
+    /// Unknown), oldest first, at most `limit`: what a tracker must follow
+    /// to the end, also after a crash.
+    pub async fn active_runs(&self, limit: u32) -> Result<Vec<Run>> {
+        on_db!(&self.db, p => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(active_runs_sql()))
                 .bind(i64::from(limit))
                 .fetch_all(p)
                 .await

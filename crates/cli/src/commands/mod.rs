@@ -11,7 +11,7 @@ pub mod runs;
 
 use std::process::ExitCode;
 
-use polysync_engine::{Engine, Error as EngineError};
+use polysync_engine::{Engine, Error as EngineError, ErrorKind};
 
 /// Exit code: the command failed (store, network, Databricks refused).
 pub const EXIT_ERROR: u8 = 1;
@@ -61,7 +61,11 @@ pub fn print_error(err: &anyhow::Error) -> ExitCode {
     let (message, hint, code) = if let Some(h) = err.downcast_ref::<Hinted>() {
         (err.to_string(), Some(h.hint.clone()), h.code)
     } else if let Some(e) = err.downcast_ref::<EngineError>() {
-        (err.to_string(), e.hint(), engine_exit_code(e))
+        (
+            err.to_string(),
+            e.hint().map(|h| crate::hints::render(&h)),
+            engine_exit_code(e),
+        )
     } else {
         let chain: Vec<String> = err.chain().map(|c| c.to_string()).collect();
         (
@@ -78,11 +82,12 @@ pub fn print_error(err: &anyhow::Error) -> ExitCode {
 }
 
 fn engine_exit_code(e: &EngineError) -> u8 {
-    match e {
-        EngineError::Invalid(_) | EngineError::NotFound { .. } | EngineError::Conflict(_) => {
-            EXIT_USAGE
-        }
-        EngineError::WaitTimeout { .. } => EXIT_RUN_NOT_SUCCESSFUL,
+    match e.kind() {
+        ErrorKind::Invalid
+        | ErrorKind::NotFound
+        | ErrorKind::AlreadyExists
+        | ErrorKind::Conflict => EXIT_USAGE,
+        ErrorKind::Timeout => EXIT_RUN_NOT_SUCCESSFUL,
         _ => EXIT_ERROR,
     }
 }

@@ -177,7 +177,12 @@ fn build_platform(args: &AddArgs) -> anyhow::Result<Platform> {
     };
     let host = match (&args.host, &args.profile) {
         (Some(h), _) => h.clone(),
-        (None, Some(profile)) => host_from_profile(profile, args.config_file.as_deref())?,
+        (None, Some(profile)) => {
+            polysync_engine::profile_host(profile, args.config_file.as_deref()).map_err(|e| {
+                let hint = e.hint().map(|h| crate::hints::render(&h)).unwrap_or_default();
+                usage(e.to_string(), hint)
+            })?
+        }
         (None, None) => {
             return Err(usage(
                 "platform add needs --host URL",
@@ -219,65 +224,7 @@ fn build_platform(args: &AddArgs) -> anyhow::Result<Platform> {
     };
     platform
         .validate()
-        .map_err(|e| usage(e.to_string(), field_hint(&e)))?;
+        .map_err(|e| usage(e.to_string(), crate::hints::render(&e.hint())))?;
     Ok(platform)
 }
 
-/// Platform fields that depend on the compute type.
-const COMPUTE_FIELDS: [&str; 5] = [
-    "existing_cluster_id",
-    "existing_instance_pool",
-    "cluster_version",
-    "node_type",
-    "num_workers",
-];
-
-/// Names the flag to fix for a platform validation error.
-fn field_hint(e: &polysync_core::Error) -> String {
-    let text = e.to_string();
-    let flag = [
-        ("existing_cluster_id", "--existing-cluster-id ID"),
-        ("existing_instance_pool", "--instance-pool-id ID"),
-        ("cluster_version", "--cluster-version VERSION"),
-        ("node_type", "--node-type TYPE"),
-        ("num_workers", "--num-workers N"),
-        ("default_notebook_path", "--default-notebook-path /PATH"),
-        ("workspace_url", "--host URL"),
-        ("token_env", "--token-env VAR"),
-        ("profile", "--profile PROFILE"),
-        ("name", "the platform NAME"),
-    ]
-    .into_iter()
-    .find(|(field, _)| text.contains(field));
-    match flag {
-        Some((field, flag)) if COMPUTE_FIELDS.contains(&field) => {
-            format!("fix {flag} (or change --compute) and retry")
-        }
-        Some((_, flag)) => format!("fix {flag} and retry"),
-        None => "correct the value named above and retry".to_owned(),
-    }
-}
-
-/// Reads `host` from a `~/.databrickscfg` profile (honouring `DATABRICKS_CONFIG_FILE`).
-fn host_from_profile(profile: &str, explicit: Option<&std::path::Path>) -> anyhow::Result<String> {
-    let env_file = std::env::var("DATABRICKS_CONFIG_FILE").ok();
-    let path = match explicit {
-        Some(p) => Some(p.to_path_buf()),
-        None => polysync_databricks::config::config_file_location(env_file.as_deref()),
-    };
-    let Some(path) = path else {
-        return Err(usage(
-            "cannot locate ~/.databrickscfg",
-            "pass --host URL or set DATABRICKS_CONFIG_FILE",
-        ));
-    };
-    let loaded = polysync_databricks::databrickscfg::load_profile(&path, Some(profile))
-        .map_err(|e| usage(e.to_string(), "check the profile name or pass --host URL"))?;
-    match loaded.as_ref().and_then(|p| p.get("host")) {
-        Some(h) => Ok(h.to_owned()),
-        None => Err(usage(
-            format!("profile {profile} in {} has no host", path.display()),
-            "add `host = https://…` to the profile or pass --host URL",
-        )),
-    }
-}

@@ -146,7 +146,7 @@ async fn tour(db_url: &str, url: &str, token: &str) -> anyhow::Result<Vec<Outcom
             (k == TOKEN_VAR).then(|| secret.clone())
         }));
     let outcome = tour_engine(&engine, url, &seeded).await;
-    engine.store().close().await;
+    engine.close().await;
     outcome
 }
 
@@ -159,8 +159,8 @@ async fn tour_engine(engine: &Engine, url: &str, seeded: &Seeded) -> anyhow::Res
         },
     );
     engine.add_platform(platform).await.map_err(|e| match e {
-        polysync_engine::Error::Conflict(m) => usage(
-            m,
+        e @ polysync_engine::Error::AlreadyExists { .. } => usage(
+            e.to_string(),
             "the quickstart needs a fresh database: omit --database-url (it then recreates <data dir>/polysync/quickstart.db) or point it at an empty one",
         ),
         other => other.into(),

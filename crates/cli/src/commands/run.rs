@@ -107,7 +107,7 @@ pub async fn run(db: Option<String>, args: RunArgs) -> anyhow::Result<ExitCode> 
     } else {
         print_final(&last);
         if let Some(hint) = engine.run_hint(&last).await {
-            println!("hint: {}", output::clean(&hint));
+            println!("hint: {}", output::clean(&crate::hints::render(&hint)));
         }
     }
     Ok(exit_for(&last))
@@ -145,7 +145,7 @@ pub async fn wait_with_line(
                 _ = tick.tick() => {
                     let current = latest.lock().ok().map(|r| r.clone());
                     let hint = match current {
-                        Some(r) => engine.run_hint(&r).await,
+                        Some(r) => engine.run_hint(&r).await.map(|h| crate::hints::render(&h)),
                         None => None,
                     };
                     if let Some(hint) = hint.filter(|h| shown.as_deref() != Some(h.as_str())) {

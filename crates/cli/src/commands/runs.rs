@@ -100,7 +100,12 @@ pub async fn run(db: Option<String>, cmd: RunsCommand) -> anyhow::Result<ExitCod
             }
             let details = engine.get_run(&run).await?;
             if json {
-                output::print_json(&details)?;
+                // The CLI's JSON keeps the hint as the line it prints.
+                let mut value = serde_json::to_value(&details)?;
+                if let (Some(obj), Some(h)) = (value.as_object_mut(), &details.hint) {
+                    obj.insert("hint".into(), crate::hints::render(h).into());
+                }
+                output::print_json(&value)?;
             } else {
                 let r = &details.run;
                 let mut t = output::table(["Field", "Value"]);
@@ -142,7 +147,7 @@ pub async fn run(db: Option<String>, cmd: RunsCommand) -> anyhow::Result<ExitCod
                 }
                 println!("{t}");
                 if let Some(hint) = engine.run_hint(r).await {
-                    println!("hint: {}", output::clean(&hint));
+                    println!("hint: {}", output::clean(&crate::hints::render(&hint)));
                 }
                 if !details.history.is_empty() {
                     let mut h = output::table(["At", "Status", "Databricks state", "Message"]);

@@ -175,7 +175,7 @@ e2e!(
         assert!(
             msg.contains("task level")
                 && msg.contains("settings.parameters")
-                && msg.contains("sync-params"),
+                && msg.contains("sync this job's parameters"),
             "{msg}"
         );
         assert!(env.emu.requests().is_empty(), "no request may be sent");

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use polysync_core::providers::{self, Connection, ImportProgress};
 use polysync_core::{Auth, Job, Platform, Run};
 use polysync_databricks::{Config, DatabricksClient};
+use polysync_providers::{self as providers, Connection, ImportProgress, Provider};
 
 use crate::troubleshoot::{self, translate};
 use crate::{Engine, Error, ImportReport, Result, SyncReport, WaitOptions};
@@ -163,7 +163,7 @@ impl Engine {
         let job = self.get_job(job_ref).await?;
         job.job_type.validate_external_id(&job.external_id)?;
         let conn = self.connect(&job.platform).await?;
-        let fresh = providers::provider_for(job.job_type)
+        let fresh = Provider::from(job.job_type)
             .describe(&conn, &job.external_id)
             .await
             .map_err(|e| translate(e, &conn.platform, Some(&job)))?;
@@ -201,7 +201,7 @@ impl Engine {
         job.validate()?;
         job.apply_overrides(overrides.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         let platform = self.inner.store.get_platform(&job.platform).await?;
-        let provider = providers::provider_for(job.job_type);
+        let provider = Provider::from(job.job_type);
         let run_id = polysync_core::run::new_run_id();
         // The Polysync run id doubles as the idempotency token: a retried
         // submission after a lost response creates exactly one run.
@@ -243,7 +243,7 @@ impl Engine {
     /// One poll of `run` through its provider, persisted when anything
     /// changed.
     async fn poll_once(&self, conn: &Connection, run: &mut Run) -> Result<()> {
-        let provider = providers::provider_for(run.job_type);
+        let provider = Provider::from(run.job_type);
         let polled = provider
             .poll(conn, run)
             .await
@@ -334,7 +334,7 @@ impl Engine {
             });
         }
         let conn = self.connect(&run.platform).await?;
-        providers::provider_for(run.job_type)
+        Provider::from(run.job_type)
             .cancel(&conn, &run)
             .await
             .map_err(|e| translate(e, &conn.platform, None))?;
@@ -365,8 +365,7 @@ impl Engine {
         job.validate()?;
         job.apply_overrides(overrides.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         let platform = self.inner.store.get_platform(&job.platform).await?;
-        let req =
-            providers::provider_for(job.job_type).build_request(&platform, &job, "preview")?;
+        let req = Provider::from(job.job_type).build_request(&platform, &job, "preview")?;
         Ok(serde_json::json!({
             "method": req.method.as_str(),
             "path": req.path,

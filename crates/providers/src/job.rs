@@ -114,7 +114,9 @@ pub(crate) async fn discover(
             "jobs/list",
         ))?;
     let mut ids: Vec<(i64, JobType)> = Vec::new();
-    for j in listed {
+    // An entry without a job id (decoded as 0) cannot be read; skip it as
+    // the raw listing did.
+    for j in listed.into_iter().filter(|j| j.job_id != 0) {
         let job_type = match &j.settings {
             Some(settings) => classify_job(&to_json(
                 settings,

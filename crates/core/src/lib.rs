@@ -2,10 +2,11 @@
 //! that govern them (validation, status decoding, widget discovery, parameter
 //! mapping).
 //!
-//! Apart from [`providers`], nothing in this crate performs I/O. Providers
-//! (one per job type) call the Databricks client and feed its JSON through
-//! the pure functions here, so every rule from the seeds can be unit-tested
-//! without a network; they never touch the store.
+//! Nothing in this crate performs I/O or depends on the HTTP client: the
+//! providers (one per job type, in `polysync-providers`) call the Databricks
+//! client and feed its JSON through the pure functions here, so every rule
+//! from the seeds can be unit-tested without a network, and the store (which
+//! depends on this crate) never compiles the client.
 
 pub mod compute;
 pub mod error;
@@ -16,7 +17,6 @@ pub mod monitor_url;
 pub mod parameter;
 pub mod pipeline_params;
 pub mod platform;
-pub mod providers;
 pub mod run;
 pub mod status;
 pub mod widgets;

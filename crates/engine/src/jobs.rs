@@ -1,7 +1,7 @@
 //! Job use cases: look up, hand-made add / edit, import a platform's jobs,
 //! re-read one job's parameter schema.
 
-use polysync_core::providers::{self, ImportProgress};
+use polysync_providers::{self as providers, ImportProgress};
 use polysync_core::Job;
 use polysync_store::Update;
 

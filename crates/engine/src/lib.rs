@@ -1,6 +1,6 @@
 //! `polysync-engine`: Polysync's use cases (platforms, import, sync
 //! parameters, run / wait / cancel) on top of the store and the per-job-type
-//! providers of `polysync-core`.
+//! providers of `polysync-providers`.
 //!
 //! The CLI (and later the server) call only this crate, so the business
 //! rules live in one place: validation before any request, credentials only
@@ -24,11 +24,11 @@ use serde::Serialize;
 pub use error::{Error, ErrorKind, Result};
 pub use events::RunEvent;
 pub use platforms::profile_host;
-pub use polysync_core::providers::{ImportProgress, NoProgress};
 pub use polysync_core::{
     Action, Auth, Compute, ComputeType, DataType, Direction, Hint, Job, JobType, JobsApiVersion,
     Parameter, ParameterMapping, PipelineRunId, Platform, Run, RunStatus, TaskType,
 };
+pub use polysync_providers::{ImportProgress, NoProgress};
 pub use polysync_store::{JobFilter, RunFilter, StatusChange};
 pub use troubleshoot::{PENDING_HINT, STOPPING_NOTE};
 
@@ -184,5 +184,30 @@ impl Engine {
         if let Ok(mut c) = self.inner.clients.lock() {
             c.remove(platform);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// Compile-time check: the CLI spawns these futures on tokio tasks and
+    /// the server will await them in axum handlers, so they must be `Send`.
+    /// Never called; type-checking it is the test.
+    #[allow(dead_code)]
+    fn use_case_futures_are_send(engine: &Engine) {
+        assert_send(&engine.import("p", &NoProgress));
+        assert_send(&engine.sync_params("j"));
+        assert_send(&engine.start_run("j", &[]));
+        assert_send(&engine.enqueue_run("j", &[]));
+        assert_send(&engine.submit_run("r"));
+        assert_send(&engine.resume_run("r"));
+        assert_send(&engine.refresh_run("r"));
+        assert_send(&engine.wait_run("r", WaitOptions::default(), &mut |_| {}));
+        assert_send(&engine.cancel_run("r"));
+        assert_send(&engine.preview_request("j", &[]));
+        assert_send(&engine.platform_authorization("p"));
     }
 }

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use polysync_core::providers::Connection;
+use polysync_providers::Connection;
 use polysync_core::{Action, Auth, Hint, Platform};
 use polysync_databricks::{Config, DatabricksClient};
 use polysync_store::Update;

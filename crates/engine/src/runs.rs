@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use polysync_core::providers::{self, ApiRequest, Connection};
+use polysync_providers::{self as providers, ApiRequest, Connection};
 use polysync_core::{Action, Hint, Job, Run, RunStatus};
 use polysync_databricks::Method;
 use polysync_store::Update;

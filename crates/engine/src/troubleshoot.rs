@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use polysync_core::providers::{Operation, ProviderError};
 use polysync_core::{Auth, ComputeType, Job, JobType, Platform, Run, RunStatus};
+use polysync_providers::{Operation, ProviderError};
 
 use polysync_core::{Action, Hint};
 

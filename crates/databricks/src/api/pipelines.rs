@@ -5,7 +5,7 @@
 //! pipeline or be refused because an update is already active).
 
 use futures_util::Stream;
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -21,8 +21,17 @@ pub struct PipelinesApi<'a> {
     pub(crate) client: &'a DatabricksClient,
 }
 
+/// Everything but RFC 3986's unreserved characters: a pipeline id (a UUID)
+/// goes on the wire exactly as Databricks printed it, while a `/` or `?` in
+/// an id cannot change the path.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 fn seg(s: &str) -> String {
-    utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
+    utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 impl<'a> PipelinesApi<'a> {
@@ -157,5 +166,20 @@ impl<'a> PipelinesApi<'a> {
             )
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::seg;
+
+    #[test]
+    fn segment_keeps_unreserved_characters_and_escapes_the_rest() {
+        assert_eq!(
+            seg("fe8e30ee-b722-44dd-b1cf-7f66023cba3d"),
+            "fe8e30ee-b722-44dd-b1cf-7f66023cba3d"
+        );
+        assert_eq!(seg("a.b_c~d"), "a.b_c~d");
+        assert_eq!(seg("a/b?c d"), "a%2Fb%3Fc%20d");
     }
 }

@@ -198,7 +198,20 @@ impl Engine {
         }
         let provider = providers::provider_for(run.job_type);
         let job = job_of(&run);
-        match provider.submit(&conn, &job, &request).await {
+        // A start without idempotency token (pipelines) that may have reached
+        // Databricks before: adopt what it created instead of starting again.
+        let earlier = match run.submit_attempted_at {
+            Some(at) if at != attempted => provider
+                .find_started(&conn, &job, at)
+                .await
+                .map_err(|e| translate(e, &platform, Some(&job)))?,
+            _ => None,
+        };
+        let sent = match earlier {
+            Some(found) => Ok(found),
+            None => provider.submit(&conn, &job, &request).await,
+        };
+        match sent {
             Ok(submitted) => {
                 let stored = self
                     .modify_run(run_id, |r| {

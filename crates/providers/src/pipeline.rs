@@ -10,7 +10,7 @@ use polysync_core::pipeline_params::{pipeline_parameters, update_body};
 use polysync_core::run::PipelineRunId;
 use polysync_core::status::{RunStatus, decode_update_state, observe_pipeline_update};
 use polysync_core::{Job, JobType, Platform, Run};
-use polysync_databricks::models::{ListPipelinesRequest, UpdateState};
+use polysync_databricks::models::{ListPipelinesRequest, UpdateCause, UpdateState};
 use serde_json::Value;
 
 use crate::connection::{Connection, to_json};
@@ -138,6 +138,54 @@ pub(crate) async fn submit(
         .to_string(),
         run_page_url: None,
     })
+}
+
+/// How far a workspace's clock may lag Polysync's when matching an update's
+/// creation time against the moment a start was attempted.
+const CLOCK_SKEW_MS: i64 = 60_000;
+
+/// The update a start request created, when its answer was lost: the newest
+/// update of the pipeline started through the API at or after `since_ms`
+/// (minus clock skew). Pipeline starts carry no idempotency token, so this
+/// check is what keeps a re-send from starting a second update.
+pub(crate) async fn find_started(
+    conn: &Connection,
+    job: &Job,
+    since_ms: i64,
+) -> Result<Option<Submitted>> {
+    let target = job.external_id.clone();
+    let mut updates = std::pin::pin!(conn.client.pipelines().list_updates(&job.external_id));
+    // Newest first: only the first few can be recent enough.
+    for _ in 0..5 {
+        let Some(update) = updates
+            .try_next()
+            .await
+            .map_err(ProviderError::api(Operation::Submit, T, &target))?
+        else {
+            break;
+        };
+        let recent = update
+            .creation_time
+            .is_some_and(|t| t >= since_ms - CLOCK_SKEW_MS);
+        if !recent {
+            break;
+        }
+        let by_api = update
+            .cause
+            .as_ref()
+            .is_none_or(|c| *c == UpdateCause::ApiCall);
+        if by_api && !update.update_id.is_empty() {
+            return Ok(Some(Submitted {
+                databricks_run_id: PipelineRunId {
+                    pipeline_id: job.external_id.clone(),
+                    update_id: update.update_id,
+                }
+                .to_string(),
+                run_page_url: None,
+            }));
+        }
+    }
+    Ok(None)
 }
 
 /// One read of the run's update, plus the first ERROR event once failed.

@@ -132,6 +132,22 @@ impl Provider {
         }
     }
 
+    /// After a start whose answer was lost (`attempted_ms` = when it was
+    /// sent), the run it created, for job types whose start carries no
+    /// idempotency token (pipelines); `None` for the run-based types, whose
+    /// re-send under the same token is itself the recovery.
+    pub async fn find_started(
+        self,
+        conn: &Connection,
+        job: &Job,
+        attempted_ms: i64,
+    ) -> Result<Option<Submitted>> {
+        match self {
+            Provider::Pipeline => pipeline::find_started(conn, job, attempted_ms).await,
+            _ => Ok(None),
+        }
+    }
+
     /// Decodes a status response (pure).
     pub fn decode_status(self, response: &Value) -> StateObservation {
         match self {

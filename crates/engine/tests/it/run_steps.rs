@@ -141,3 +141,39 @@ e2e!(every_stored_change_is_published_on_the_event_channel, |env| {
         assert!(statuses.contains(&change.status), "{statuses:?} lacks {:?}", change.status);
     }
 });
+
+e2e!(
+    a_lost_pipeline_start_is_adopted_not_started_twice,
+    |env| {
+        env.import().await;
+        let job = env.job_ref(&env.seeded.pipeline);
+        let (a, store_a) = restarted(&env).await;
+        let run = a.enqueue_run(&job, &[]).await.expect("enqueue");
+        let mut attempted = store_a.get_run(&run.id).await.expect("run");
+        attempted.submit_attempted_at = Some(jiff::Timestamp::now().as_millisecond());
+        assert!(store_a.update_run(&attempted).await.expect("mark").is_applied());
+        let request = attempted.request.clone().expect("stored request");
+        let path = request["path"].as_str().expect("path").to_owned();
+        let started = env.post(&path, request["body"].clone()).await;
+        let update_id = started["update_id"].as_str().expect("update_id").to_owned();
+        drop(a);
+        store_a.close().await;
+        env.emu.clear_requests();
+
+        let (b, store_b) = restarted(&env).await;
+        let recovered = b.refresh_run(&run.id).await.expect("refresh");
+        assert_eq!(
+            recovered.databricks_run_id,
+            Some(format!("{}:{update_id}", env.seeded.pipeline))
+        );
+        assert!(
+            env.bodies("POST", "pipelines/updates").is_empty()
+                && env.bodies("POST", "updates").is_empty(),
+            "no second start: {:?}",
+            env.emu.requests().iter().map(|r| r.endpoint.clone()).collect::<Vec<_>>()
+        );
+        let done = b.wait_run(&run.id, fast(), &mut |_| {}).await.expect("wait");
+        assert!(done.status.is_terminal(), "{done:?}");
+        store_b.close().await;
+    }
+);

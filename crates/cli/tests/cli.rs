@@ -244,6 +244,12 @@ async fn bad_inputs_fail_in_two_lines() {
     imported(|cli, url| {
         let url = url.to_owned();
         cli.add_platform("notoken", &url, "POLYSYNC_CLI_TEST_UNSET_VARIABLE", &[]);
+        // `platform add c` with a valid host and token variable, plus one bad option.
+        let add_c = |extra: &[&'static str]| {
+            let mut args = vec!["platform", "add", "c", "--host", &url, "--token-env", "X"];
+            args.extend_from_slice(extra);
+            args
+        };
         let cases: Vec<(&str, Vec<&str>)> = vec![
             ("unknown job", vec!["run", "no-such-job", "--wait"]),
             ("unknown job ref", vec!["jobs", "show", "emu:/nope"]),
@@ -261,60 +267,14 @@ async fn bad_inputs_fail_in_two_lines() {
             ),
             (
                 "existing cluster without id",
-                vec![
-                    "platform",
-                    "add",
-                    "c",
-                    "--host",
-                    &url,
-                    "--token-env",
-                    "X",
-                    "--compute",
-                    "existing-cluster",
-                ],
+                add_c(&["--compute", "existing-cluster"]),
             ),
             (
                 "new job cluster without version",
-                vec![
-                    "platform",
-                    "add",
-                    "c",
-                    "--host",
-                    &url,
-                    "--token-env",
-                    "X",
-                    "--compute",
-                    "new-job-cluster",
-                ],
+                add_c(&["--compute", "new-job-cluster"]),
             ),
-            (
-                "unknown compute",
-                vec![
-                    "platform",
-                    "add",
-                    "c",
-                    "--host",
-                    &url,
-                    "--token-env",
-                    "X",
-                    "--compute",
-                    "gpu",
-                ],
-            ),
-            (
-                "bad jobs api",
-                vec![
-                    "platform",
-                    "add",
-                    "c",
-                    "--host",
-                    &url,
-                    "--token-env",
-                    "X",
-                    "--jobs-api",
-                    "3.0",
-                ],
-            ),
+            ("unknown compute", add_c(&["--compute", "gpu"])),
+            ("bad jobs api", add_c(&["--jobs-api", "3.0"])),
             (
                 "bad host",
                 vec![

@@ -27,17 +27,14 @@ async fn oauth_m2m_token_then_api_and_expiry() {
         c.token_ttl = Duration::from_millis(1500);
     })
     .await;
-    let disc: Value =
-        e.c.get(format!(
-            "{}/oidc/.well-known/oauth-authorization-server",
-            e.url
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, disc, _) = e
+        .req(
+            "GET",
+            "/oidc/.well-known/oauth-authorization-server",
+            None,
+            None,
+        )
+        .await;
     assert_eq!(disc["token_endpoint"], format!("{}/oidc/v1/token", e.url));
     let bad =
         e.c.post(format!("{}/oidc/v1/token", e.url))

@@ -66,17 +66,14 @@ async fn dropped_response_then_retry_with_idempotency_token_makes_one_run() {
     let again = e.ok("/api/2.1/jobs/runs/submit", body).await;
     assert_eq!(v["run_id"], again["run_id"]);
     assert_eq!(e.h.stats().runs_created, 1);
-    let log: Value =
-        e.c.get(format!(
-            "{}/__emulator/requests?endpoint=POST%20jobs/runs/submit",
-            e.url
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, log, _) = e
+        .req(
+            "GET",
+            "/__emulator/requests?endpoint=POST%20jobs/runs/submit",
+            None,
+            None,
+        )
+        .await;
     let entries = log["requests"].as_array().unwrap();
     assert_eq!(entries.len(), 3);
     assert_eq!(entries[0]["status"], 0);

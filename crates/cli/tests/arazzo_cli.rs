@@ -1,56 +1,45 @@
 //! `polysync arazzo` end to end: the seed workflow against the emulator, through the binary.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
-use polysync_emulator::{EmulatorConfig, LoggedRequest, start};
+use polysync_emulator::{EmulatorHandle, LoggedRequest};
+use polysync_testkit::TestDb;
 use serde_json::Value;
-
-fn corpus() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/reference/third-party/api-evangelist-azure-databricks");
-    assert!(
-        p.join("arazzo").is_dir(),
-        "third-party corpus missing at {}",
-        p.display()
-    );
-    p
-}
+use support::{Out, corpus, polysync};
 
 fn seed_path() -> PathBuf {
     corpus().join("arazzo/azure-databricks-create-job-and-run-workflow.yml")
 }
 
-fn workspace() -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    let me = d.path().join("Users/me");
-    std::fs::create_dir_all(&me).unwrap();
-    std::fs::write(me.join("ok.py"), "# Databricks notebook source\n# emulator: duration=300s\ndbutils.notebook.exit(\"done\")\n").unwrap();
-    std::fs::write(
-        me.join("fail.py"),
-        "# Databricks notebook source\n# emulator: outcome=FAILED duration=300s message=\"boom\"\n",
-    )
-    .unwrap();
-    d
+/// The emulator accepting `token`, seeded with `/Users/me/ok` and `/Users/me/fail` (five
+/// simulated minutes each, at 100× speed: the runner's real 1 s polling pace shows).
+async fn emulator(token: &str) -> (tempfile::TempDir, EmulatorHandle) {
+    let ws = polysync_testkit::write_files(&[
+        (
+            "Users/me/ok.py",
+            "# Databricks notebook source\n# emulator: duration=300s\ndbutils.notebook.exit(\"done\")\n",
+        ),
+        (
+            "Users/me/fail.py",
+            "# Databricks notebook source\n# emulator: outcome=FAILED duration=300s message=\"boom\"\n",
+        ),
+    ]);
+    let emu = polysync_testkit::start_emulator(token, |c| {
+        c.time_scale = 100.0;
+        c.workspace_dir = Some(ws.path().into());
+    })
+    .await;
+    (ws, emu)
 }
 
-async fn run_cli(args: Vec<String>) -> (i32, String, String) {
-    tokio::task::spawn_blocking(move || {
-        let out = Command::new(env!("CARGO_BIN_EXE_polysync"))
-            .arg("arazzo")
-            .args(&args)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    })
-    .await
-    .unwrap()
+async fn run_cli(args: Vec<String>) -> Out {
+    let mut cmd = polysync();
+    cmd.arg("arazzo").args(&args);
+    Out::of_async(cmd).await
 }
 
 fn seed_args(file: &Path, server: &str, notebook: &str) -> Vec<String> {
@@ -74,15 +63,7 @@ async fn seed_case(
     project_openapi: bool,
     notebook: &str,
 ) -> (Value, Vec<LoggedRequest>, Vec<std::time::Instant>) {
-    let ws = workspace();
-    let emu = start(EmulatorConfig {
-        tokens: vec!["t".into()],
-        time_scale: 100.0,
-        workspace_dir: Some(ws.path().into()),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let (_ws, emu) = emulator("t").await;
     let tmp = tempfile::tempdir().unwrap();
     let (file, server) = if project_openapi {
         std::fs::create_dir_all(tmp.path().join("arazzo")).unwrap();
@@ -119,10 +100,9 @@ async fn seed_case(
         seen = n;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (code, stdout, stderr) = cli.await.unwrap();
-    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    let out = cli.await.unwrap().ok();
     (
-        serde_json::from_str(stdout.trim()).unwrap(),
+        serde_json::from_str(out.stdout.trim()).unwrap(),
         emu.requests(),
         poll_times,
     )
@@ -174,16 +154,16 @@ async fn seed_success_and_failure_with_project_openapi() {
 async fn validate_accepts_all_20_corpus_workflows_and_strict_rejects_the_seed() {
     for e in std::fs::read_dir(corpus().join("arazzo")).unwrap() {
         let p = e.unwrap().path();
-        let (code, _, stderr) = run_cli(vec!["validate".into(), p.to_str().unwrap().into()]).await;
-        assert_eq!(code, 0, "{}: {stderr}", p.display());
+        let out = run_cli(vec!["validate".into(), p.to_str().unwrap().into()]).await;
+        assert_eq!(out.code, 0, "{}: {}", p.display(), out.stderr);
     }
-    let (code, _, stderr) = run_cli(vec![
+    let out = run_cli(vec![
         "validate".into(),
         "--strict".into(),
         seed_path().to_str().unwrap().into(),
     ])
     .await;
-    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(out.code, 2, "{}", out.stderr);
 }
 
 /// Authentication and base URL injected from a registered platform: no `--server`, no token
@@ -191,52 +171,27 @@ async fn validate_accepts_all_20_corpus_workflows_and_strict_rejects_the_seed() 
 /// and the platform's token (read from the variable it names) fills the seed's `token`.
 #[tokio::test]
 async fn seed_runs_with_credentials_and_url_from_a_platform() {
-    let ws = workspace();
-    let emu = start(EmulatorConfig {
-        tokens: vec!["platform-secret-token".into()],
-        time_scale: 100.0,
-        workspace_dir: Some(ws.path().into()),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let db = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite:{}", db.path().join("p.db").display());
-    let url = emu.url();
-    let add = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_polysync"))
-            .args(["--database-url", &db_url, "platform", "add", "emu"])
-            .args(["--host", &url, "--token-env", "EMU_TOKEN_FOR_ARAZZO"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(add.status.success(), "{add:?}");
-    let db_url = format!("sqlite:{}", db.path().join("p.db").display());
-    let seed = seed_path();
-    let out = tokio::task::spawn_blocking(move || {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_polysync"));
-        c.args(["--database-url", &db_url, "arazzo", "run"])
-            .arg(&seed)
-            .args(["--platform", "emu", "--min-revisit-delay", "0.05"])
-            .env("EMU_TOKEN_FOR_ARAZZO", "platform-secret-token")
-            .env_remove("POLYSYNC_ARAZZO_TOKEN");
-        for i in [
-            "jobName=seed",
-            "taskKey=main",
-            "notebookPath=/Users/me/ok",
-            "existingClusterId=0000-000000-emulator",
-        ] {
-            c.args(["--input", i]);
-        }
-        c.output().unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    let (_ws, emu) = emulator("platform-secret-token").await;
+    let db = TestDb::sqlite();
+    let mut add = polysync();
+    add.args(["--database-url", db.url(), "platform", "add", "emu"])
+        .args(["--host", &emu.url(), "--token-env", "EMU_TOKEN_FOR_ARAZZO"]);
+    Out::of_async(add).await.ok();
+    let mut run = polysync();
+    run.args(["--database-url", db.url(), "arazzo", "run"])
+        .arg(seed_path())
+        .args(["--platform", "emu", "--min-revisit-delay", "0.05"])
+        .env("EMU_TOKEN_FOR_ARAZZO", "platform-secret-token")
+        .env_remove("POLYSYNC_ARAZZO_TOKEN");
+    for i in [
+        "jobName=seed",
+        "taskKey=main",
+        "notebookPath=/Users/me/ok",
+        "existingClusterId=0000-000000-emulator",
+    ] {
+        run.args(["--input", i]);
+    }
+    let Out { stdout, stderr, .. } = Out::of_async(run).await.ok();
     let outputs: Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(outputs["resultState"], "SUCCESS");
     assert_eq!(outputs["notebookResult"], "done");

@@ -9,26 +9,17 @@
 //! `arazzo_cli.rs` (the seed).
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod support;
+
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
-use polysync_emulator::{EmulatorConfig, EmulatorHandle, start};
+use polysync_emulator::EmulatorHandle;
 use serde_json::{Value, json};
+use support::{Out, corpus, polysync};
 
 const TOKEN: &str = "corpus-token";
-
-fn corpus() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/reference/third-party/api-evangelist-azure-databricks");
-    assert!(
-        p.join("arazzo").is_dir() && p.join("openapi/azure-databricks-openapi.yml").is_file(),
-        "third-party corpus missing at {}",
-        p.display()
-    );
-    p
-}
 
 fn workflow(name: &str) -> PathBuf {
     let p = corpus().join(format!("arazzo/azure-databricks-{name}-workflow.yml"));
@@ -50,26 +41,21 @@ struct Emu {
 
 impl Emu {
     async fn start() -> Self {
-        let ws = tempfile::tempdir().unwrap();
-        let me = ws.path().join("Users/me");
-        std::fs::create_dir_all(me.join("old/sub")).unwrap();
-        std::fs::write(me.join("ok.py"), OK_NOTEBOOK).unwrap();
-        std::fs::write(me.join("fail.py"), FAIL_NOTEBOOK).unwrap();
-        std::fs::write(me.join("long.py"), LONG_NOTEBOOK).unwrap();
-        std::fs::write(me.join("old/a.py"), OK_NOTEBOOK).unwrap();
-        std::fs::write(
-            me.join("old/sub/b.sql"),
-            "-- Databricks notebook source\nSELECT 1\n",
-        )
-        .unwrap();
-        let handle = start(EmulatorConfig {
-            tokens: vec![TOKEN.into()],
-            time_scale: 1000.0,
-            workspace_dir: Some(ws.path().into()),
-            ..Default::default()
+        let ws = polysync_testkit::write_files(&[
+            ("Users/me/ok.py", OK_NOTEBOOK),
+            ("Users/me/fail.py", FAIL_NOTEBOOK),
+            ("Users/me/long.py", LONG_NOTEBOOK),
+            ("Users/me/old/a.py", OK_NOTEBOOK),
+            (
+                "Users/me/old/sub/b.sql",
+                "-- Databricks notebook source\nSELECT 1\n",
+            ),
+        ]);
+        let handle = polysync_testkit::start_emulator(TOKEN, |c| {
+            c.time_scale = polysync_testkit::FAST_CLOCK;
+            c.workspace_dir = Some(ws.path().into());
         })
-        .await
-        .unwrap();
+        .await;
         Self { handle, _ws: ws }
     }
 
@@ -192,7 +178,11 @@ impl Emu {
 
     /// Runs a corpus workflow through the binary; asserts exit 0 and returns its outputs.
     async fn run(&self, name: &str, inputs: &[(&str, String)]) -> Value {
-        let (code, stdout, stderr) = self.run_raw(name, inputs).await;
+        let Out {
+            code,
+            stdout,
+            stderr,
+        } = self.run_raw(name, inputs).await;
         assert_eq!(code, 0, "{name}: stdout: {stdout}\nstderr: {stderr}");
         // The runner's warnings (compatible-mode tolerances), shown with --nocapture / on failure.
         eprintln!("--- {name} stderr:\n{stderr}");
@@ -202,7 +192,7 @@ impl Emu {
         out
     }
 
-    async fn run_raw(&self, name: &str, inputs: &[(&str, String)]) -> (i32, String, String) {
+    async fn run_raw(&self, name: &str, inputs: &[(&str, String)]) -> Out {
         let mut args: Vec<String> = vec![
             "arazzo".into(),
             "run".into(),
@@ -218,19 +208,9 @@ impl Emu {
             args.push("--input".into());
             args.push(format!("{k}={v}"));
         }
-        tokio::task::spawn_blocking(move || {
-            let out = Command::new(env!("CARGO_BIN_EXE_polysync"))
-                .args(&args)
-                .output()
-                .unwrap();
-            (
-                out.status.code().unwrap_or(-1),
-                String::from_utf8_lossy(&out.stdout).into_owned(),
-                String::from_utf8_lossy(&out.stderr).into_owned(),
-            )
-        })
-        .await
-        .unwrap()
+        let mut cmd = polysync();
+        cmd.args(&args);
+        Out::of_async(cmd).await
     }
 }
 

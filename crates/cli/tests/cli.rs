@@ -1,6 +1,6 @@
 //! CLI tests: drive the built `polysync` binary against an emulator started in the test
-//! process (random port), with a temporary SQLite store (and PostgreSQL when
-//! `POLYSYNC_TEST_DATABASE_URL` is set).
+//! process (random port, `polysync-testkit`), with a temporary SQLite store (and PostgreSQL
+//! in a fresh schema when `POLYSYNC_TEST_DATABASE_URL` is set).
 //!
 //! Every invocation goes through [`Cli::run`], which also checks the output rules: no
 //! control characters on a non-TTY (stdout and stderr are pipes here), never "panicked",
@@ -8,12 +8,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::Path;
-use std::process::Command;
+mod support;
+
 use std::time::{Duration, Instant};
 
-use polysync_emulator::{EmulatorConfig, EmulatorHandle};
+use polysync_emulator::EmulatorHandle;
+use polysync_testkit::TestDb;
 use serde_json::Value;
+use support::{Out, polysync};
 
 const TOKEN_VAR: &str = "POLYSYNC_CLI_TEST_TOKEN";
 const TOKEN: &str = "cli-test-token-0123";
@@ -42,54 +44,20 @@ struct Env {
 }
 
 async fn emulator() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let ws = dir.path().join("Tests");
-    std::fs::create_dir_all(&ws).unwrap();
-    for (name, text) in [
-        ("hello.py", HELLO),
-        ("fails.py", FAILS),
-        ("slow.py", SLOW),
-        ("scoring.scala", SCALA),
-    ] {
-        std::fs::write(ws.join(name), text).unwrap();
-    }
-    let emulator = polysync_emulator::start(EmulatorConfig {
-        tokens: vec![TOKEN.to_owned()],
-        workspace_dir: Some(dir.path().to_path_buf()),
-        time_scale: 10.0,
-        ..EmulatorConfig::default()
+    let dir = polysync_testkit::write_files(&[
+        ("Tests/hello.py", HELLO),
+        ("Tests/fails.py", FAILS),
+        ("Tests/slow.py", SLOW),
+        ("Tests/scoring.scala", SCALA),
+    ]);
+    let emulator = polysync_testkit::start_emulator(TOKEN, |c| {
+        c.workspace_dir = Some(dir.path().to_path_buf());
+        c.time_scale = 10.0;
     })
-    .await
-    .unwrap();
+    .await;
     Env {
         emulator,
         _dir: dir,
-    }
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON only ({e}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-
-    fn ok(self) -> Self {
-        assert_eq!(
-            self.code, 0,
-            "stdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
     }
 }
 
@@ -98,22 +66,20 @@ struct Cli {
 }
 
 impl Cli {
+    fn on(db: &TestDb) -> Cli {
+        Cli {
+            db: db.url().to_owned(),
+        }
+    }
+
     fn run(&self, args: &[&str]) -> Out {
-        let out = Command::new(env!("CARGO_BIN_EXE_polysync"))
-            .arg("--database-url")
-            .arg(&self.db)
-            .args(args)
-            .env(TOKEN_VAR, TOKEN)
-            .env_remove("POLYSYNC_DATABASE_URL")
-            .env_remove("RUST_LOG")
-            .env_remove("RUST_BACKTRACE")
-            .output()
-            .expect("spawn polysync");
-        let out = Out {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
-            stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
-        };
+        let out = Out::of(
+            polysync()
+                .arg("--database-url")
+                .arg(&self.db)
+                .args(args)
+                .env(TOKEN_VAR, TOKEN),
+        );
         for (which, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
             assert!(
                 !text.chars().any(|c| c.is_control() && c != '\n'),
@@ -126,11 +92,20 @@ impl Cli {
         }
         out
     }
-}
 
-fn sqlite_cli(dir: &Path) -> Cli {
-    Cli {
-        db: dir.join("polysync.db").to_string_lossy().into_owned(),
+    /// `platform add NAME --host URL --token-env VAR` plus `extra`, which must succeed.
+    fn add_platform(&self, name: &str, url: &str, token_var: &str, extra: &[&str]) -> Out {
+        let mut args = vec![
+            "platform",
+            "add",
+            name,
+            "--host",
+            url,
+            "--token-env",
+            token_var,
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args).ok()
     }
 }
 
@@ -144,17 +119,7 @@ fn jobs_by_name(list: &Value) -> std::collections::BTreeMap<String, Value> {
 
 /// platform add → import → jobs list → run --wait → runs show; then a re-import changes nothing.
 fn session(cli: &Cli, url: &str) {
-    let out = cli
-        .run(&[
-            "platform",
-            "add",
-            "emu",
-            "--host",
-            url,
-            "--token-env",
-            TOKEN_VAR,
-        ])
-        .ok();
+    let out = cli.add_platform("emu", url, TOKEN_VAR, &[]);
     assert!(out.stdout.contains("emu"), "{}", out.stdout);
     let shown = cli.run(&["platform", "show", "emu", "--json"]).ok().json();
     assert_eq!(shown["auth"]["var"], TOKEN_VAR);
@@ -245,83 +210,46 @@ fn session(cli: &Cli, url: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn session_on_sqlite() {
-    let env = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let cli = sqlite_cli(dir.path());
-    let url = env.emulator.url();
-    tokio::task::spawn_blocking(move || session(&cli, &url))
-        .await
-        .unwrap();
-    env.emulator.shutdown().await;
+async fn session_on_each_backend() {
+    polysync_testkit::each_backend("session", async |db| {
+        let env = emulator().await;
+        let cli = Cli::on(db);
+        let url = env.emulator.url();
+        let result = tokio::task::spawn_blocking(move || session(&cli, &url)).await;
+        env.emulator.shutdown().await;
+        result.unwrap();
+    })
+    .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn session_on_postgres() {
-    let Ok(admin) = std::env::var("POLYSYNC_TEST_DATABASE_URL") else {
-        eprintln!("POLYSYNC_TEST_DATABASE_URL not set: PostgreSQL variant skipped");
-        return;
-    };
-    let admin = admin.trim().to_owned();
-    if admin.is_empty() {
-        return;
-    }
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let schema = format!("cli_{}_{nanos}", std::process::id());
-    let pool = sqlx::PgPool::connect(&admin).await.expect("admin connect");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
-        .execute(&pool)
-        .await
-        .expect("create schema");
-    let sep = if admin.contains('?') { '&' } else { '?' };
-    let cli = Cli {
-        db: format!("{admin}{sep}options[search_path]={schema}"),
-    };
+/// A fresh emulator and SQLite store, the emulator added as platform `emu` and imported; then
+/// `body` drives the binary (on a blocking thread) with the CLI and the emulator's URL.
+async fn imported(body: impl FnOnce(&Cli, &str) + Send + 'static) {
     let env = emulator().await;
+    let db = TestDb::sqlite();
+    let cli = Cli::on(&db);
     let url = env.emulator.url();
-    let result = tokio::task::spawn_blocking(move || session(&cli, &url)).await;
-    env.emulator.shutdown().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP SCHEMA \"{schema}\" CASCADE"
-    )))
-    .execute(&pool)
+    tokio::task::spawn_blocking(move || {
+        cli.add_platform("emu", &url, TOKEN_VAR, &[]);
+        cli.run(&["import", "emu"]).ok();
+        body(&cli, &url);
+    })
     .await
-    .expect("drop schema");
-    pool.close().await;
-    result.unwrap();
+    .unwrap();
+    env.emulator.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_inputs_fail_in_two_lines() {
-    let env = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let cli = sqlite_cli(dir.path());
-    let url = env.emulator.url();
-    tokio::task::spawn_blocking(move || {
-        cli.run(&[
-            "platform",
-            "add",
-            "emu",
-            "--host",
-            &url,
-            "--token-env",
-            TOKEN_VAR,
-        ])
-        .ok();
-        cli.run(&["import", "emu"]).ok();
-        cli.run(&[
-            "platform",
-            "add",
-            "notoken",
-            "--host",
-            &url,
-            "--token-env",
-            "POLYSYNC_CLI_TEST_UNSET_VARIABLE",
-        ])
-        .ok();
+    imported(|cli, url| {
+        let url = url.to_owned();
+        cli.add_platform("notoken", &url, "POLYSYNC_CLI_TEST_UNSET_VARIABLE", &[]);
+        // `platform add c` with a valid host and token variable, plus one bad option.
+        let add_c = |extra: &[&'static str]| {
+            let mut args = vec!["platform", "add", "c", "--host", &url, "--token-env", "X"];
+            args.extend_from_slice(extra);
+            args
+        };
         let cases: Vec<(&str, Vec<&str>)> = vec![
             ("unknown job", vec!["run", "no-such-job", "--wait"]),
             ("unknown job ref", vec!["jobs", "show", "emu:/nope"]),
@@ -339,60 +267,14 @@ async fn bad_inputs_fail_in_two_lines() {
             ),
             (
                 "existing cluster without id",
-                vec![
-                    "platform",
-                    "add",
-                    "c",
-                    "--host",
-                    &url,
-                    "--token-env",
-                    "X",
-                    "--compute",
-                    "existing-cluster",
-                ],
+                add_c(&["--compute", "existing-cluster"]),
             ),
             (
                 "new job cluster without version",
-                vec![
-                    "platform",
-                    "add",
-                    "c",
-                    "--host",
-                    &url,
-                    "--token-env",
-                    "X",
-                    "--compute",
-                    "new-job-cluster",
-                ],
+                add_c(&["--compute", "new-job-cluster"]),
             ),
-            (
-                "unknown compute",
-                vec![
-                    "platform",
-                    "add",
-                    "c",
-                    "--host",
-                    &url,
-                    "--token-env",
-                    "X",
-                    "--compute",
-                    "gpu",
-                ],
-            ),
-            (
-                "bad jobs api",
-                vec![
-                    "platform",
-                    "add",
-                    "c",
-                    "--host",
-                    &url,
-                    "--token-env",
-                    "X",
-                    "--jobs-api",
-                    "3.0",
-                ],
-            ),
+            ("unknown compute", add_c(&["--compute", "gpu"])),
+            ("bad jobs api", add_c(&["--jobs-api", "3.0"])),
             (
                 "bad host",
                 vec![
@@ -478,30 +360,12 @@ async fn bad_inputs_fail_in_two_lines() {
         let list = cli.run(&["jobs", "list", "--json"]).ok().json();
         assert!(!jobs_by_name(&list).contains_key("wf"));
     })
-    .await
-    .unwrap();
-    env.emulator.shutdown().await;
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_notebook_exits_non_zero_and_cancel_works() {
-    let env = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let cli = sqlite_cli(dir.path());
-    let url = env.emulator.url();
-    tokio::task::spawn_blocking(move || {
-        cli.run(&[
-            "platform",
-            "add",
-            "emu",
-            "--host",
-            &url,
-            "--token-env",
-            TOKEN_VAR,
-        ])
-        .ok();
-        cli.run(&["import", "emu"]).ok();
-
+    imported(|cli, _| {
         let failed = cli.run(&[
             "run",
             "/Tests/fails",
@@ -540,15 +404,13 @@ async fn failed_notebook_exits_non_zero_and_cancel_works() {
         assert_ne!(again.code, 0);
         assert!(again.stderr.lines().count() <= 2, "{}", again.stderr);
     })
-    .await
-    .unwrap();
-    env.emulator.shutdown().await;
+    .await;
 }
 
 #[test]
 fn quickstart_completes_and_leaves_nothing_running() {
-    let dir = tempfile::tempdir().unwrap();
-    let cli = sqlite_cli(dir.path());
+    let db = TestDb::sqlite();
+    let cli = Cli::on(&db);
     let started = Instant::now();
     let out = cli.run(&["quickstart"]).ok();
     let elapsed = started.elapsed();
@@ -590,7 +452,8 @@ fn quickstart_completes_and_leaves_nothing_running() {
 #[test]
 fn help_and_demo_workspace() {
     let dir = tempfile::tempdir().unwrap();
-    let cli = sqlite_cli(dir.path());
+    let db = TestDb::sqlite();
+    let cli = Cli::on(&db);
     let help = cli.run(&["--help"]).ok();
     for cmd in [
         "quickstart",
@@ -621,40 +484,31 @@ fn help_and_demo_workspace() {
 /// waits (no state change happens, so only the periodic check can surface it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_prints_the_pending_hint_while_a_new_cluster_spins_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let ws = dir.path().join("Tests");
-    std::fs::create_dir_all(&ws).unwrap();
-    std::fs::write(
-        ws.join("stuck.py"),
+    let dir = polysync_testkit::write_files(&[(
+        "Tests/stuck.py",
         "# Databricks notebook source\n# emulator: pending=10m duration=1s\nprint(1)\n",
-    )
-    .unwrap();
-    let emulator = polysync_emulator::start(EmulatorConfig {
-        tokens: vec![TOKEN.to_owned()],
-        workspace_dir: Some(dir.path().to_path_buf()),
-        ..EmulatorConfig::default()
+    )]);
+    let emulator = polysync_testkit::start_emulator(TOKEN, |c| {
+        c.workspace_dir = Some(dir.path().to_path_buf());
     })
-    .await
-    .unwrap();
-    let cli = sqlite_cli(dir.path());
+    .await;
+    let db = TestDb::sqlite();
+    let cli = Cli::on(&db);
     let url = emulator.url();
     tokio::task::spawn_blocking(move || {
-        cli.run(&[
-            "platform",
-            "add",
+        cli.add_platform(
             "emu",
-            "--host",
             &url,
-            "--token-env",
             TOKEN_VAR,
-            "--compute",
-            "new-job-cluster",
-            "--cluster-version",
-            "15.4.x-scala2.12",
-            "--node-type",
-            "Standard_DS3_v2",
-        ])
-        .ok();
+            &[
+                "--compute",
+                "new-job-cluster",
+                "--cluster-version",
+                "15.4.x-scala2.12",
+                "--node-type",
+                "Standard_DS3_v2",
+            ],
+        );
         cli.run(&["import", "emu"]).ok();
         let out = cli.run(&[
             "run",

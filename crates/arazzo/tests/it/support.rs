@@ -92,20 +92,10 @@ paths:
       requestBody: {content: {application/x-www-form-urlencoded: {}}}
 "#;
 
-/// Writes files into a temp dir and returns it.
-pub fn dir(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        let p = d.path().join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    d
-}
-
 /// Loads an Arazzo document with the pets OpenAPI beside it.
 pub async fn pets_bundle(arazzo: &str) -> (tempfile::TempDir, Bundle) {
-    let d = dir(&[("pets.yml", PETS_OPENAPI), ("flow.arazzo.yml", arazzo)]);
+    let d =
+        polysync_testkit::write_files(&[("pets.yml", PETS_OPENAPI), ("flow.arazzo.yml", arazzo)]);
     let b = polysync_arazzo::load(d.path().join("flow.arazzo.yml").to_str().unwrap())
         .await
         .unwrap();

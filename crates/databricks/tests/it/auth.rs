@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use polysync_databricks::{Config, DatabricksClient};
-use polysync_emulator::{AzureClient, EmulatorConfig, OAuthClient};
+use polysync_emulator::{AzureClient, OAuthClient};
 
 use crate::*;
 
@@ -30,13 +30,12 @@ async fn bad_token_is_401_and_not_retried() {
 
 #[tokio::test]
 async fn oauth_m2m_and_refresh() {
-    let emu = emulator_with(EmulatorConfig {
-        oauth_clients: vec![OAuthClient {
+    let emu = emulator_with(|c| {
+        c.oauth_clients = vec![OAuthClient {
             client_id: "sp-1".into(),
             client_secret: "sp-secret".into(),
-        }],
-        token_ttl: Duration::from_secs(2),
-        ..Default::default()
+        }];
+        c.token_ttl = Duration::from_secs(2);
     })
     .await;
     let cfg = Config::builder()
@@ -75,13 +74,12 @@ async fn oauth_m2m_and_refresh() {
 
 #[tokio::test]
 async fn azure_service_principal() {
-    let emu = emulator_with(EmulatorConfig {
-        azure_clients: vec![AzureClient {
+    let emu = emulator_with(|c| {
+        c.azure_clients = vec![AzureClient {
             tenant_id: "tenant-1".into(),
             client_id: "az-app".into(),
             client_secret: "az-secret".into(),
-        }],
-        ..Default::default()
+        }];
     })
     .await;
     let cfg = Config::builder()
@@ -104,15 +102,13 @@ async fn azure_service_principal() {
 #[tokio::test]
 async fn authorization_value_for_other_clients() {
     use secrecy::ExposeSecret;
-    let emu = polysync_emulator::start(polysync_emulator::EmulatorConfig {
-        oauth_clients: vec![polysync_emulator::OAuthClient {
+    let emu = emulator_with(|c| {
+        c.oauth_clients = vec![OAuthClient {
             client_id: "sp-auth-value".into(),
             client_secret: "s3cret".into(),
-        }],
-        ..Default::default()
+        }];
     })
-    .await
-    .unwrap();
+    .await;
     let pat = DatabricksClient::new(
         Config::builder()
             .host(emu.url())

@@ -13,19 +13,18 @@ use polysync_databricks::models::*;
 use polysync_databricks::{Config, DatabricksClient, JobsApiVersion};
 use polysync_emulator::{DEFAULT_TOKEN, EmulatorConfig, EmulatorHandle};
 
-/// Emulator with a fast clock (1 simulated minute ≈ 60 ms).
+/// Emulator with a fast clock (1 simulated minute ≈ 60 ms), accepting the default token.
 pub async fn emulator() -> EmulatorHandle {
-    emulator_with(EmulatorConfig::default()).await
+    emulator_with(|_| {}).await
 }
 
-pub async fn emulator_with(mut cfg: EmulatorConfig) -> EmulatorHandle {
-    cfg.bind = "127.0.0.1:0".parse().expect("addr");
-    if cfg.time_scale <= 1.0 {
-        cfg.time_scale = 1000.0;
-    }
-    polysync_emulator::start(cfg)
-        .await
-        .expect("emulator starts")
+/// The same with more configuration (credentials, faults).
+pub async fn emulator_with(tweak: impl FnOnce(&mut EmulatorConfig)) -> EmulatorHandle {
+    polysync_testkit::start_emulator(DEFAULT_TOKEN, |c| {
+        c.time_scale = polysync_testkit::FAST_CLOCK;
+        tweak(c);
+    })
+    .await
 }
 
 pub fn client(emu: &EmulatorHandle) -> DatabricksClient {

@@ -1,13 +1,13 @@
 use std::time::Duration;
 
-use polysync_emulator::{AzureClient, EmulatorConfig, OAuthClient};
+use polysync_emulator::{AzureClient, OAuthClient};
 use serde_json::Value;
 
-use crate::{Emu, TOKEN, fast};
+use crate::{Emu, TOKEN};
 
 #[tokio::test]
 async fn pat_ok_and_bad_token_401() {
-    let e = Emu::start(fast()).await;
+    let e = Emu::fast().await;
     let (s, _, _) = e.req("GET", "/api/2.1/jobs/list", None, Some(TOKEN)).await;
     assert_eq!(s, 200);
     let (s, v, _) = e.req("GET", "/api/2.1/jobs/list", None, Some("nope")).await;
@@ -19,26 +19,22 @@ async fn pat_ok_and_bad_token_401() {
 
 #[tokio::test]
 async fn oauth_m2m_token_then_api_and_expiry() {
-    let e = Emu::start(EmulatorConfig {
-        oauth_clients: vec![OAuthClient {
+    let e = Emu::start(|c| {
+        c.oauth_clients = vec![OAuthClient {
             client_id: "sp".into(),
             client_secret: "s3cret".into(),
-        }],
-        token_ttl: Duration::from_millis(1500),
-        ..fast()
+        }];
+        c.token_ttl = Duration::from_millis(1500);
     })
     .await;
-    let disc: Value =
-        e.c.get(format!(
-            "{}/oidc/.well-known/oauth-authorization-server",
-            e.url
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, disc, _) = e
+        .req(
+            "GET",
+            "/oidc/.well-known/oauth-authorization-server",
+            None,
+            None,
+        )
+        .await;
     assert_eq!(disc["token_endpoint"], format!("{}/oidc/v1/token", e.url));
     let bad =
         e.c.post(format!("{}/oidc/v1/token", e.url))
@@ -82,13 +78,12 @@ async fn oauth_m2m_token_then_api_and_expiry() {
 
 #[tokio::test]
 async fn azure_v1_and_v2_tokens_work() {
-    let e = Emu::start(EmulatorConfig {
-        azure_clients: vec![AzureClient {
+    let e = Emu::start(|c| {
+        c.azure_clients = vec![AzureClient {
             tenant_id: "t1".into(),
             client_id: "app".into(),
             client_secret: "pw".into(),
-        }],
-        ..fast()
+        }];
     })
     .await;
     let v1: Value =
@@ -153,7 +148,7 @@ async fn azure_v1_and_v2_tokens_work() {
 
 #[tokio::test]
 async fn host_metadata_and_scim_me() {
-    let e = Emu::start(fast()).await;
+    let e = Emu::fast().await;
     let meta: Value =
         e.c.get(format!("{}/.well-known/databricks-config", e.url))
             .send()

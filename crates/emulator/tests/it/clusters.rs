@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::{Emu, fast};
+use crate::Emu;
 
 async fn wait_state(e: &Emu, id: &str, want: &str) {
     for _ in 0..2000 {
@@ -19,7 +19,7 @@ async fn wait_state(e: &Emu, id: &str, want: &str) {
 
 #[tokio::test]
 async fn cluster_lifecycle() {
-    let e = Emu::start(fast()).await;
+    let e = Emu::fast().await;
     let (s, _) = e
         .post("/api/2.0/clusters/create", json!({"cluster_name": "c"}))
         .await;

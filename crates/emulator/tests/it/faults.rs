@@ -1,13 +1,13 @@
 use std::time::Duration;
 
-use polysync_emulator::{EmulatorConfig, FaultConfig};
+use polysync_emulator::FaultConfig;
 use serde_json::{Value, json};
 
-use crate::{Emu, TOKEN, fast};
+use crate::{Emu, TOKEN};
 
 #[tokio::test]
 async fn rate_limit_429_with_retry_after_and_profile_via_admin() {
-    let e = Emu::start(fast()).await;
+    let e = Emu::fast().await;
     let put: Value =
         e.c.put(format!("{}/__emulator/faults", e.url))
             .json(&json!({"profile": "databricks"}))
@@ -44,7 +44,7 @@ async fn rate_limit_429_with_retry_after_and_profile_via_admin() {
 
 #[tokio::test]
 async fn dropped_response_then_retry_with_idempotency_token_makes_one_run() {
-    let e = Emu::start(fast()).await;
+    let e = Emu::fast().await;
     e.h.set_faults(FaultConfig {
         drop_next: 1,
         drop_endpoints: vec!["POST jobs/runs/submit".into()],
@@ -66,17 +66,14 @@ async fn dropped_response_then_retry_with_idempotency_token_makes_one_run() {
     let again = e.ok("/api/2.1/jobs/runs/submit", body).await;
     assert_eq!(v["run_id"], again["run_id"]);
     assert_eq!(e.h.stats().runs_created, 1);
-    let log: Value =
-        e.c.get(format!(
-            "{}/__emulator/requests?endpoint=POST%20jobs/runs/submit",
-            e.url
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, log, _) = e
+        .req(
+            "GET",
+            "/__emulator/requests?endpoint=POST%20jobs/runs/submit",
+            None,
+            None,
+        )
+        .await;
     let entries = log["requests"].as_array().unwrap();
     assert_eq!(entries.len(), 3);
     assert_eq!(entries[0]["status"], 0);
@@ -86,12 +83,11 @@ async fn dropped_response_then_retry_with_idempotency_token_makes_one_run() {
 
 #[tokio::test]
 async fn error_rate_latency_internal_error_and_stats() {
-    let e = Emu::start(EmulatorConfig {
-        faults: FaultConfig {
+    let e = Emu::start(|c| {
+        c.faults = FaultConfig {
             error_rate: 1.0,
             ..FaultConfig::default()
-        },
-        ..fast()
+        };
     })
     .await;
     let (s, v) = e.get("/api/2.1/jobs/list").await;

@@ -1,10 +1,10 @@
 use serde_json::json;
 
-use crate::{Emu, fast};
+use crate::Emu;
 
 #[tokio::test]
 async fn create_get_list_paging_and_expand_tasks() {
-    let e = Emu::start(fast()).await;
+    let e = Emu::fast().await;
     for i in 0..105 {
         e.ok("/api/2.1/jobs/create", json!({"name": format!("job-{i}"), "tasks": [{"task_key": "a", "notebook_task": {"notebook_path": "/x"}}]})).await;
     }
@@ -47,7 +47,7 @@ async fn create_get_list_paging_and_expand_tasks() {
 
 #[tokio::test]
 async fn get_pages_tasks_on_22_and_refuses_on_21() {
-    let e = Emu::start(fast()).await;
+    let e = Emu::fast().await;
     let tasks: Vec<_> = (0..150)
         .map(|i| json!({"task_key": format!("t{i}"), "notebook_task": {"notebook_path": "/x"}}))
         .collect();
@@ -80,7 +80,7 @@ async fn get_pages_tasks_on_22_and_refuses_on_21() {
 
 #[tokio::test]
 async fn reset_update_delete() {
-    let e = Emu::start(fast()).await;
+    let e = Emu::fast().await;
     let id = e.ok("/api/2.1/jobs/create", json!({"name": "a", "tasks": [{"task_key": "x", "notebook_task": {"notebook_path": "/x"}}, {"task_key": "y", "notebook_task": {"notebook_path": "/y"}}]})).await["job_id"].clone();
     e.ok("/api/2.1/jobs/update", json!({"job_id": id, "new_settings": {"name": "b", "tasks": [{"task_key": "z", "notebook_task": {"notebook_path": "/z"}}]}, "fields_to_remove": ["tasks/x"]})).await;
     let (_, v) = e.get(&format!("/api/2.1/jobs/get?job_id={id}")).await;
@@ -102,11 +102,7 @@ async fn reset_update_delete() {
 
 #[tokio::test]
 async fn serverless_disabled_requires_compute() {
-    let e = Emu::start(polysync_emulator::EmulatorConfig {
-        serverless_enabled: false,
-        ..fast()
-    })
-    .await;
+    let e = Emu::start(|c| c.serverless_enabled = false).await;
     let (s, v) = e
         .post(
             "/api/2.1/jobs/runs/submit",

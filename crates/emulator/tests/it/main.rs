@@ -15,7 +15,7 @@ use base64::Engine;
 use polysync_emulator::{EmulatorConfig, EmulatorHandle};
 use serde_json::{Value, json};
 
-pub const TOKEN: &str = "dapi-emulator";
+pub const TOKEN: &str = polysync_emulator::DEFAULT_TOKEN;
 
 pub struct Emu {
     pub h: EmulatorHandle,
@@ -23,18 +23,20 @@ pub struct Emu {
     pub url: String,
 }
 
-/// Fast clock: 1 real ms = 1 simulated second.
-pub fn fast() -> EmulatorConfig {
-    EmulatorConfig {
-        time_scale: 1000.0,
-        ..EmulatorConfig::default()
-    }
-}
-
 impl Emu {
-    pub async fn start(cfg: EmulatorConfig) -> Self {
+    /// The emulator with a fast clock (1 real ms = 1 simulated second).
+    pub async fn fast() -> Self {
+        Self::start(|_| {}).await
+    }
+
+    /// The fast emulator with more configuration (clock, credentials, faults, seed).
+    pub async fn start(tweak: impl FnOnce(&mut EmulatorConfig)) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let h = polysync_emulator::start(cfg).await.expect("start");
+        let h = polysync_testkit::start_emulator(TOKEN, |c| {
+            c.time_scale = polysync_testkit::FAST_CLOCK;
+            tweak(c);
+        })
+        .await;
         let url = h.url();
         Self {
             h,

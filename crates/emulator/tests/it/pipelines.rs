@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::{Emu, fast};
+use crate::Emu;
 
 async fn wait_update(e: &Emu, pid: &str, uid: &str, want: &str) -> Vec<String> {
     let mut seen = vec![];
@@ -36,7 +36,7 @@ async fn create(e: &Emu, conf: Value, continuous: bool) -> String {
 
 #[tokio::test]
 async fn update_to_completed_and_listing() {
-    let e = Emu::start(fast()).await;
+    let e = Emu::fast().await;
     let pid = create(
         &e,
         json!({"emulator.duration": "20s", "emulator.phase": "5s"}),
@@ -78,7 +78,7 @@ async fn update_to_completed_and_listing() {
 
 #[tokio::test]
 async fn stop_goes_stopping_then_canceled_and_continuous_runs() {
-    let e = Emu::start(fast()).await;
+    let e = Emu::fast().await;
     let pid = create(&e, json!({"emulator.stop_drain": "100s"}), true).await;
     let uid = e
         .ok(&format!("/api/2.0/pipelines/{pid}/updates"), json!({}))
@@ -105,7 +105,7 @@ async fn stop_goes_stopping_then_canceled_and_continuous_runs() {
 
 #[tokio::test]
 async fn storage_missing_failed_and_unknown_state() {
-    let e = Emu::start(fast()).await;
+    let e = Emu::fast().await;
     let pid = create(&e, json!({"emulator.storage_missing": "true"}), false).await;
     let (s, v) = e
         .post(&format!("/api/2.0/pipelines/{pid}/updates"), json!({}))

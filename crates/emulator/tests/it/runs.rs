@@ -1,13 +1,12 @@
 use std::time::Duration;
 
-use polysync_emulator::EmulatorConfig;
 use serde_json::json;
 
-use crate::{Emu, fast};
+use crate::Emu;
 
 #[tokio::test]
 async fn run_now_success_with_exit_value_and_job_parameters() {
-    let e = Emu::start(fast()).await;
+    let e = Emu::fast().await;
     e.import("/Shared/nb", "PYTHON", "dbutils.widgets.text(\"env\", \"dev\")\nprint(1)\ndbutils.notebook.exit(dbutils.widgets.get(\"env\"))\n").await;
     let job = e
         .ok(
@@ -50,11 +49,7 @@ async fn run_now_success_with_exit_value_and_job_parameters() {
 
 #[tokio::test]
 async fn submit_with_base_parameters_and_lifecycle_passes_through_states() {
-    let e = Emu::start(EmulatorConfig {
-        time_scale: 50.0,
-        ..EmulatorConfig::default()
-    })
-    .await;
+    let e = Emu::start(|c| c.time_scale = 50.0).await;
     e.import(
         "/Shared/p",
         "PYTHON",
@@ -84,7 +79,7 @@ async fn submit_with_base_parameters_and_lifecycle_passes_through_states() {
 
 #[tokio::test]
 async fn every_declared_outcome() {
-    let e = Emu::start(fast()).await;
+    let e = Emu::fast().await;
     let cases = [
         ("SUCCESS", "TERMINATED", Some("SUCCESS")),
         ("FAILED", "INTERNAL_ERROR", Some("FAILED")),
@@ -169,7 +164,7 @@ async fn every_declared_outcome() {
 
 #[tokio::test]
 async fn cancel_and_timeout() {
-    let e = Emu::start(fast()).await;
+    let e = Emu::fast().await;
     e.import("/Shared/long", "PYTHON", "# emulator: duration=1h\n")
         .await;
     let id = e.submit_notebook("/Shared/long", json!({})).await;
@@ -196,7 +191,7 @@ async fn cancel_and_timeout() {
 
 #[tokio::test]
 async fn three_task_dag_order_and_failure_propagation() {
-    let e = Emu::start(fast()).await;
+    let e = Emu::fast().await;
     e.import("/Shared/a", "PYTHON", "# emulator: duration=5s\n")
         .await;
     e.import(
@@ -252,7 +247,7 @@ async fn three_task_dag_order_and_failure_propagation() {
 
 #[tokio::test]
 async fn max_concurrent_runs_queue_and_skip() {
-    let e = Emu::start(fast()).await;
+    let e = Emu::fast().await;
     e.import("/Shared/q", "PYTHON", "# emulator: duration=200s\n")
         .await;
     let task = json!([{"task_key": "t", "notebook_task": {"notebook_path": "/Shared/q"}}]);
@@ -311,11 +306,7 @@ async fn max_concurrent_runs_queue_and_skip() {
 
 #[tokio::test]
 async fn time_scale_controls_duration() {
-    let e = Emu::start(EmulatorConfig {
-        time_scale: 6000.0,
-        ..EmulatorConfig::default()
-    })
-    .await;
+    let e = Emu::start(|c| c.time_scale = 6000.0).await;
     e.import(
         "/Shared/ten",
         "PYTHON",
@@ -337,7 +328,7 @@ async fn time_scale_controls_duration() {
 
 #[tokio::test]
 async fn runs_list_order_and_page_limit() {
-    let e = Emu::start(fast()).await;
+    let e = Emu::fast().await;
     e.import(
         "/Shared/short",
         "PYTHON",
@@ -402,7 +393,7 @@ async fn runs_list_order_and_page_limit() {
 
 #[tokio::test]
 async fn new_cluster_stays_pending_longer() {
-    let e = Emu::start(fast()).await;
+    let e = Emu::fast().await;
     e.import("/Shared/n", "PYTHON", "print(1)\n").await;
     let warm = e
         .submit_notebook("/Shared/n", json!({"existing_cluster_id": "c1"}))
@@ -418,7 +409,7 @@ async fn new_cluster_stays_pending_longer() {
 /// cancelled, not when that run would have ended; the next one in the queue moves up too.
 #[tokio::test]
 async fn cancelling_the_active_run_releases_the_queue() {
-    let e = Emu::start(fast()).await;
+    let e = Emu::fast().await;
     e.import(
         "/Shared/long",
         "PYTHON",

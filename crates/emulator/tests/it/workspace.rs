@@ -1,7 +1,7 @@
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::{Emu, TOKEN, fast};
+use crate::{Emu, TOKEN};
 
 fn b64(v: &Value) -> String {
     String::from_utf8(
@@ -14,7 +14,7 @@ fn b64(v: &Value) -> String {
 
 #[tokio::test]
 async fn list_export_source_and_jupyter_all_languages() {
-    let e = Emu::start(fast()).await;
+    let e = Emu::fast().await;
     let cases = [
         (
             "PYTHON",
@@ -98,7 +98,7 @@ async fn list_export_source_and_jupyter_all_languages() {
 
 #[tokio::test]
 async fn import_mkdirs_status_delete() {
-    let e = Emu::start(fast()).await;
+    let e = Emu::fast().await;
     let content = base64::engine::general_purpose::STANDARD.encode("print(1)");
     let (s, v) = e
         .post(
@@ -189,19 +189,14 @@ async fn import_mkdirs_status_delete() {
 
 #[tokio::test]
 async fn seeds_from_directory() {
-    let dir = std::env::temp_dir().join(format!("emu-seed-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("proj")).unwrap();
-    std::fs::write(
-        dir.join("proj/etl.py"),
-        "# Databricks notebook source\n# emulator: exit=seeded\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("proj/q.sql"), "SELECT 1\n").unwrap();
-    let e = Emu::start(polysync_emulator::EmulatorConfig {
-        workspace_dir: Some(dir.clone()),
-        ..fast()
-    })
-    .await;
+    let dir = polysync_testkit::write_files(&[
+        (
+            "proj/etl.py",
+            "# Databricks notebook source\n# emulator: exit=seeded\n",
+        ),
+        ("proj/q.sql", "SELECT 1\n"),
+    ]);
+    let e = Emu::start(|c| c.workspace_dir = Some(dir.path().to_path_buf())).await;
     let (_, v) = e.get("/api/2.0/workspace/list?path=/proj").await;
     assert_eq!(v["objects"].as_array().unwrap().len(), 2);
     let id = e.submit_notebook("/proj/etl", json!({})).await;
@@ -210,5 +205,4 @@ async fn seeds_from_directory() {
         .get(&format!("/api/2.1/jobs/runs/get-output?run_id={id}"))
         .await;
     assert_eq!(out["notebook_output"]["result"], "seeded");
-    let _ = std::fs::remove_dir_all(dir);
 }

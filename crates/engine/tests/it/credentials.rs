@@ -16,7 +16,7 @@ e2e!(
         // the platform's own variable: refused, no request sent.
         let url = env.emu.url();
         let engine =
-            Engine::from_store(env.db.store.clone()).with_env(Arc::new(move |k: &str| match k {
+            Engine::from_store(env.store.clone()).with_env(Arc::new(move |k: &str| match k {
                 "DATABRICKS_TOKEN" => Some(TOKEN.to_owned()),
                 "DATABRICKS_HOST" => Some(url.clone()),
                 _ => None,
@@ -40,15 +40,14 @@ e2e!(
 e2e!(
     profile_platform_reads_databricks_config_file_through_env,
     |env| {
-        let dir = tempfile::tempdir().expect("dir");
+        let text = format!(
+            "[emu-profile]\nhost = {}\ntoken = {TOKEN}\n\n[other]\nhost = https://x\ntoken = wrong\n",
+            env.emu.url()
+        );
+        let dir = polysync_testkit::write_files(&[("cfg", &text)]);
         let cfg = dir.path().join("cfg");
-        std::fs::write(
-        &cfg,
-        format!("[emu-profile]\nhost = {}\ntoken = {TOKEN}\n\n[other]\nhost = https://x\ntoken = wrong\n", env.emu.url()),
-    )
-    .expect("write");
         let cfg_s = cfg.to_string_lossy().into_owned();
-        let engine = Engine::from_store(env.db.store.clone()).with_env(Arc::new(move |k: &str| {
+        let engine = Engine::from_store(env.store.clone()).with_env(Arc::new(move |k: &str| {
             (k == "DATABRICKS_CONFIG_FILE").then(|| cfg_s.clone())
         }));
         let p = Platform::new(
@@ -85,7 +84,7 @@ e2e!(
 );
 
 e2e!(bad_token_is_translated_into_a_credentials_hint, |env| {
-    let engine = Engine::from_store(env.db.store.clone()).with_env(Arc::new(|k: &str| {
+    let engine = Engine::from_store(env.store.clone()).with_env(Arc::new(|k: &str| {
         (k == crate::harness::TOKEN_VAR).then(|| "dapi-wrong".to_owned())
     }));
     let err = engine

@@ -1,144 +1,23 @@
-//! Per-test emulator + store + engine, for both database engines.
+//! The engine suite's layer over `polysync-testkit`: per test, an emulator seeded with jobs
+//! and pipelines, a store on the testkit's database and an engine with the emulator
+//! registered as a platform.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use polysync_databricks::{Config, DatabricksClient, Method};
-use polysync_emulator::{EmulatorConfig, EmulatorHandle};
+use polysync_emulator::EmulatorHandle;
 use polysync_engine::{Auth, Engine, NoProgress, Platform, Run, StatusChange, WaitOptions};
 use polysync_store::Store;
+use polysync_testkit::TestDb;
 use serde_json::{Value, json};
-use sqlx::Row;
 
 /// The token the emulator accepts; the secrets test greps for it.
 pub const TOKEN: &str = "dapi-it-secret-5f3a9c0d7e21";
 /// The platform's token variable (resolved through the injected env only).
 pub const TOKEN_VAR: &str = "POLYSYNC_IT_TOKEN";
 pub const PLATFORM: &str = "emu";
-
-pub enum Backend {
-    Sqlite { path: PathBuf },
-    Postgres { admin_url: String, schema: String },
-}
-
-pub struct TestDb {
-    pub store: Store,
-    pub backend: Backend,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl TestDb {
-    pub fn label(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite { .. } => "sqlite",
-            Backend::Postgres { .. } => "postgres",
-        }
-    }
-
-    pub async fn cleanup(self) {
-        self.store.close().await;
-        if let Backend::Postgres { admin_url, schema } = &self.backend {
-            let pool = sqlx::PgPool::connect(admin_url).await.expect("admin");
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
-            )))
-            .execute(&pool)
-            .await
-            .expect("drop schema");
-            pool.close().await;
-        }
-    }
-
-    /// Every stored byte: the SQLite files, or each PostgreSQL row as text.
-    pub async fn dump(&self) -> Vec<u8> {
-        match &self.backend {
-            Backend::Sqlite { path } => {
-                self.store.close().await;
-                let dir = path.parent().expect("parent");
-                let stem = path.file_name().expect("f").to_string_lossy().into_owned();
-                let mut bytes = Vec::new();
-                for e in std::fs::read_dir(dir).expect("dir") {
-                    let e = e.expect("entry");
-                    if e.file_name().to_string_lossy().starts_with(&stem) {
-                        bytes.extend(std::fs::read(e.path()).expect("read"));
-                    }
-                }
-                bytes
-            }
-            Backend::Postgres { admin_url, schema } => {
-                let pool = sqlx::PgPool::connect(admin_url).await.expect("admin");
-                let tables = sqlx::query(
-                    "SELECT table_name::text AS t FROM information_schema.tables WHERE table_schema = $1",
-                )
-                .bind(schema)
-                .fetch_all(&pool)
-                .await
-                .expect("tables");
-                let mut out = Vec::new();
-                for t in tables {
-                    let table: String = t.get("t");
-                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "SELECT x::text AS row FROM \"{schema}\".\"{table}\" x"
-                    )))
-                    .fetch_all(&pool)
-                    .await
-                    .expect("rows");
-                    for r in rows {
-                        let s: String = r.get("row");
-                        out.extend(s.into_bytes());
-                        out.push(b'\n');
-                    }
-                }
-                pool.close().await;
-                out
-            }
-        }
-    }
-}
-
-async fn sqlite() -> TestDb {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("polysync.db");
-    let store = Store::open(&path.to_string_lossy()).await.expect("sqlite");
-    TestDb {
-        store,
-        backend: Backend::Sqlite { path },
-        _dir: Some(dir),
-    }
-}
-
-async fn postgres(admin_url: &str) -> TestDb {
-    let schema = format!("e_{}", uuid::Uuid::new_v4().simple());
-    let pool = sqlx::PgPool::connect(admin_url).await.expect("admin");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
-        .execute(&pool)
-        .await
-        .expect("schema");
-    pool.close().await;
-    let sep = if admin_url.contains('?') { '&' } else { '?' };
-    let location = format!("{admin_url}{sep}options[search_path]={schema}");
-    let store = Store::open(&location).await.expect("postgres");
-    TestDb {
-        store,
-        backend: Backend::Postgres {
-            admin_url: admin_url.to_owned(),
-            schema,
-        },
-        _dir: None,
-    }
-}
-
-/// SQLite always; PostgreSQL too when `POLYSYNC_TEST_DATABASE_URL` is set.
-pub async fn backends() -> Vec<TestDb> {
-    let mut out = vec![sqlite().await];
-    if let Ok(url) = std::env::var("POLYSYNC_TEST_DATABASE_URL")
-        && !url.trim().is_empty()
-    {
-        out.push(postgres(url.trim()).await);
-    }
-    out
-}
 
 /// Databricks ids of what the harness seeded.
 #[derive(Debug, Clone, Default)]
@@ -155,10 +34,11 @@ pub struct Seeded {
     pub continuous_pipeline: String,
 }
 
-pub struct Env {
+pub struct Env<'a> {
     pub emu: EmulatorHandle,
     pub engine: Engine,
-    pub db: TestDb,
+    pub store: Store,
+    pub db: &'a TestDb,
     pub admin: DatabricksClient,
     pub seeded: Seeded,
 }
@@ -177,16 +57,14 @@ pub fn fast() -> WaitOptions {
     }
 }
 
-impl Env {
-    pub async fn new(db: TestDb) -> Env {
-        let emu = polysync_emulator::start(EmulatorConfig {
-            tokens: vec![TOKEN.to_owned()],
-            workspace_dir: Some(fixtures()),
-            time_scale: TIME_SCALE,
-            ..EmulatorConfig::default()
+impl<'a> Env<'a> {
+    pub async fn new(db: &'a TestDb) -> Env<'a> {
+        let emu = polysync_testkit::start_emulator(TOKEN, |c| {
+            c.workspace_dir = Some(fixtures());
+            c.time_scale = TIME_SCALE;
         })
-        .await
-        .expect("emulator");
+        .await;
+        let store = Store::open(db.url()).await.expect("store");
         let admin = DatabricksClient::new(
             Config::builder()
                 .host(emu.url())
@@ -195,7 +73,7 @@ impl Env {
                 .expect("config"),
         )
         .expect("client");
-        let engine = Engine::from_store(db.store.clone()).with_env(Arc::new(|k: &str| {
+        let engine = Engine::from_store(store.clone()).with_env(Arc::new(|k: &str| {
             (k == TOKEN_VAR).then(|| TOKEN.to_owned())
         }));
         let mut platform = Platform::new(
@@ -210,6 +88,7 @@ impl Env {
         let mut env = Env {
             emu,
             engine,
+            store,
             db,
             admin,
             seeded: Seeded::default(),
@@ -246,8 +125,6 @@ impl Env {
                 .extend(task.as_object().expect("obj").clone());
             json!([t])
         };
-        let s = &mut self.seeded;
-        let _ = s;
         let notebook_job = self
             .create_job(json!({"name": "nb-job", "tasks": one("main", json!({"notebook_task": {"notebook_path": "/Shared/etl/python_widgets", "base_parameters": {"region": "us"}}}))}))
             .await;
@@ -350,9 +227,15 @@ impl Env {
         format!("{PLATFORM}:{id}")
     }
 
+    /// Every stored byte (closes the store first so SQLite writes everything back).
+    pub async fn dump(&self) -> Vec<u8> {
+        self.store.close().await;
+        self.db.dump().await
+    }
+
     pub async fn finish(self) {
         self.emu.shutdown().await;
-        self.db.cleanup().await;
+        self.store.close().await;
     }
 }
 
@@ -361,13 +244,13 @@ macro_rules! e2e {
     ($name:ident, |$env:ident| $body:block) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $name() {
-            for db in crate::harness::backends().await {
-                eprintln!("{} on {}", stringify!($name), db.label());
+            polysync_testkit::each_backend(stringify!($name), async |db| {
                 #[allow(unused_mut)]
                 let mut $env = crate::harness::Env::new(db).await;
                 $body
                 $env.finish().await;
-            }
+            })
+            .await;
         }
     };
 }

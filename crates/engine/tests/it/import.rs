@@ -199,7 +199,7 @@ e2e!(secrets_token_never_stored, |env| {
     env.import().await;
     let (run, _) = env.run_to_end("/Shared/behaviour/success", &[]).await;
     assert_eq!(run.status, polysync_engine::RunStatus::Success);
-    let dump = env.db.dump().await;
+    let dump = env.dump().await;
     assert!(!dump.is_empty());
     let hay = String::from_utf8_lossy(&dump);
     assert!(

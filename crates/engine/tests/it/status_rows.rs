@@ -21,7 +21,7 @@ fn saw_update(history: &[StatusChange], state: &str, status: RunStatus) -> bool 
         .any(|h| h.update_state.as_deref() == Some(state) && h.status == status)
 }
 
-async fn notebook(env: &Env, name: &str) -> (polysync_engine::Run, Vec<StatusChange>) {
+async fn notebook(env: &Env<'_>, name: &str) -> (polysync_engine::Run, Vec<StatusChange>) {
     let path = format!("/Shared/behaviour/{name}");
     env.engine
         .add_job(Job::new(
@@ -117,7 +117,7 @@ e2e!(notebook_row_result_canceled_is_cancelled, |env| {
 // ---- databricks-workflow-job.txt: same decoding on a multi-task run.
 
 async fn workflow(
-    env: &Env,
+    env: &Env<'_>,
     second_task_description: &str,
 ) -> (polysync_engine::Run, Vec<StatusChange>) {
     let id = env
@@ -167,7 +167,11 @@ e2e!(workflow_row_result_timedout_is_failed, |env| {
 
 // ---- databricks-pipeline-job.txt update state table.
 
-async fn pipeline(env: &Env, conf: serde_json::Value, continuous: bool) -> polysync_engine::Run {
+async fn pipeline(
+    env: &Env<'_>,
+    conf: serde_json::Value,
+    continuous: bool,
+) -> polysync_engine::Run {
     let pid = env
         .create_pipeline(json!({"name": "p-row", "continuous": continuous, "configuration": conf}))
         .await;
@@ -184,7 +188,10 @@ async fn pipeline(env: &Env, conf: serde_json::Value, continuous: bool) -> polys
     env.engine.start_run("p-row", &o).await.expect("start")
 }
 
-async fn wait(env: &Env, run: &polysync_engine::Run) -> (polysync_engine::Run, Vec<StatusChange>) {
+async fn wait(
+    env: &Env<'_>,
+    run: &polysync_engine::Run,
+) -> (polysync_engine::Run, Vec<StatusChange>) {
     let opts = WaitOptions {
         poll_interval: Duration::from_millis(3),
         timeout: Some(Duration::from_secs(30)),
@@ -198,7 +205,7 @@ async fn wait(env: &Env, run: &polysync_engine::Run) -> (polysync_engine::Run, V
     (run, h)
 }
 
-async fn refresh_until(env: &Env, id: &str, state: &str) -> polysync_engine::Run {
+async fn refresh_until(env: &Env<'_>, id: &str, state: &str) -> polysync_engine::Run {
     for _ in 0..500 {
         let r = env.engine.refresh_run(id).await.expect("refresh");
         if r.update_state.as_deref() == Some(state) {

@@ -66,27 +66,12 @@ store_test!(platform_round_trip_and_delete_rules, |db| {
 // Several processes starting together on a fresh PostgreSQL database must
 // all succeed (sqlx holds an advisory lock while migrating).
 store_test!(concurrent_opens_migrate_safely, |db| {
-    use crate::harness::Backend;
-    let location = match &db.backend {
-        Backend::Postgres { admin_url, .. } => {
-            let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-            let pool = sqlx::PgPool::connect(admin_url).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
-                .execute(&pool)
-                .await
-                .unwrap();
-            let sep = if admin_url.contains('?') { '&' } else { '?' };
-            Some((
-                pool,
-                schema.clone(),
-                format!("{admin_url}{sep}options[search_path]={schema}"),
-            ))
-        }
+    use polysync_testkit::{Backend, TestDb};
+    let fresh = match db.kit.backend() {
+        Backend::Postgres { admin_url, .. } => Some(TestDb::postgres(admin_url).await),
         Backend::Sqlite { .. } => None,
     };
-    let target = location
-        .as_ref()
-        .map_or(db.location.clone(), |(_, _, l)| l.clone());
+    let target = fresh.as_ref().unwrap_or(db.kit).url().to_owned();
     let opens = (0..4).map(|_| {
         let t = target.clone();
         tokio::spawn(async move { polysync_store::Store::open(&t).await })
@@ -96,13 +81,7 @@ store_test!(concurrent_opens_migrate_safely, |db| {
         store.list_platforms().await.unwrap();
         store.close().await;
     }
-    if let Some((pool, schema, _)) = location {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP SCHEMA \"{schema}\" CASCADE"
-        )))
-        .execute(&pool)
-        .await
-        .unwrap();
-        pool.close().await;
+    if let Some(fresh) = fresh {
+        fresh.cleanup().await;
     }
 });

@@ -1,8 +1,11 @@
 //! Embedded migrations, built in code because sqlx's `migrate!` macro needs
 //! the `macros` feature we keep off (build time).
 
+use std::collections::HashMap;
+
 use sqlx::SqlSafeStr;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationType, Migrator};
+use sqlx::sqlite::SqliteConnection;
 
 use crate::Db;
 use crate::error::{Error, Result};
@@ -64,9 +67,40 @@ pub(crate) async fn run(db: &Db) -> Result<()> {
     match db {
         Db::Sqlite(p) => {
             let mut tx = p.begin_with("BEGIN IMMEDIATE").await.map_err(failed)?;
-            migrator(SQLITE).run(&mut *tx).await.map_err(failed)?;
+            apply_pending(&mut tx, &migrator(SQLITE)).await?;
             tx.commit().await.map_err(failed)
         }
         Db::Postgres(p) => migrator(POSTGRES).run(p).await.map_err(failed),
     }
+}
+
+/// What `Migrator::run` does, on a connection we already hold inside our
+/// own transaction. Written with the `Migrate` methods directly because
+/// `Migrator::run`'s `Acquire` bound makes the future not `Send` for a
+/// borrowed connection, and `Store::open` must be spawnable.
+async fn apply_pending(conn: &mut SqliteConnection, migrator: &Migrator) -> Result<()> {
+    let table = migrator.table_name.as_ref();
+    conn.ensure_migrations_table(table).await.map_err(failed)?;
+    if let Some(version) = conn.dirty_version(table).await.map_err(failed)? {
+        return Err(failed(MigrateError::Dirty(version)));
+    }
+    let applied: HashMap<i64, Vec<u8>> = conn
+        .list_applied_migrations(table)
+        .await
+        .map_err(failed)?
+        .into_iter()
+        .map(|m| (m.version, m.checksum.into_owned()))
+        .collect();
+    for migration in migrator.iter() {
+        match applied.get(&migration.version) {
+            Some(sum) if *sum != *migration.checksum => {
+                return Err(failed(MigrateError::VersionMismatch(migration.version)));
+            }
+            Some(_) => {}
+            None => {
+                conn.apply(table, migration).await.map_err(failed)?;
+            }
+        }
+    }
+    Ok(())
 }

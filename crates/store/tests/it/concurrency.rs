@@ -15,10 +15,8 @@ store_test!(two_concurrent_adds_of_one_platform_name_one_wins, |db| {
     let other = db.reopen().await;
     for round in 0..5 {
         let name = format!("p{round}");
-        let (a, b) = tokio::join!(
-            db.store.add_platform(&platform(&name)),
-            other.add_platform(&platform(&name))
-        );
+        let (pa, pb) = (platform(&name), platform(&name));
+        let (a, b) = tokio::join!(db.store.add_platform(&pa), other.add_platform(&pb));
         let (ok, err) = match (a, b) {
             (Ok(p), Err(e)) | (Err(e), Ok(p)) => (p, e),
             (a, b) => panic!("exactly one add must win, got {a:?} / {b:?}"),

@@ -13,7 +13,7 @@ fn discovery() -> Vec<Job> {
 }
 
 store_test!(second_identical_import_changes_nothing, |db| {
-    db.store.save_platform(&platform("prod")).await.unwrap();
+    db.store.add_platform(&platform("prod")).await.unwrap();
     let first = db
         .store
         .upsert_imported_jobs("prod", discovery())
@@ -38,7 +38,7 @@ store_test!(second_identical_import_changes_nothing, |db| {
     let etl = db.store.get_job("/Users/a/etl").await.unwrap();
     assert_eq!(etl.parameters.len(), 2);
     assert_eq!(etl.parameters[1].data_type, DataType::Number);
-    let by_ext = db.store.get_job_by_external("prod", "42").await.unwrap();
+    let by_ext = db.store.find_job_by_external("prod", "42").await.unwrap().unwrap();
     assert_eq!(by_ext.name, "nightly");
     assert!(!by_ext.parameters[1].forwarded);
     let pipe = db.store.get_job("pipeline p-1").await.unwrap();
@@ -55,7 +55,7 @@ store_test!(second_identical_import_changes_nothing, |db| {
 });
 
 store_test!(missing_jobs_are_marked_removed_and_restored, |db| {
-    db.store.save_platform(&platform("prod")).await.unwrap();
+    db.store.add_platform(&platform("prod")).await.unwrap();
     db.store
         .upsert_imported_jobs("prod", discovery())
         .await
@@ -102,9 +102,9 @@ store_test!(missing_jobs_are_marked_removed_and_restored, |db| {
 });
 
 store_test!(hand_made_jobs_are_not_marked_removed, |db| {
-    db.store.save_platform(&platform("prod")).await.unwrap();
+    db.store.add_platform(&platform("prod")).await.unwrap();
     db.store
-        .save_job(&Job::new("manual", JobType::DatabricksJob, "7", "prod"))
+        .add_job(&Job::new("manual", JobType::DatabricksJob, "7", "prod"))
         .await
         .unwrap();
     let s = db
@@ -124,8 +124,8 @@ store_test!(hand_made_jobs_are_not_marked_removed, |db| {
 });
 
 store_test!(same_path_on_two_platforms_gets_a_prefixed_name, |db| {
-    db.store.save_platform(&platform("prod")).await.unwrap();
-    db.store.save_platform(&platform("dev")).await.unwrap();
+    db.store.add_platform(&platform("prod")).await.unwrap();
+    db.store.add_platform(&platform("dev")).await.unwrap();
     db.store
         .upsert_imported_jobs("prod", vec![notebook("/Shared/x", &[])])
         .await
@@ -138,14 +138,15 @@ store_test!(same_path_on_two_platforms_gets_a_prefixed_name, |db| {
     assert_eq!(s.added, vec!["dev:/Shared/x"]);
     let j = db
         .store
-        .get_job_by_external("dev", "/Shared/x")
+        .find_job_by_external("dev", "/Shared/x")
         .await
+        .unwrap()
         .unwrap();
     assert_eq!(j.platform, "dev");
 });
 
 store_test!(sync_params_keeps_user_values, |db| {
-    db.store.save_platform(&platform("prod")).await.unwrap();
+    db.store.add_platform(&platform("prod")).await.unwrap();
     db.store
         .upsert_imported_jobs(
             "prod",
@@ -155,7 +156,7 @@ store_test!(sync_params_keeps_user_values, |db| {
         .unwrap();
     let mut job = db.store.get_job("/nb").await.unwrap();
     job.apply_overrides([("env", "prod")]).unwrap();
-    db.store.save_job(&job).await.unwrap();
+    assert!(db.store.update_job(&job).await.unwrap().is_applied());
 
     // Re-import keeps the user's value and reports no change.
     let s = db
@@ -199,6 +200,27 @@ store_test!(sync_params_keeps_user_values, |db| {
     ));
 });
 
+store_test!(editing_a_job_is_compare_and_set, |db| {
+    db.store.add_platform(&platform("prod")).await.unwrap();
+    let added = db
+        .store
+        .add_job(&Job::new("j", JobType::DatabricksJob, "1", "prod"))
+        .await
+        .unwrap();
+    let mut mine = added.clone();
+    mine.external_id = "2".into();
+    let mut theirs = added.clone();
+    theirs.external_id = "3".into();
+    let applied = db.store.update_job(&mine).await.unwrap();
+    assert!(applied.is_applied());
+    match db.store.update_job(&theirs).await.unwrap() {
+        polysync_store::Update::Stale { current } => assert_eq!(current.external_id, "2"),
+        other => panic!("a stale edit applied: {other:?}"),
+    }
+    assert_eq!(db.store.find_job("j").await.unwrap().unwrap().external_id, "2");
+    assert_eq!(db.store.find_job("nope").await.unwrap(), None);
+});
+
 store_test!(not_found_and_conflict_are_distinct, |db| {
     assert!(matches!(
         db.store.get_job("nope").await,
@@ -206,27 +228,33 @@ store_test!(not_found_and_conflict_are_distinct, |db| {
     ));
     assert!(matches!(
         db.store
-            .save_job(&Job::new("j", JobType::DatabricksJob, "1", "nowhere"))
+            .add_job(&Job::new("j", JobType::DatabricksJob, "1", "nowhere"))
             .await,
         Err(Error::NotFound {
             entity: "platform",
             ..
         })
     ));
-    db.store.save_platform(&platform("prod")).await.unwrap();
+    db.store.add_platform(&platform("prod")).await.unwrap();
     db.store
-        .save_job(&Job::new("j", JobType::DatabricksJob, "1", "prod"))
+        .add_job(&Job::new("j", JobType::DatabricksJob, "1", "prod"))
         .await
         .unwrap();
     assert!(matches!(
         db.store
-            .save_job(&Job::new("k", JobType::DatabricksJob, "1", "prod"))
+            .add_job(&Job::new("j", JobType::DatabricksJob, "2", "prod"))
+            .await,
+        Err(Error::AlreadyExists { entity: "job", .. })
+    ));
+    assert!(matches!(
+        db.store
+            .add_job(&Job::new("k", JobType::DatabricksJob, "1", "prod"))
             .await,
         Err(Error::Conflict(_))
     ));
     assert!(matches!(
         db.store
-            .save_job(&Job::new("bad", JobType::DatabricksJob, "abc", "prod"))
+            .add_job(&Job::new("bad", JobType::DatabricksJob, "abc", "prod"))
             .await,
         Err(Error::Invalid(_))
     ));

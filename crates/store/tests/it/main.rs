@@ -6,5 +6,6 @@ mod harness;
 
 mod import;
 mod platforms;
+mod concurrency;
 mod runs;
 mod secrets;

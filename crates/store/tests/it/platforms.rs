@@ -5,7 +5,7 @@ use crate::harness::{platform, store_test};
 
 store_test!(migrations_are_idempotent, |db| {
     db.store.migrate().await.unwrap();
-    db.store.save_platform(&platform("prod")).await.unwrap();
+    db.store.add_platform(&platform("prod")).await.unwrap();
     let again = db.reopen().await;
     again.migrate().await.unwrap();
     assert_eq!(again.list_platforms().await.unwrap().len(), 1);
@@ -15,7 +15,7 @@ store_test!(migrations_are_idempotent, |db| {
 store_test!(platform_validation_errors_name_the_field, |db| {
     let mut p = platform("prod");
     p.compute.compute_type = ComputeType::ExistingInteractiveCluster;
-    match db.store.save_platform(&p).await {
+    match db.store.add_platform(&p).await {
         Err(Error::Invalid(CoreError::InvalidPlatform { field, .. })) => {
             assert_eq!(field, "existing_cluster_id")
         }
@@ -27,7 +27,7 @@ store_test!(platform_validation_errors_name_the_field, |db| {
     ));
     let mut bad = platform("a:b");
     bad.auth = Auth::TokenEnv { var: "X".into() };
-    let msg = db.store.save_platform(&bad).await.unwrap_err().to_string();
+    let msg = db.store.add_platform(&bad).await.unwrap_err().to_string();
     assert!(msg.contains("name"), "{msg}");
 });
 
@@ -41,14 +41,22 @@ store_test!(platform_round_trip_and_delete_rules, |db| {
         name: "DEFAULT".into(),
         config_file: Some("/etc/databrickscfg".into()),
     };
-    db.store.save_platform(&p).await.unwrap();
+    let added = db.store.add_platform(&p).await.unwrap();
+    assert_eq!(added.version, 1);
+    p.version = 1;
     assert_eq!(db.store.get_platform("prod").await.unwrap(), p);
+    assert!(matches!(
+        db.store.add_platform(&p).await,
+        Err(Error::AlreadyExists { entity: "platform", .. })
+    ));
     p.workspace_url = "https://other.example".into();
-    db.store.save_platform(&p).await.unwrap();
+    let updated = db.store.update_platform(&p).await.unwrap().into_current();
+    p.version = 2;
+    assert_eq!(updated, p);
     assert_eq!(db.store.list_platforms().await.unwrap(), vec![p.clone()]);
 
     db.store
-        .save_job(&Job::new("wf", JobType::DatabricksWorkflow, "42", "prod"))
+        .add_job(&Job::new("wf", JobType::DatabricksWorkflow, "42", "prod"))
         .await
         .unwrap();
     assert!(matches!(

@@ -1,11 +1,11 @@
 use polysync_core::run::new_run_id;
 use polysync_core::{Run, RunStatus, StateObservation};
-use polysync_store::{Error, RunFilter};
+use polysync_store::{Error, RunFilter, Update};
 
 use crate::harness::{notebook, platform, store_test};
 
 store_test!(run_status_history_records_changes_only, |db| {
-    db.store.save_platform(&platform("prod")).await.unwrap();
+    db.store.add_platform(&platform("prod")).await.unwrap();
     let job = notebook("/nb", &[("env", "dev")]);
     db.store
         .upsert_imported_jobs("prod", vec![job.clone()])
@@ -13,10 +13,16 @@ store_test!(run_status_history_records_changes_only, |db| {
         .unwrap();
     let mut run = Run::new(&job, new_run_id(), 1_000);
     run.parameters.insert("env".into(), "dev".into());
-    db.store.insert_run(&run).await.unwrap();
+    let mut run = db.store.insert_run(&run).await.unwrap();
+    assert_eq!(run.version, 1);
+    // Each applied write returns the stored row with its next version.
+    let save = async |run: &Run| match db.store.update_run(run).await.unwrap() {
+        Update::Applied(stored) => stored,
+        Update::Stale { current } => panic!("stale: {current:?}"),
+    };
 
     run.databricks_run_id = Some("77".into());
-    assert!(!db.store.update_run_status(&run).await.unwrap());
+    run = save(&run).await;
 
     let running = StateObservation {
         status: Some(RunStatus::Running),
@@ -24,8 +30,8 @@ store_test!(run_status_history_records_changes_only, |db| {
         ..StateObservation::default()
     };
     assert!(run.apply_observation(&running, 2_000));
-    assert!(db.store.update_run_status(&run).await.unwrap());
-    assert!(!db.store.update_run_status(&run).await.unwrap());
+    run = save(&run).await;
+    run = save(&run).await;
     let done = StateObservation {
         status: Some(RunStatus::Success),
         life_cycle_state: Some("TERMINATED".into()),
@@ -35,7 +41,8 @@ store_test!(run_status_history_records_changes_only, |db| {
     };
     run.apply_observation(&done, 3_000);
     run.notebook_exit_value = Some("ok".into());
-    assert!(db.store.update_run_status(&run).await.unwrap());
+    run = save(&run).await;
+    assert_eq!(run.version, 5);
 
     let stored = db.store.get_run(&run.id).await.unwrap();
     assert_eq!(stored, run);
@@ -55,7 +62,7 @@ store_test!(run_status_history_records_changes_only, |db| {
 });
 
 store_test!(list_runs_filters_and_limits, |db| {
-    db.store.save_platform(&platform("prod")).await.unwrap();
+    db.store.add_platform(&platform("prod")).await.unwrap();
     let a = notebook("/a", &[]);
     let b = notebook("/b", &[]);
     db.store

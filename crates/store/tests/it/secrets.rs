@@ -8,15 +8,18 @@ use crate::harness::{notebook, platform, store_test};
 const TOKEN: &str = "dapi0123456789abcdef0123456789abcdef-SECRET";
 
 store_test!(token_value_never_reaches_the_database, |db| {
-    db.store.save_platform(&platform("prod")).await.unwrap();
+    db.store.add_platform(&platform("prod")).await.unwrap();
     let job = notebook("/nb", &[("env", "dev")]);
     db.store
         .upsert_imported_jobs("prod", vec![job.clone()])
         .await
         .unwrap();
     for _ in 0..3 {
-        let mut run = Run::new(&job, new_run_id(), 1);
-        db.store.insert_run(&run).await.unwrap();
+        let mut run = db
+            .store
+            .insert_run(&Run::new(&job, new_run_id(), 1))
+            .await
+            .unwrap();
         run.apply_observation(
             &StateObservation {
                 status: Some(RunStatus::Failed),
@@ -27,7 +30,7 @@ store_test!(token_value_never_reaches_the_database, |db| {
             2,
         );
         run.error_message = Some("403 Forbidden: invalid token (POLYSYNC_IT_TOKEN)".into());
-        db.store.update_run_status(&run).await.unwrap();
+        assert!(db.store.update_run(&run).await.unwrap().is_applied());
     }
     let dump = db.dump().await;
     let contains = |needle: &str| dump.windows(needle.len()).any(|w| w == needle.as_bytes());

@@ -12,46 +12,13 @@ use secrecy::SecretString;
 use crate::databrickscfg::{self, Profile};
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
+pub use crate::version::JobsApiVersion;
 
 /// Azure Databricks first-party application id, the AAD resource tokens are requested for.
 pub const AZURE_DATABRICKS_RESOURCE_ID: &str = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d";
 
 /// Default client-side rate limit, the Go SDK's default (requests/second per workspace).
 pub const DEFAULT_RATE_LIMIT: u32 = 15;
-
-/// Which Jobs API version the client speaks. Paths differ only by version segment; 2.2 pages
-/// large arrays inside `jobs/get` and `runs/get` (the client follows those pages).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub enum JobsApiVersion {
-    /// `/api/2.1/jobs/...` (what the seeds use; default).
-    #[default]
-    V2_1,
-    /// `/api/2.2/jobs/...` (what current official SDKs use).
-    V2_2,
-}
-
-impl JobsApiVersion {
-    /// The path segment, e.g. `"2.1"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobsApiVersion::V2_1 => "2.1",
-            JobsApiVersion::V2_2 => "2.2",
-        }
-    }
-}
-
-impl std::str::FromStr for JobsApiVersion {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim() {
-            "2.1" => Ok(JobsApiVersion::V2_1),
-            "2.2" => Ok(JobsApiVersion::V2_2),
-            other => Err(Error::Config(format!(
-                "unsupported Jobs API version {other:?} (expected 2.1 or 2.2)"
-            ))),
-        }
-    }
-}
 
 /// Azure cloud, selecting the Entra ID authority and management endpoint.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -658,7 +625,12 @@ impl ConfigAttributes {
             .credentials(credentials)
             .rate_limit(rate_limit);
         if let Some(v) = self.jobs_api_version {
-            b = b.jobs_api_version(v.parse()?);
+            let version = v.parse().map_err(|_| {
+                Error::Config(format!(
+                    "unsupported Jobs API version {v:?} (expected 2.1 or 2.2)"
+                ))
+            })?;
+            b = b.jobs_api_version(version);
         }
         b.build()
     }

@@ -17,13 +17,6 @@ fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-fn api_version(v: polysync_core::JobsApiVersion) -> polysync_databricks::JobsApiVersion {
-    match v {
-        polysync_core::JobsApiVersion::V2_1 => polysync_databricks::JobsApiVersion::V2_1,
-        polysync_core::JobsApiVersion::V2_2 => polysync_databricks::JobsApiVersion::V2_2,
-    }
-}
-
 impl Engine {
     /// Builds the client config from what the platform names ONLY: its
     /// profile (file from the platform, else `DATABRICKS_CONFIG_FILE` via
@@ -38,7 +31,7 @@ impl Engine {
         };
         let builder = Config::builder()
             .host(platform.workspace_url.clone())
-            .jobs_api_version(api_version(platform.jobs_api_version));
+            .jobs_api_version(platform.jobs_api_version);
         let builder = match &platform.auth {
             Auth::TokenEnv { var } => {
                 let token = (self.inner.env)(var)

@@ -67,14 +67,14 @@ impl EmulatorHandle {
     }
     /// The request log (oldest first; bounded ring buffer).
     pub fn requests(&self) -> Vec<LoggedRequest> {
-        state::m(&self.state.log)
+        state::lock(&self.state.log)
             .iter()
             .map(state::LogEntry::to_public)
             .collect()
     }
     /// Clear the request log.
     pub fn clear_requests(&self) {
-        state::m(&self.state.log).clear();
+        state::lock(&self.state.log).clear();
     }
     /// Request counters and concurrency figures.
     pub fn stats(&self) -> Stats {

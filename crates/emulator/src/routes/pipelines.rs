@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use super::{body, page_token, parse_page_token};
 use crate::behaviour::parse_duration_ms;
 use crate::error::{ApiError, ApiResult};
-use crate::state::{Pipeline, Shared, Update, r, w};
+use crate::state::{Pipeline, Shared, Update, read_lock, write_lock};
 
 const PHASES: [&str; 5] = [
     "QUEUED",
@@ -134,7 +134,7 @@ pub async fn list(
             .map(|p| p.trim_matches('%').to_lowercase())
     });
     let now = s.clock.now_ms();
-    let ps = r(&s.pipelines);
+    let ps = read_lock(&s.pipelines);
     let all: Vec<&Pipeline> = ps
         .values()
         .filter(|p| {
@@ -177,7 +177,7 @@ pub async fn create(State(s): State<Shared>, raw: bytes::Bytes) -> ApiResult<Jso
         return Ok(Json(json!({ "effective_settings": spec })));
     }
     let now = s.clock.now_ms();
-    w(&s.pipelines).insert(
+    write_lock(&s.pipelines).insert(
         id.clone(),
         Pipeline {
             id: id.clone(),
@@ -195,7 +195,7 @@ pub async fn get(
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let now = s.clock.now_ms();
-    let ps = r(&s.pipelines);
+    let ps = read_lock(&s.pipelines);
     let p = ps.get(&id).ok_or_else(|| not_found(&id))?;
     Ok(Json(pipeline_json(&s, p, now, true)))
 }
@@ -213,7 +213,7 @@ pub async fn edit(
         o.insert("id".into(), json!(id));
     }
     let now = s.clock.now_ms();
-    let mut ps = w(&s.pipelines);
+    let mut ps = write_lock(&s.pipelines);
     let p = ps.get_mut(&id).ok_or_else(|| not_found(&id))?;
     p.spec = spec;
     p.last_modified = now;
@@ -225,7 +225,9 @@ pub async fn delete(
     State(s): State<Shared>,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    w(&s.pipelines).remove(&id).ok_or_else(|| not_found(&id))?;
+    write_lock(&s.pipelines)
+        .remove(&id)
+        .ok_or_else(|| not_found(&id))?;
     Ok(Json(json!({})))
 }
 
@@ -239,7 +241,7 @@ pub async fn start_update(
     let req = body(&raw)?;
     let now = s.clock.now_ms();
     let d = s.config.durations;
-    let mut ps = w(&s.pipelines);
+    let mut ps = write_lock(&s.pipelines);
     let p = ps.get_mut(&id).ok_or_else(|| not_found(&id))?;
     if conf(&p.spec, "storage_missing").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         let storage = p
@@ -360,7 +362,7 @@ pub async fn list_updates(
         .map(|t| parse_page_token(t))
         .transpose()?
         .unwrap_or(0);
-    let ps = r(&s.pipelines);
+    let ps = read_lock(&s.pipelines);
     let p = ps.get(&id).ok_or_else(|| not_found(&id))?;
     let ups: Vec<Value> = p
         .updates
@@ -384,7 +386,7 @@ pub async fn get_update(
     Path((_, id, uid)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Value>> {
     let now = s.clock.now_ms();
-    let ps = r(&s.pipelines);
+    let ps = read_lock(&s.pipelines);
     let p = ps.get(&id).ok_or_else(|| not_found(&id))?;
     let u = p
         .updates
@@ -400,7 +402,7 @@ pub async fn stop(
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let now = s.clock.now_ms();
-    let mut ps = w(&s.pipelines);
+    let mut ps = write_lock(&s.pipelines);
     let p = ps.get_mut(&id).ok_or_else(|| not_found(&id))?;
     if let Some(u) = p.updates.last_mut()
         && !is_terminal(&update_state(u, now))
@@ -418,7 +420,7 @@ pub async fn events(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
     let now = s.clock.now_ms();
-    let ps = r(&s.pipelines);
+    let ps = read_lock(&s.pipelines);
     let p = ps.get(&id).ok_or_else(|| not_found(&id))?;
     let name = p.spec.get("name").cloned().unwrap_or(json!(""));
     let mut evs: Vec<(i64, Value)> = Vec::new();

@@ -2,20 +2,20 @@
 
 use super::queue::{max_concurrent_runs, release_queue};
 use crate::lifecycle::{Cut, plan};
-use crate::state::{AppState, m, r, w};
+use crate::state::{AppState, lock, read_lock, write_lock};
 
 /// Cancel a run at `now` (no-op when already terminal).
 pub(super) fn cancel_run(s: &AppState, run_id: i64, now: i64) {
     let term = s.config.durations.terminating_ms;
     // The job's limit is read before the runs lock is taken (submission takes them in the same
     // order), for releasing the runs queued behind this one.
-    let job_id = r(&s.runs).get(&run_id).map(|run| run.job_id);
+    let job_id = read_lock(&s.runs).get(&run_id).map(|run| run.job_id);
     let limit = job_id.and_then(|j| {
-        r(&s.jobs)
+        read_lock(&s.jobs)
             .get(&j)
             .map(|job| max_concurrent_runs(&job.settings))
     });
-    let mut runs = w(&s.runs);
+    let mut runs = write_lock(&s.runs);
     let Some(run) = runs.get_mut(&run_id) else {
         return;
     };
@@ -38,7 +38,7 @@ pub(super) fn cancel_run(s: &AppState, run_id: i64, now: i64) {
     let base = run.base();
     plan(&mut run.tasks, base, term, Some(cut));
     {
-        let mut c = m(&s.concurrency);
+        let mut c = lock(&s.concurrency);
         for (t, (a, b)) in run.tasks.iter().zip(old) {
             c.add(a, b, -1);
             c.add(t.plan.start, t.plan.end, 1);

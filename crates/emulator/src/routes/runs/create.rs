@@ -11,7 +11,7 @@ use super::resolve::{resolve, str_map};
 use crate::error::{ApiError, ApiResult};
 use crate::lifecycle::{TaskRun, skipped_plan};
 use crate::routes::jobs::deps_of;
-use crate::state::{Job, Run, Shared, m, w};
+use crate::state::{Job, Run, Shared, lock, write_lock};
 
 pub(super) struct NewRun<'a> {
     pub(super) job: Option<&'a Job>,
@@ -29,7 +29,7 @@ pub(super) struct NewRun<'a> {
 
 pub(super) fn create_run(s: &Shared, nr: NewRun<'_>, token: Option<String>) -> ApiResult<i64> {
     let idem_key = token.map(|t| format!("{}:{t}", nr.run_type));
-    let mut idem = idem_key.as_ref().map(|_| m(&s.idempotency));
+    let mut idem = idem_key.as_ref().map(|_| lock(&s.idempotency));
     if let (Some(map), Some(k)) = (idem.as_ref(), idem_key.as_ref())
         && let Some(&existing) = map.get(k)
     {
@@ -38,7 +38,7 @@ pub(super) fn create_run(s: &Shared, nr: NewRun<'_>, token: Option<String>) -> A
     let faults = s.faults();
     let now = s.clock.now_ms();
     if let Some(limit) = faults.max_concurrent_task_runs {
-        let (active, _) = m(&s.concurrency).at(now);
+        let (active, _) = lock(&s.concurrency).at(now);
         if active as u64 + nr.tasks.len() as u64 > limit {
             return Err(ApiError::rate_limited(
                 format!(
@@ -86,7 +86,7 @@ pub(super) fn create_run(s: &Shared, nr: NewRun<'_>, token: Option<String>) -> A
         None => s.next_job_id.fetch_add(1, Ordering::Relaxed),
     };
     let term = s.config.durations.terminating_ms;
-    let mut runs = w(&s.runs);
+    let mut runs = write_lock(&s.runs);
     let (queued_until, skipped) = match nr.job {
         Some(job) => admit(s, &runs, job, nr.queue, now),
         None => (None, false),
@@ -106,20 +106,23 @@ pub(super) fn create_run(s: &Shared, nr: NewRun<'_>, token: Option<String>) -> A
         )
     };
     {
-        let mut c = m(&s.concurrency);
+        let mut c = lock(&s.concurrency);
         for t in &task_runs {
             c.add(t.plan.start, t.plan.end, 1);
         }
         c.compact(now);
     }
     {
-        let mut idx = w(&s.task_index);
+        let mut idx = write_lock(&s.task_index);
         for (i, t) in task_runs.iter().enumerate() {
             idx.insert(t.run_id, (run_id, i));
         }
     }
     if nr.job.is_some() {
-        w(&s.job_runs).entry(job_id).or_default().push(run_id);
+        write_lock(&s.job_runs)
+            .entry(job_id)
+            .or_default()
+            .push(run_id);
     }
     runs.insert(
         run_id,

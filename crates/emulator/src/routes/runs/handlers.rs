@@ -15,7 +15,7 @@ use super::resolve::str_map;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::jobs::{ARRAY_PAGE, check_compute, check_tasks, page_arrays, settings_tasks};
 use crate::routes::{body, flag, int_field, page_token, parse_page_token, version};
-use crate::state::{Run, Shared, r, w};
+use crate::state::{Run, Shared, read_lock, write_lock};
 
 const TASK_TYPES: &[&str] = &[
     "notebook_task",
@@ -46,7 +46,7 @@ pub async fn run_now(State(s): State<Shared>, raw: bytes::Bytes) -> ApiResult<Js
     let b = body(&raw)?;
     let id = int_field(&b, "job_id")
         .ok_or_else(|| ApiError::invalid("Missing required field: job_id"))?;
-    let job = r(&s.jobs)
+    let job = read_lock(&s.jobs)
         .get(&id)
         .cloned()
         .ok_or_else(|| ApiError::invalid(format!("Job {id} does not exist.")))?;
@@ -211,7 +211,7 @@ pub async fn get(
 ) -> ApiResult<Json<Value>> {
     let id = query_run_id(&q)?;
     let now = s.clock.now_ms();
-    let runs = r(&s.runs);
+    let runs = read_lock(&s.runs);
     if let Some(run) = runs.get(&id) {
         let mut o = run_json(&s, run, now, true);
         if version(&uri) == "2.2" {
@@ -231,7 +231,7 @@ pub async fn get(
         }
         return Ok(Json(Value::Object(o)));
     }
-    let (parent, idx) = r(&s.task_index)
+    let (parent, idx) = read_lock(&s.task_index)
         .get(&id)
         .copied()
         .ok_or_else(|| run_missing(id))?;
@@ -269,9 +269,9 @@ pub async fn list(
     let to: Option<i64> = q.get("start_time_to").and_then(|v| v.parse().ok());
     let expand = flag(&q, "expand_tasks");
     let now = s.clock.now_ms();
-    let runs = r(&s.runs);
+    let runs = read_lock(&s.runs);
     let ids: Vec<i64> = match job_id {
-        Some(j) => r(&s.job_runs).get(&j).cloned().unwrap_or_default(),
+        Some(j) => read_lock(&s.job_runs).get(&j).cloned().unwrap_or_default(),
         None => runs.keys().copied().collect(),
     };
     let mut selected: Vec<(&Run, bool, i64)> = ids
@@ -327,10 +327,10 @@ pub async fn cancel(State(s): State<Shared>, raw: bytes::Bytes) -> ApiResult<Jso
     let b = body(&raw)?;
     let id = int_field(&b, "run_id")
         .ok_or_else(|| ApiError::invalid("Missing required field: run_id"))?;
-    let parent = if r(&s.runs).contains_key(&id) {
+    let parent = if read_lock(&s.runs).contains_key(&id) {
         id
     } else {
-        r(&s.task_index)
+        read_lock(&s.task_index)
             .get(&id)
             .map(|p| p.0)
             .ok_or_else(|| run_missing(id))?
@@ -353,7 +353,7 @@ pub async fn cancel_all(State(s): State<Shared>, raw: bytes::Bytes) -> ApiResult
         ));
     }
     let now = s.clock.now_ms();
-    let targets: Vec<i64> = r(&s.runs)
+    let targets: Vec<i64> = read_lock(&s.runs)
         .values()
         .filter(|run| now < run.end())
         .filter(|run| match job {
@@ -374,7 +374,7 @@ pub async fn delete(State(s): State<Shared>, raw: bytes::Bytes) -> ApiResult<Jso
     let id = int_field(&b, "run_id")
         .ok_or_else(|| ApiError::invalid("Missing required field: run_id"))?;
     let now = s.clock.now_ms();
-    let mut runs = w(&s.runs);
+    let mut runs = write_lock(&s.runs);
     let run = runs.get(&id).ok_or_else(|| run_missing(id))?;
     if now < run.end() {
         return Err(ApiError::invalid_state(format!(
@@ -383,12 +383,12 @@ pub async fn delete(State(s): State<Shared>, raw: bytes::Bytes) -> ApiResult<Jso
     }
     let run = runs.remove(&id).ok_or_else(|| run_missing(id))?;
     drop(runs);
-    let mut idx = w(&s.task_index);
+    let mut idx = write_lock(&s.task_index);
     for t in &run.tasks {
         idx.remove(&t.run_id);
     }
     drop(idx);
-    if let Some(list) = w(&s.job_runs).get_mut(&run.job_id) {
+    if let Some(list) = write_lock(&s.job_runs).get_mut(&run.job_id) {
         list.retain(|r| *r != id);
     }
     Ok(Json(json!({})))
@@ -401,7 +401,7 @@ pub async fn get_output(
 ) -> ApiResult<Json<Value>> {
     let id = query_run_id(&q)?;
     let now = s.clock.now_ms();
-    let runs = r(&s.runs);
+    let runs = read_lock(&s.runs);
     let (run, idx) = if let Some(run) = runs.get(&id) {
         if run.tasks.len() != 1 {
             return Err(ApiError::new(
@@ -412,7 +412,7 @@ pub async fn get_output(
         }
         (run, 0)
     } else {
-        let (parent, idx) = r(&s.task_index)
+        let (parent, idx) = read_lock(&s.task_index)
             .get(&id)
             .copied()
             .ok_or_else(|| run_missing(id))?;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::lifecycle::{Cut, TaskRun, plan};
-use crate::state::{AppState, Job, Run, m, r};
+use crate::state::{AppState, Job, Run, lock, read_lock};
 
 /// `settings.max_concurrent_runs` (default 1, as on Databricks).
 pub(super) fn max_concurrent_runs(settings: &Value) -> usize {
@@ -35,7 +35,10 @@ pub(super) fn admit(
             .and_then(Value::as_bool)
             .unwrap_or(job.queue_default)
     });
-    let ids = r(&s.job_runs).get(&job.job_id).cloned().unwrap_or_default();
+    let ids = read_lock(&s.job_runs)
+        .get(&job.job_id)
+        .cloned()
+        .unwrap_or_default();
     let intervals: Vec<(i64, i64)> = ids
         .iter()
         .filter_map(|id| runs.get(id))
@@ -108,7 +111,10 @@ pub(super) fn release_queue(
     now: i64,
 ) {
     let term = s.config.durations.terminating_ms;
-    let ids = r(&s.job_runs).get(&job_id).cloned().unwrap_or_default();
+    let ids = read_lock(&s.job_runs)
+        .get(&job_id)
+        .cloned()
+        .unwrap_or_default();
     for &id in &ids {
         let Some(waiting) = runs.get(&id) else {
             continue;
@@ -150,7 +156,7 @@ pub(super) fn release_queue(
             .collect();
         run.queued_until = Some(start);
         run.cut = plan_with_timeout(&mut run.tasks, start, term, run.timeout_ms);
-        let mut c = m(&s.concurrency);
+        let mut c = lock(&s.concurrency);
         for (t, (a, b)) in run.tasks.iter().zip(old) {
             c.add(a, b, -1);
             c.add(t.plan.start, t.plan.end, 1);

@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::behaviour::{Effect, ExitExpr, Outcome, description_directive};
 use crate::faults::roll;
 use crate::lifecycle::TaskBehaviour;
-use crate::state::{AppState, ObjectKind, r};
+use crate::state::{AppState, ObjectKind, read_lock};
 
 pub(super) fn str_map(v: Option<&Value>) -> HashMap<String, String> {
     v.and_then(Value::as_object)
@@ -61,7 +61,7 @@ pub(super) fn resolve(
         let info = if from_git {
             None
         } else {
-            match r(&s.workspace)
+            match read_lock(&s.workspace)
                 .get(&crate::routes::workspace::normalise(path))
                 .map(|o| o.kind.clone())
             {

@@ -8,6 +8,7 @@ mod auth;
 mod behaviour;
 mod clock;
 mod config;
+pub mod demo;
 mod error;
 mod faults;
 mod lifecycle;
@@ -21,6 +22,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use config::{AzureClient, DEFAULT_TOKEN, Durations, EmulatorConfig, OAuthClient};
+pub use demo::DemoWorkspace;
 pub use error::Error;
 pub use faults::FaultConfig;
 pub use state::{LoggedRequest, Stats};

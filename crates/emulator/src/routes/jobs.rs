@@ -212,7 +212,15 @@ pub async fn create(
     raw: bytes::Bytes,
 ) -> ApiResult<Json<Value>> {
     let settings = body(&raw)?;
-    validate_settings(&s, &settings)?;
+    let job_id = create_job(&s, settings, version(&uri) == "2.2")?;
+    Ok(Json(json!({ "job_id": job_id })))
+}
+
+/// Validates and stores a new job, as `jobs/create` does; shared with the demo seeding so a
+/// seeded job is exactly what the API would have created. `queue_default` is on for jobs
+/// created through API 2.2.
+pub(crate) fn create_job(s: &Shared, settings: Value, queue_default: bool) -> ApiResult<i64> {
+    validate_settings(s, &settings)?;
     let job_id = s
         .next_job_id
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -220,11 +228,11 @@ pub async fn create(
         job_id,
         created_time: s.clock.now_ms(),
         settings: normalise_settings(settings),
-        queue_default: version(&uri) == "2.2",
+        queue_default,
         creator: s.config.user_name.clone(),
     };
     write_lock(&s.jobs).insert(job_id, job);
-    Ok(Json(json!({ "job_id": job_id })))
+    Ok(job_id)
 }
 
 /// `GET jobs/get`.

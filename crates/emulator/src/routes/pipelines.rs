@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use super::{body, page_token, parse_page_token};
 use crate::behaviour::parse_duration_ms;
 use crate::error::{ApiError, ApiResult};
-use crate::state::{Pipeline, Shared, Update, read_lock, write_lock};
+use crate::state::{AppState, Pipeline, Shared, Update, read_lock, write_lock};
 
 const PHASES: [&str; 5] = [
     "QUEUED",
@@ -162,31 +162,49 @@ pub async fn list(
 
 /// `POST pipelines` (create; `dry_run` returns the effective settings).
 pub async fn create(State(s): State<Shared>, raw: bytes::Bytes) -> ApiResult<Json<Value>> {
-    let mut spec = body(&raw)?;
+    let spec = body(&raw)?;
     let dry = spec
         .get("dry_run")
         .and_then(Value::as_bool)
         .unwrap_or(false);
+    let (id, spec) = new_spec(spec);
+    if dry {
+        return Ok(Json(json!({ "effective_settings": spec })));
+    }
+    insert_pipeline(&s, id.clone(), spec);
+    Ok(Json(json!({ "pipeline_id": id })))
+}
+
+/// Stores a new pipeline from a create body, as `POST pipelines` does (without `dry_run`);
+/// shared with the demo seeding so a seeded pipeline is exactly what the API would create.
+pub(crate) fn create_pipeline(s: &AppState, spec: Value) -> String {
+    let (id, spec) = new_spec(spec);
+    insert_pipeline(s, id.clone(), spec);
+    id
+}
+
+/// A create body as stored: request-only fields dropped, a fresh `id` set.
+fn new_spec(mut spec: Value) -> (String, Value) {
     let id = uuid::Uuid::new_v4().to_string();
     if let Value::Object(o) = &mut spec {
         o.remove("dry_run");
         o.remove("allow_duplicate_names");
         o.insert("id".into(), json!(id));
     }
-    if dry {
-        return Ok(Json(json!({ "effective_settings": spec })));
-    }
+    (id, spec)
+}
+
+fn insert_pipeline(s: &AppState, id: String, spec: Value) {
     let now = s.clock.now_ms();
     write_lock(&s.pipelines).insert(
         id.clone(),
         Pipeline {
-            id: id.clone(),
+            id,
             spec,
             last_modified: now,
             updates: Vec::new(),
         },
     );
-    Ok(Json(json!({ "pipeline_id": id })))
 }
 
 /// `GET pipelines/{id}`.

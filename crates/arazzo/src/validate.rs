@@ -50,15 +50,17 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-struct V<'a> {
-    b: &'a Bundle,
-    doc: usize,
+/// The state of validating one document of a bundle: where diagnostics are located and
+/// collected, and how strictly tolerances are judged.
+struct DocValidator<'a> {
+    bundle: &'a Bundle,
+    doc_index: usize,
     mode: Mode,
     file: String,
     out: Vec<Diagnostic>,
 }
 
-impl V<'_> {
+impl DocValidator<'_> {
     fn err(&mut self, loc: &str, msg: impl Into<String>) {
         self.out.push(Diagnostic {
             severity: Severity::Error,
@@ -92,9 +94,9 @@ impl V<'_> {
 pub fn validate(bundle: &Bundle, mode: Mode) -> Vec<Diagnostic> {
     let mut all = Vec::new();
     for doc in 0..bundle.docs.len() {
-        let mut v = V {
-            b: bundle,
-            doc,
+        let mut v = DocValidator {
+            bundle,
+            doc_index: doc,
             mode,
             file: crate::load::display_url(&bundle.docs[doc].url),
             out: Vec::new(),
@@ -111,8 +113,8 @@ fn is_key(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
 }
 
-fn validate_doc(v: &mut V<'_>) {
-    let ld = &v.b.docs[v.doc];
+fn validate_doc(v: &mut DocValidator<'_>) {
+    let ld = &v.bundle.docs[v.doc_index];
     let d = &ld.doc;
     match &d.arazzo {
         None => v.err("arazzo", "missing required field `arazzo`"),
@@ -222,8 +224,8 @@ fn validate_doc(v: &mut V<'_>) {
     check_cycles(v);
 }
 
-fn check_cycles(v: &mut V<'_>) {
-    let d = &v.b.docs[v.doc].doc;
+fn check_cycles(v: &mut DocValidator<'_>) {
+    let d = &v.bundle.docs[v.doc_index].doc;
     let edges: BTreeMap<String, Vec<String>> = d
         .workflows
         .iter()
@@ -253,11 +255,11 @@ fn check_cycles(v: &mut V<'_>) {
     }
 }
 
-fn validate_workflow(v: &mut V<'_>, w: &Workflow, loc: &str) {
-    let b = v.b;
-    let doc = v.doc;
+fn validate_workflow(v: &mut DocValidator<'_>, w: &Workflow, loc: &str) {
+    let bundle = v.bundle;
+    let doc = v.doc_index;
     for dep in &w.depends_on {
-        if let Err(e) = b.resolve_workflow(doc, dep) {
+        if let Err(e) = bundle.resolve_workflow(doc, dep) {
             v.err(&format!("{loc}.dependsOn"), e);
         }
     }
@@ -268,7 +270,7 @@ fn validate_workflow(v: &mut V<'_>, w: &Workflow, loc: &str) {
                 "inputs must be a JSON Schema object",
             );
         } else {
-            let resolved = crate::inputs::resolve_schema(schema, &b.docs[doc].raw);
+            let resolved = crate::inputs::resolve_schema(schema, &bundle.docs[doc].raw);
             if let Some(r) = find_dangling_ref(&resolved) {
                 v.err(
                     &format!("{loc}.inputs"),
@@ -341,13 +343,13 @@ fn validate_workflow(v: &mut V<'_>, w: &Workflow, loc: &str) {
         if targets != 1 {
             v.err(&sl, format!("a step needs exactly one of operationId, operationPath, workflowId (found {targets})"));
         } else if let Some(id) = &s.operation_id {
-            match b.resolve_operation_id(doc, id) {
+            match bundle.resolve_operation_id(doc, id) {
                 Err(e) => v.err(&format!("{sl}.operationId"), e),
                 Ok(r) if r.compat => v.tolerate(&format!("{sl}.operationId"), format!("`{id}`: source-prefixed operationId without `$sourceDescriptions.` (Redocly style)")),
                 Ok(_) => {}
             }
         } else if let Some(p) = &s.operation_path {
-            match b.resolve_operation_path(doc, p) {
+            match bundle.resolve_operation_path(doc, p) {
                 Err(e) => v.err(&format!("{sl}.operationPath"), e),
                 Ok(r) if r.compat => v.tolerate(
                     &format!("{sl}.operationPath"),
@@ -356,7 +358,7 @@ fn validate_workflow(v: &mut V<'_>, w: &Workflow, loc: &str) {
                 Ok(_) => {}
             }
         } else if let Some(wid) = &s.workflow_id
-            && let Err(e) = b.resolve_workflow(doc, wid)
+            && let Err(e) = bundle.resolve_workflow(doc, wid)
         {
             v.err(&format!("{sl}.workflowId"), e);
         }
@@ -434,7 +436,13 @@ fn find_dangling_ref(v: &Value) -> Option<String> {
     }
 }
 
-fn check_params(v: &mut V<'_>, ps: &[Parameter], loc: &str, is_op: bool, steps: &BTreeSet<String>) {
+fn check_params(
+    v: &mut DocValidator<'_>,
+    ps: &[Parameter],
+    loc: &str,
+    is_op: bool,
+    steps: &BTreeSet<String>,
+) {
     let mut seen = BTreeSet::new();
     for (i, p) in ps.iter().enumerate() {
         let pl = format!(
@@ -444,7 +452,7 @@ fn check_params(v: &mut V<'_>, ps: &[Parameter], loc: &str, is_op: bool, steps: 
                 .or_else(|| p.reference.clone())
                 .unwrap_or_else(|| i.to_string())
         );
-        let p = match v.b.resolve_parameter(v.doc, p) {
+        let p = match v.bundle.resolve_parameter(v.doc_index, p) {
             Ok(p) => p,
             Err(e) => {
                 v.err(&format!("{pl}.reference"), e);
@@ -490,7 +498,7 @@ fn check_params(v: &mut V<'_>, ps: &[Parameter], loc: &str, is_op: bool, steps: 
 }
 
 fn check_actions(
-    v: &mut V<'_>,
+    v: &mut DocValidator<'_>,
     actions: &[Action],
     loc: &str,
     success: bool,
@@ -506,7 +514,7 @@ fn check_actions(
                 .or_else(|| a.reference.clone())
                 .unwrap_or_else(|| i.to_string())
         );
-        let a = match v.b.resolve_action(v.doc, a, success) {
+        let a = match v.bundle.resolve_action(v.doc_index, a, success) {
             Ok(a) => a,
             Err(e) => {
                 v.err(&format!("{al}.reference"), e);
@@ -557,7 +565,7 @@ fn check_actions(
                 }
                 if let Some(wid) = &a.workflow_id
                     && t != "end"
-                    && let Err(e) = v.b.resolve_workflow(v.doc, wid)
+                    && let Err(e) = v.bundle.resolve_workflow(v.doc_index, wid)
                 {
                     v.err(&format!("{al}.workflowId"), e);
                 }
@@ -575,7 +583,7 @@ fn check_actions(
     }
 }
 
-fn check_criterion(v: &mut V<'_>, c: &Criterion, loc: &str, steps: &BTreeSet<String>) {
+fn check_criterion(v: &mut DocValidator<'_>, c: &Criterion, loc: &str, steps: &BTreeSet<String>) {
     if c.condition.is_none() {
         v.err(loc, "missing required field `condition`");
         return;
@@ -635,7 +643,7 @@ fn collect_condition_exprs(cond: &str, out: &mut Vec<Expr>) {
     }
 }
 
-fn check_value(v: &mut V<'_>, x: &Value, loc: &str, steps: &BTreeSet<String>) {
+fn check_value(v: &mut DocValidator<'_>, x: &Value, loc: &str, steps: &BTreeSet<String>) {
     match x {
         Value::String(s) => {
             match classify(s) {
@@ -669,8 +677,8 @@ fn check_value(v: &mut V<'_>, x: &Value, loc: &str, steps: &BTreeSet<String>) {
     }
 }
 
-fn check_expr(v: &mut V<'_>, e: &Expr, loc: &str, steps: &BTreeSet<String>) {
-    let d = &v.b.docs[v.doc];
+fn check_expr(v: &mut DocValidator<'_>, e: &Expr, loc: &str, steps: &BTreeSet<String>) {
+    let d = &v.bundle.docs[v.doc_index];
     match e {
         Expr::Steps { step, .. } if !steps.contains(step) => {
             v.err(
@@ -678,7 +686,9 @@ fn check_expr(v: &mut V<'_>, e: &Expr, loc: &str, steps: &BTreeSet<String>) {
                 format!("`{e}` refers to step `{step}`, which is not in this workflow"),
             );
         }
-        Expr::Workflows { workflow, .. } if v.b.resolve_workflow(v.doc, workflow).is_err() => {
+        Expr::Workflows { workflow, .. }
+            if v.bundle.resolve_workflow(v.doc_index, workflow).is_err() =>
+        {
             v.err(
                 loc,
                 format!("`{e}` refers to unknown workflow `{workflow}`"),

@@ -4,9 +4,7 @@
 //! name of an environment variable), so the store never contains a secret
 //! and a leaked database file leaks no token.
 
-use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -74,49 +72,9 @@ impl Auth {
     }
 }
 
-/// Which Jobs API path segment to call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-pub enum JobsApiVersion {
-    /// `/api/2.1/jobs/...`, the seeds' version.
-    #[default]
-    #[serde(rename = "2.1")]
-    V2_1,
-    /// `/api/2.2/jobs/...`, for workspaces that only speak 2.2.
-    #[serde(rename = "2.2")]
-    V2_2,
-}
-
-impl JobsApiVersion {
-    /// The path segment, `2.1` or `2.2`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobsApiVersion::V2_1 => "2.1",
-            JobsApiVersion::V2_2 => "2.2",
-        }
-    }
-}
-
-impl fmt::Display for JobsApiVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for JobsApiVersion {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim() {
-            "2.1" => Ok(JobsApiVersion::V2_1),
-            "2.2" => Ok(JobsApiVersion::V2_2),
-            _ => Err(Error::UnknownVariant {
-                what: "jobs API version",
-                value: s.to_owned(),
-                expected: "2.1, 2.2",
-            }),
-        }
-    }
-}
+/// The one Jobs API version type, shared with the client so that no conversion sits
+/// between a stored platform and the paths the client builds.
+pub use polysync_databricks::JobsApiVersion;
 
 /// A Databricks workspace registered in Polysync.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -38,25 +38,49 @@
 //! runs/submit *without* `idempotency_token`) are retried only when the server provably did
 //! not process them: a connection that never opened, or a 429 rejection.
 
+//!
+//! # Features
+//! `client` (default) is everything above. Without it (`default-features = false`) the crate
+//! is only [`models`] and [`JobsApiVersion`], over serde alone, for crates that describe the
+//! API without speaking HTTP.
+
+#[cfg(feature = "client")]
 pub mod api;
+#[cfg(feature = "client")]
 mod auth;
+#[cfg(feature = "client")]
 pub mod config;
+#[cfg(feature = "client")]
 pub mod databrickscfg;
+#[cfg(feature = "client")]
 pub mod error;
+#[cfg(feature = "client")]
 mod http;
 pub mod models;
+#[cfg(feature = "client")]
 pub mod pagination;
+#[cfg(feature = "client")]
 pub mod rate_limit;
+#[cfg(feature = "client")]
 pub mod retry;
+pub mod version;
 
+#[cfg(feature = "client")]
 pub use api::{JobsApi, PipelinesApi, WorkspaceApi};
+#[cfg(feature = "client")]
 pub use auth::token_cache::refresh_margin;
+#[cfg(feature = "client")]
 pub use config::{
     AzureEnvironment, AzureServicePrincipal, Config, ConfigAttributes, ConfigBuilder, Credentials,
-    JobsApiVersion,
 };
+#[cfg(feature = "client")]
 pub use error::{ApiError, Error, Result};
+#[cfg(feature = "client")]
 pub use http::{DatabricksClient, install_crypto_provider};
+#[cfg(feature = "client")]
 pub use reqwest::Method;
+#[cfg(feature = "client")]
 pub use retry::{Idempotency, RetryPolicy};
+#[cfg(feature = "client")]
 pub use secrecy::SecretString;
+pub use version::{JobsApiVersion, UnknownJobsApiVersion};

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
 use crate::faults::FaultConfig;
-use crate::state::{Shared, m};
+use crate::state::{Shared, lock};
 
 /// Admin router (nested at `/__emulator`).
 pub fn routes() -> Router<Shared> {
@@ -28,7 +28,7 @@ async fn list_requests(
     State(s): State<Shared>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Json<Value> {
-    let log = m(&s.log);
+    let log = lock(&s.log);
     let items: Vec<Value> = log
         .iter()
         .filter(|e| q.get("endpoint").is_none_or(|v| *e.endpoint == **v))
@@ -55,7 +55,7 @@ async fn list_requests(
 }
 
 async fn clear_requests(State(s): State<Shared>) -> Json<Value> {
-    m(&s.log).clear();
+    lock(&s.log).clear();
     Json(json!({}))
 }
 

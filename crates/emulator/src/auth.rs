@@ -6,7 +6,7 @@ use std::time::Instant;
 use axum::http::{HeaderMap, StatusCode, header};
 
 use crate::error::ApiError;
-use crate::state::{AppState, r};
+use crate::state::{AppState, read_lock};
 
 /// Identify the caller of an API request or explain (401) why not.
 pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
@@ -30,7 +30,7 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<String, Api
     if state.pats.contains(token) {
         return Ok(token.to_owned());
     }
-    match r(&state.issued).get(token) {
+    match read_lock(&state.issued).get(token) {
         Some(issued) if issued.expires > Instant::now() => Ok(issued.caller.clone()),
         Some(_) => Err(unauthenticated("Token expired. Please obtain a new token.")),
         None => Err(unauthenticated("Invalid access token.")),

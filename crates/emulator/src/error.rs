@@ -1,10 +1,10 @@
-//! Errors: the crate's own [`Error`] (start-up failures) and [`ApiError`], the Databricks-shaped
+//! Errors: the crate's own [`Error`] (start-up and demo failures) and [`ApiError`], the Databricks-shaped
 //! error body every route answers with.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-/// Why the emulator could not start.
+/// Why the emulator could not start, or could not set up the demo workspace.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The listening socket could not be bound (port taken, address not local…).
@@ -29,6 +29,22 @@ pub enum Error {
         /// File that failed.
         path: std::path::PathBuf,
         /// What was wrong with it.
+        message: String,
+    },
+    /// A demo notebook could not be written.
+    #[error("cannot write demo notebook {path}: {source}")]
+    Demo {
+        /// File or directory that failed.
+        path: std::path::PathBuf,
+        /// Underlying I/O error.
+        source: std::io::Error,
+    },
+    /// The emulator refused part of the demo, as its API would (e.g. serverless disabled).
+    #[error("the emulator refused the demo {what}: {message}")]
+    DemoRejected {
+        /// Which piece (`job`, `workflow`).
+        what: &'static str,
+        /// The API's error message.
         message: String,
     },
 }

@@ -8,6 +8,7 @@ mod auth;
 mod behaviour;
 mod clock;
 mod config;
+pub mod demo;
 mod error;
 mod faults;
 mod lifecycle;
@@ -21,6 +22,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use config::{AzureClient, DEFAULT_TOKEN, Durations, EmulatorConfig, OAuthClient};
+pub use demo::DemoWorkspace;
 pub use error::Error;
 pub use faults::FaultConfig;
 pub use state::{LoggedRequest, Stats};
@@ -67,14 +69,14 @@ impl EmulatorHandle {
     }
     /// The request log (oldest first; bounded ring buffer).
     pub fn requests(&self) -> Vec<LoggedRequest> {
-        state::m(&self.state.log)
+        state::lock(&self.state.log)
             .iter()
             .map(state::LogEntry::to_public)
             .collect()
     }
     /// Clear the request log.
     pub fn clear_requests(&self) {
-        state::m(&self.state.log).clear();
+        state::lock(&self.state.log).clear();
     }
     /// Request counters and concurrency figures.
     pub fn stats(&self) -> Stats {

@@ -15,13 +15,13 @@ use crate::lifecycle::{Cut, TaskRun};
 use crate::notebook_format::Language;
 
 /// Lock helpers that survive poisoning (a panicking handler must not wedge the emulator).
-pub(crate) fn r<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+pub(crate) fn read_lock<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     l.read().unwrap_or_else(|e| e.into_inner())
 }
-pub(crate) fn w<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+pub(crate) fn write_lock<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|e| e.into_inner())
 }
-pub(crate) fn m<T>(l: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(l: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     l.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -478,7 +478,7 @@ impl AppState {
 
     /// Current fault snapshot.
     pub fn faults(&self) -> Arc<FaultConfig> {
-        r(&self.faults).clone()
+        read_lock(&self.faults).clone()
     }
 
     /// Replace faults (re-arms `drop_next`, resets buckets).
@@ -486,7 +486,7 @@ impl AppState {
         self.faults_active.store(f.is_active(), Ordering::Relaxed);
         self.drop_left.store(f.drop_next, Ordering::Relaxed);
         self.limiter.reset();
-        *w(&self.faults) = Arc::new(f);
+        *write_lock(&self.faults) = Arc::new(f);
     }
 
     /// The endpoint (key + counter) of a matched route path; `make_key` builds the key the
@@ -499,10 +499,10 @@ impl AppState {
     ) -> Arc<Endpoint> {
         let find =
             |v: &EndpointsByMethod| v.iter().find(|(m, _)| m == method).map(|(_, e)| e.clone());
-        if let Some(e) = r(&self.endpoints).get(matched).and_then(find) {
+        if let Some(e) = read_lock(&self.endpoints).get(matched).and_then(find) {
             return e;
         }
-        let mut map = w(&self.endpoints);
+        let mut map = write_lock(&self.endpoints);
         let slot = map.entry(matched.to_owned()).or_default();
         if let Some(e) = find(slot) {
             return e;
@@ -522,7 +522,7 @@ impl AppState {
         if cap == 0 {
             return;
         }
-        let mut log = m(&self.log);
+        let mut log = lock(&self.log);
         if log.len() >= cap {
             log.pop_front();
         }
@@ -533,14 +533,21 @@ impl AppState {
     pub fn stats(&self) -> Stats {
         let now = self.clock.now_ms();
         let mut requests: BTreeMap<String, u64> = BTreeMap::new();
-        for e in r(&self.endpoints).values().flatten().map(|(_, e)| e) {
+        for e in read_lock(&self.endpoints)
+            .values()
+            .flatten()
+            .map(|(_, e)| e)
+        {
             let n = e.count.load(Ordering::Relaxed);
             if n > 0 {
                 *requests.entry(e.key.to_string()).or_insert(0) += n;
             }
         }
-        let (active_task_runs, max) = m(&self.concurrency).at(now);
-        let active_runs = r(&self.runs).values().filter(|run| run.end() > now).count();
+        let (active_task_runs, max) = lock(&self.concurrency).at(now);
+        let active_runs = read_lock(&self.runs)
+            .values()
+            .filter(|run| run.end() > now)
+            .count();
         Stats {
             total_requests: requests.values().sum(),
             requests,

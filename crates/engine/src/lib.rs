@@ -13,7 +13,6 @@ mod jobs;
 mod platforms;
 mod runs;
 mod troubleshoot;
-mod usecases;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

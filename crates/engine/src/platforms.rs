@@ -75,7 +75,7 @@ impl Engine {
         };
         let builder = Config::builder()
             .host(platform.workspace_url.clone())
-            .jobs_api_version(crate::usecases::api_version(platform.jobs_api_version));
+            .jobs_api_version(platform.jobs_api_version);
         let builder = match &platform.auth {
             Auth::TokenEnv { var } => {
                 let token = (self.inner.env)(var)

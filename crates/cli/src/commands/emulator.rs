@@ -40,6 +40,10 @@ pub struct EmulatorArgs {
     /// Disable serverless compute (tasks without a cluster are then refused with the real 400).
     #[arg(long)]
     pub no_serverless: bool,
+    /// Serve the demo workspace: the demo notebooks (written to a temporary directory unless
+    /// --workspace-dir names one holding them) plus the demo job, workflow and pipelines.
+    #[arg(long)]
+    pub demo: bool,
 }
 
 /// Run the emulator until interrupted.
@@ -67,10 +71,23 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("--oauth-client must be CLIENT_ID:SECRET, got '{c}'"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    // Kept alive until the emulator stops: the temporary demo workspace, if one was made.
+    let mut demo_dir = None;
+    let workspace_dir = match args.workspace_dir {
+        None if args.demo => {
+            let dir = tempfile::tempdir().context("creating a temporary demo workspace")?;
+            polysync_emulator::demo::write_notebooks(dir.path())
+                .context("writing the demo notebooks")?;
+            let path = dir.path().to_path_buf();
+            demo_dir = Some(dir);
+            Some(path)
+        }
+        other => other,
+    };
     let mut config = EmulatorConfig {
         bind: SocketAddr::new(args.bind, args.port),
         oauth_clients,
-        workspace_dir: args.workspace_dir,
+        workspace_dir,
         time_scale: args.time_scale,
         serverless_enabled: !args.no_serverless,
         faults,
@@ -83,8 +100,22 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("starting the emulator")?;
     println!("polysync emulator listening on {}", handle.url());
+    if args.demo {
+        let demo = match handle.seed_demo() {
+            Ok(demo) => demo,
+            Err(e) => {
+                handle.shutdown().await;
+                return Err(anyhow::Error::new(e).context("seeding the demo workspace"));
+            }
+        };
+        println!(
+            "demo workspace: notebooks under /Demo, job {}, workflow {}, pipelines {} and {}",
+            demo.job_id, demo.workflow_id, demo.pipeline_id, demo.continuous_pipeline_id
+        );
+    }
     wait_for_signal().await;
     handle.shutdown().await;
+    drop(demo_dir);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,9 +1,9 @@
 //! `polysync quickstart`: the zero-config tour.
 //!
-//! Starts an embedded emulator seeded with the demo notebooks (embedded in the binary),
-//! creates a single-task job, a multi-task workflow and two pipelines through the typed
-//! Databricks client, registers the emulator as a platform in a fresh SQLite store,
-//! imports it, runs one job of each type, prints a summary, and stops everything.
+//! Starts an embedded emulator on the emulator crate's demo workspace (notebooks embedded in
+//! the binary; a single-task job, a multi-task workflow and two pipelines seeded into it),
+//! registers the emulator as a platform in a fresh SQLite store, imports it, runs one job of
+//! each type, prints a summary, and stops everything.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,35 +11,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use polysync_databricks::DatabricksClient;
-use polysync_databricks::models::jobs::JobSettings;
-use polysync_databricks::models::pipelines::PipelineSpec;
-use polysync_emulator::EmulatorConfig;
+use polysync_emulator::{DemoWorkspace, EmulatorConfig};
 use polysync_engine::{Auth, Engine, Job, JobFilter, JobType, Platform, Run, WaitOptions};
-use serde_json::json;
 
 use super::{EXIT_RUN_NOT_SUCCESSFUL, default_database, usage};
 use crate::output;
-
-/// The demo notebooks, shipped inside the binary: (workspace path, source).
-pub const DEMO_NOTEBOOKS: [(&str, &str); 4] = [
-    (
-        "Demo/sales_report.py",
-        include_str!("../../demo/workspace/Demo/sales_report.py"),
-    ),
-    (
-        "Demo/customer_scoring.scala",
-        include_str!("../../demo/workspace/Demo/customer_scoring.scala"),
-    ),
-    (
-        "Demo/daily_kpis.sql",
-        include_str!("../../demo/workspace/Demo/daily_kpis.sql"),
-    ),
-    (
-        "Demo/forecast.r",
-        include_str!("../../demo/workspace/Demo/forecast.r"),
-    ),
-];
 
 /// Platform name used by the quickstart.
 const PLATFORM: &str = "quickstart";
@@ -55,13 +31,6 @@ pub struct QuickstartArgs {
     /// and exit.
     #[arg(long, value_name = "DIR")]
     pub write_demo_workspace: Option<PathBuf>,
-}
-
-/// What the tour created in the emulator.
-struct Seeded {
-    job_id: i64,
-    workflow_id: i64,
-    pipeline_id: String,
 }
 
 /// Which job of one type to run, found by type and External Id, with its overrides.
@@ -115,7 +84,10 @@ pub async fn run(db: Option<String>, args: QuickstartArgs) -> anyhow::Result<Exi
         .context("starting the embedded emulator")?;
     let url = emulator.url();
     println!("emulator listening on {url} (time scale x{TIME_SCALE})");
-    let result = tour(&db_url, &url, &token).await;
+    let result = match emulator.seed_demo() {
+        Ok(seeded) => tour(&db_url, &url, &token, &seeded).await,
+        Err(e) => Err(anyhow::Error::new(e).context("seeding the demo workspace")),
+    };
     emulator.shutdown().await;
     drop(workspace);
     let outcomes = result?;
@@ -132,9 +104,13 @@ pub async fn run(db: Option<String>, args: QuickstartArgs) -> anyhow::Result<Exi
     })
 }
 
-/// Seed, register, import, run. The emulator is stopped by the caller whatever happens.
-async fn tour(db_url: &str, url: &str, token: &str) -> anyhow::Result<Vec<Outcome>> {
-    let seeded = seed(url, token).await?;
+/// Register, import, run. The emulator is stopped by the caller whatever happens.
+async fn tour(
+    db_url: &str,
+    url: &str,
+    token: &str,
+    seeded: &DemoWorkspace,
+) -> anyhow::Result<Vec<Outcome>> {
     println!(
         "seeded 4 notebooks (Python, Scala, SQL, R), job {}, workflow {}, 2 pipelines",
         seeded.job_id, seeded.workflow_id
@@ -145,12 +121,16 @@ async fn tour(db_url: &str, url: &str, token: &str) -> anyhow::Result<Vec<Outcom
         .with_env(Arc::new(move |k: &str| {
             (k == TOKEN_VAR).then(|| secret.clone())
         }));
-    let outcome = tour_engine(&engine, url, &seeded).await;
+    let outcome = tour_engine(&engine, url, seeded).await;
     engine.close().await;
     outcome
 }
 
-async fn tour_engine(engine: &Engine, url: &str, seeded: &Seeded) -> anyhow::Result<Vec<Outcome>> {
+async fn tour_engine(
+    engine: &Engine,
+    url: &str,
+    seeded: &DemoWorkspace,
+) -> anyhow::Result<Vec<Outcome>> {
     let platform = Platform::new(
         PLATFORM,
         url,
@@ -341,106 +321,7 @@ fn fresh_sqlite(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes the embedded demo notebooks under `dir`.
-pub fn write_demo(dir: &Path) -> anyhow::Result<()> {
-    for (rel, text) in DEMO_NOTEBOOKS {
-        let path = dir.join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
-        }
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(())
-}
-
-/// Creates the demo job, workflow and pipelines through the typed client.
-async fn seed(url: &str, token: &str) -> anyhow::Result<Seeded> {
-    let config = polysync_databricks::Config::builder()
-        .host(url)
-        .token(token.to_owned())
-        .build()
-        .context("configuring the Databricks client for the emulator")?;
-    let client = DatabricksClient::new(config).context("creating the Databricks client")?;
-    let job: JobSettings = serde_json::from_value(json!({
-        "name": "Demo: daily KPIs",
-        "max_concurrent_runs": 1,
-        "tasks": [{
-            "task_key": "kpis",
-            "notebook_task": {
-                "notebook_path": "/Demo/daily_kpis",
-                "base_parameters": {"kpi_date": "2025-01-31", "granularity": "day"}
-            }
-        }]
-    }))?;
-    let job_id = client
-        .jobs()
-        .create(&job)
-        .await
-        .context("creating the demo job")?
-        .job_id;
-    let workflow: JobSettings = serde_json::from_value(json!({
-        "name": "Demo: sales workflow",
-        "max_concurrent_runs": 1,
-        "parameters": [
-            {"name": "env", "default": "dev"},
-            {"name": "batch_size", "default": "500"},
-            {"name": "full_load", "default": "false"}
-        ],
-        "tasks": [
-            {
-                "task_key": "report",
-                "notebook_task": {"notebook_path": "/Demo/sales_report", "base_parameters": {"region": "EMEA"}}
-            },
-            {
-                "task_key": "score",
-                "depends_on": [{"task_key": "report"}],
-                "notebook_task": {"notebook_path": "/Demo/customer_scoring"}
-            },
-            {
-                "task_key": "forecast",
-                "depends_on": [{"task_key": "score"}],
-                "notebook_task": {"notebook_path": "/Demo/forecast", "base_parameters": {"horizon_days": "7"}}
-            }
-        ]
-    }))?;
-    let workflow_id = client
-        .jobs()
-        .create(&workflow)
-        .await
-        .context("creating the demo workflow")?
-        .job_id;
-    let triggered: PipelineSpec = serde_json::from_value(json!({
-        "name": "Demo: sales DLT",
-        "development": true,
-        "photon": false,
-        "continuous": false,
-        "configuration": {"spark.sql.shuffle.partitions": "8", "custom.region": "EMEA"},
-        "libraries": [{"notebook": {"path": "/Demo/daily_kpis"}}]
-    }))?;
-    let pipeline_id = client
-        .pipelines()
-        .create(&triggered)
-        .await
-        .context("creating the demo pipeline")?
-        .pipeline_id
-        .context("the emulator returned no pipeline id")?;
-    let continuous: PipelineSpec = serde_json::from_value(json!({
-        "name": "Demo: clickstream DLT (continuous)",
-        "development": false,
-        "photon": true,
-        "continuous": true,
-        "configuration": {"custom.source": "kafka", "spark.databricks.delta.optimizeWrite.enabled": "true"},
-        "libraries": [{"notebook": {"path": "/Demo/sales_report"}}]
-    }))?;
-    client
-        .pipelines()
-        .create(&continuous)
-        .await
-        .context("creating the demo continuous pipeline")?;
-    Ok(Seeded {
-        job_id,
-        workflow_id,
-        pipeline_id,
-    })
+/// Writes the emulator's demo notebooks under `dir`.
+fn write_demo(dir: &Path) -> anyhow::Result<()> {
+    polysync_emulator::demo::write_notebooks(dir).context("writing the demo notebooks")
 }

@@ -100,7 +100,9 @@ pub struct ImportRequest {
 }
 
 impl ImportRequest {
-    /// A SOURCE-format notebook import from raw bytes (encodes them).
+    /// A SOURCE-format notebook import from raw bytes (encodes them). Needs the `client`
+    /// feature, which brings the base64 encoder.
+    #[cfg(feature = "client")]
     pub fn source_notebook(
         path: impl Into<String>,
         language: Language,

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::body;
 use crate::error::{ApiError, ApiResult};
-use crate::state::{Cluster, ClusterOp, Shared, r, w};
+use crate::state::{Cluster, ClusterOp, Shared, read_lock, write_lock};
 
 const LIFECYCLE: &[&str] = &[
     "CREATING",
@@ -109,7 +109,7 @@ fn with_cluster<T>(
     f: impl FnOnce(&mut Cluster, i64) -> ApiResult<T>,
 ) -> ApiResult<T> {
     let now = s.clock.now_ms();
-    let mut cs = w(&s.clusters);
+    let mut cs = write_lock(&s.clusters);
     let c = cs.get_mut(id).ok_or_else(|| missing(id))?;
     f(c, now)
 }
@@ -161,7 +161,7 @@ pub async fn create(State(s): State<Shared>, raw: bytes::Bytes) -> ApiResult<Jso
         pinned: false,
         created: now,
     };
-    w(&s.clusters).insert(id.clone(), c);
+    write_lock(&s.clusters).insert(id.clone(), c);
     Ok(Json(json!({ "cluster_id": id })))
 }
 
@@ -175,7 +175,7 @@ pub async fn get(
         .cloned()
         .ok_or_else(|| ApiError::invalid("Missing required field: cluster_id"))?;
     let now = s.clock.now_ms();
-    let cs = r(&s.clusters);
+    let cs = read_lock(&s.clusters);
     Ok(Json(cluster_json(
         cs.get(&id).ok_or_else(|| missing(&id))?,
         now,
@@ -185,7 +185,7 @@ pub async fn get(
 /// `GET clusters/list` (most recently started first).
 pub async fn list(State(s): State<Shared>) -> Json<Value> {
     let now = s.clock.now_ms();
-    let cs = r(&s.clusters);
+    let cs = read_lock(&s.clusters);
     let mut all: Vec<&Cluster> = cs.values().collect();
     all.sort_by_key(|c| std::cmp::Reverse(c.ops.iter().map(|o| o.at).max().unwrap_or(c.created)));
     let list: Vec<Value> = all.into_iter().map(|c| cluster_json(c, now)).collect();
@@ -306,7 +306,9 @@ pub async fn permanent_delete(
     raw: bytes::Bytes,
 ) -> ApiResult<Json<Value>> {
     let id = id_of(&body(&raw)?)?;
-    w(&s.clusters).remove(&id).ok_or_else(|| missing(&id))?;
+    write_lock(&s.clusters)
+        .remove(&id)
+        .ok_or_else(|| missing(&id))?;
     Ok(Json(json!({})))
 }
 
@@ -335,7 +337,7 @@ pub async fn events(State(s): State<Shared>, raw: bytes::Bytes) -> ApiResult<Jso
     let b = body(&raw)?;
     let id = id_of(&b)?;
     let now = s.clock.now_ms();
-    let cs = r(&s.clusters);
+    let cs = read_lock(&s.clusters);
     let c = cs.get(&id).ok_or_else(|| missing(&id))?;
     let mut evs: Vec<(i64, &str, Value)> = Vec::new();
     for o in &c.ops {

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::{body, flag, int_field, page_token, parse_page_token, version};
 use crate::error::{ApiError, ApiResult};
-use crate::state::{Job, Shared, r, w};
+use crate::state::{Job, Shared, read_lock, write_lock};
 
 /// Page size of arrays inside `jobs/get` and `runs/get` (Jobs API 2.2).
 pub const ARRAY_PAGE: usize = 100;
@@ -173,7 +173,7 @@ fn job_json(s: &Shared, job: &Job) -> Map<String, Value> {
 
 fn get_job(s: &Shared, id: Option<i64>) -> ApiResult<Job> {
     let id = id.ok_or_else(|| ApiError::invalid("Missing required field: job_id"))?;
-    r(&s.jobs)
+    read_lock(&s.jobs)
         .get(&id)
         .cloned()
         .ok_or_else(|| ApiError::invalid(format!("Job {id} does not exist.")))
@@ -212,7 +212,15 @@ pub async fn create(
     raw: bytes::Bytes,
 ) -> ApiResult<Json<Value>> {
     let settings = body(&raw)?;
-    validate_settings(&s, &settings)?;
+    let job_id = create_job(&s, settings, version(&uri) == "2.2")?;
+    Ok(Json(json!({ "job_id": job_id })))
+}
+
+/// Validates and stores a new job, as `jobs/create` does; shared with the demo seeding so a
+/// seeded job is exactly what the API would have created. `queue_default` is on for jobs
+/// created through API 2.2.
+pub(crate) fn create_job(s: &Shared, settings: Value, queue_default: bool) -> ApiResult<i64> {
+    validate_settings(s, &settings)?;
     let job_id = s
         .next_job_id
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -220,11 +228,11 @@ pub async fn create(
         job_id,
         created_time: s.clock.now_ms(),
         settings: normalise_settings(settings),
-        queue_default: version(&uri) == "2.2",
+        queue_default,
         creator: s.config.user_name.clone(),
     };
-    w(&s.jobs).insert(job_id, job);
-    Ok(Json(json!({ "job_id": job_id })))
+    write_lock(&s.jobs).insert(job_id, job);
+    Ok(job_id)
 }
 
 /// `GET jobs/get`.
@@ -277,7 +285,7 @@ pub async fn list(
     };
     let expand = v != "2.0" && flag(&q, "expand_tasks");
     let name = q.get("name").map(|n| n.to_lowercase());
-    let jobs = r(&s.jobs);
+    let jobs = read_lock(&s.jobs);
     let matching: Vec<&Job> = jobs
         .values()
         .filter(|j| {
@@ -331,7 +339,7 @@ pub async fn delete(State(s): State<Shared>, raw: bytes::Bytes) -> ApiResult<Jso
     let b = body(&raw)?;
     let id = int_field(&b, "job_id")
         .ok_or_else(|| ApiError::invalid("Missing required field: job_id"))?;
-    w(&s.jobs)
+    write_lock(&s.jobs)
         .remove(&id)
         .ok_or_else(|| ApiError::invalid(format!("Job {id} does not exist.")))?;
     Ok(Json(json!({})))
@@ -348,7 +356,7 @@ pub async fn reset(State(s): State<Shared>, raw: bytes::Bytes) -> ApiResult<Json
         .ok_or_else(|| ApiError::invalid("Missing required field: new_settings"))?;
     validate_settings(&s, &settings)?;
     let settings = normalise_settings(settings);
-    if let Some(j) = w(&s.jobs).get_mut(&id.unwrap_or_default()) {
+    if let Some(j) = write_lock(&s.jobs).get_mut(&id.unwrap_or_default()) {
         j.settings = settings;
     }
     Ok(Json(json!({})))
@@ -421,7 +429,7 @@ pub async fn update(State(s): State<Shared>, raw: bytes::Bytes) -> ApiResult<Jso
         }
     }
     validate_settings(&s, &settings)?;
-    if let Some(j) = w(&s.jobs).get_mut(&job.job_id) {
+    if let Some(j) = write_lock(&s.jobs).get_mut(&job.job_id) {
         j.settings = settings;
     }
     Ok(Json(json!({})))

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::json;
 
-use crate::state::{Issued, Shared, w};
+use crate::state::{Issued, Shared, write_lock};
 
 /// Azure Databricks first-party application id (the token audience the SDK asks for).
 pub const AZURE_DATABRICKS_RESOURCE: &str = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d";
@@ -31,7 +31,7 @@ fn form(bytes: &[u8]) -> HashMap<String, String> {
 fn issue(s: &Shared, caller: &str, prefix: &str) -> (String, u64) {
     let token = format!("{prefix}{}", uuid::Uuid::new_v4().simple());
     let ttl = s.config.token_ttl;
-    let mut issued = w(&s.issued);
+    let mut issued = write_lock(&s.issued);
     let now = Instant::now();
     issued.retain(|_, v| v.expires > now);
     issued.insert(

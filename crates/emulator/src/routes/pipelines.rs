@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use super::{body, page_token, parse_page_token};
 use crate::behaviour::parse_duration_ms;
 use crate::error::{ApiError, ApiResult};
-use crate::state::{Pipeline, Shared, Update, r, w};
+use crate::state::{AppState, Pipeline, Shared, Update, read_lock, write_lock};
 
 const PHASES: [&str; 5] = [
     "QUEUED",
@@ -134,7 +134,7 @@ pub async fn list(
             .map(|p| p.trim_matches('%').to_lowercase())
     });
     let now = s.clock.now_ms();
-    let ps = r(&s.pipelines);
+    let ps = read_lock(&s.pipelines);
     let all: Vec<&Pipeline> = ps
         .values()
         .filter(|p| {
@@ -162,31 +162,49 @@ pub async fn list(
 
 /// `POST pipelines` (create; `dry_run` returns the effective settings).
 pub async fn create(State(s): State<Shared>, raw: bytes::Bytes) -> ApiResult<Json<Value>> {
-    let mut spec = body(&raw)?;
+    let spec = body(&raw)?;
     let dry = spec
         .get("dry_run")
         .and_then(Value::as_bool)
         .unwrap_or(false);
+    let (id, spec) = new_spec(spec);
+    if dry {
+        return Ok(Json(json!({ "effective_settings": spec })));
+    }
+    insert_pipeline(&s, id.clone(), spec);
+    Ok(Json(json!({ "pipeline_id": id })))
+}
+
+/// Stores a new pipeline from a create body, as `POST pipelines` does (without `dry_run`);
+/// shared with the demo seeding so a seeded pipeline is exactly what the API would create.
+pub(crate) fn create_pipeline(s: &AppState, spec: Value) -> String {
+    let (id, spec) = new_spec(spec);
+    insert_pipeline(s, id.clone(), spec);
+    id
+}
+
+/// A create body as stored: request-only fields dropped, a fresh `id` set.
+fn new_spec(mut spec: Value) -> (String, Value) {
     let id = uuid::Uuid::new_v4().to_string();
     if let Value::Object(o) = &mut spec {
         o.remove("dry_run");
         o.remove("allow_duplicate_names");
         o.insert("id".into(), json!(id));
     }
-    if dry {
-        return Ok(Json(json!({ "effective_settings": spec })));
-    }
+    (id, spec)
+}
+
+fn insert_pipeline(s: &AppState, id: String, spec: Value) {
     let now = s.clock.now_ms();
-    w(&s.pipelines).insert(
+    write_lock(&s.pipelines).insert(
         id.clone(),
         Pipeline {
-            id: id.clone(),
+            id,
             spec,
             last_modified: now,
             updates: Vec::new(),
         },
     );
-    Ok(Json(json!({ "pipeline_id": id })))
 }
 
 /// `GET pipelines/{id}`.
@@ -195,7 +213,7 @@ pub async fn get(
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let now = s.clock.now_ms();
-    let ps = r(&s.pipelines);
+    let ps = read_lock(&s.pipelines);
     let p = ps.get(&id).ok_or_else(|| not_found(&id))?;
     Ok(Json(pipeline_json(&s, p, now, true)))
 }
@@ -213,7 +231,7 @@ pub async fn edit(
         o.insert("id".into(), json!(id));
     }
     let now = s.clock.now_ms();
-    let mut ps = w(&s.pipelines);
+    let mut ps = write_lock(&s.pipelines);
     let p = ps.get_mut(&id).ok_or_else(|| not_found(&id))?;
     p.spec = spec;
     p.last_modified = now;
@@ -225,7 +243,9 @@ pub async fn delete(
     State(s): State<Shared>,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    w(&s.pipelines).remove(&id).ok_or_else(|| not_found(&id))?;
+    write_lock(&s.pipelines)
+        .remove(&id)
+        .ok_or_else(|| not_found(&id))?;
     Ok(Json(json!({})))
 }
 
@@ -239,7 +259,7 @@ pub async fn start_update(
     let req = body(&raw)?;
     let now = s.clock.now_ms();
     let d = s.config.durations;
-    let mut ps = w(&s.pipelines);
+    let mut ps = write_lock(&s.pipelines);
     let p = ps.get_mut(&id).ok_or_else(|| not_found(&id))?;
     if conf(&p.spec, "storage_missing").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         let storage = p
@@ -360,7 +380,7 @@ pub async fn list_updates(
         .map(|t| parse_page_token(t))
         .transpose()?
         .unwrap_or(0);
-    let ps = r(&s.pipelines);
+    let ps = read_lock(&s.pipelines);
     let p = ps.get(&id).ok_or_else(|| not_found(&id))?;
     let ups: Vec<Value> = p
         .updates
@@ -384,7 +404,7 @@ pub async fn get_update(
     Path((_, id, uid)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Value>> {
     let now = s.clock.now_ms();
-    let ps = r(&s.pipelines);
+    let ps = read_lock(&s.pipelines);
     let p = ps.get(&id).ok_or_else(|| not_found(&id))?;
     let u = p
         .updates
@@ -400,7 +420,7 @@ pub async fn stop(
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let now = s.clock.now_ms();
-    let mut ps = w(&s.pipelines);
+    let mut ps = write_lock(&s.pipelines);
     let p = ps.get_mut(&id).ok_or_else(|| not_found(&id))?;
     if let Some(u) = p.updates.last_mut()
         && !is_terminal(&update_state(u, now))
@@ -418,7 +438,7 @@ pub async fn events(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
     let now = s.clock.now_ms();
-    let ps = r(&s.pipelines);
+    let ps = read_lock(&s.pipelines);
     let p = ps.get(&id).ok_or_else(|| not_found(&id))?;
     let name = p.spec.get("name").cloned().unwrap_or(json!(""));
     let mut evs: Vec<(i64, Value)> = Vec::new();

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use super::body;
 use crate::error::{ApiError, ApiResult};
 use crate::notebook_format::{Language, detect_header, ensure_header, from_jupyter, to_jupyter};
-use crate::state::{AppState, NotebookInfo, ObjectKind, Shared, WsObject, r, w};
+use crate::state::{AppState, NotebookInfo, ObjectKind, Shared, WsObject, read_lock, write_lock};
 
 /// Normalise a workspace path: strip `/Workspace`, collapse slashes, drop trailing slash.
 pub fn normalise(path: &str) -> String {
@@ -53,7 +53,7 @@ fn missing(path: &str) -> ApiError {
 pub fn put_object(s: &AppState, path: &str, content: Content, mkparents: bool) -> ApiResult<()> {
     let path = normalise(path);
     let now = crate::clock::wall_ms();
-    let mut ws = w(&s.workspace);
+    let mut ws = write_lock(&s.workspace);
     let par = parent(&path);
     if !ws.contains_key(&par) {
         if !mkparents {
@@ -139,7 +139,7 @@ pub async fn list(
     let after: Option<i64> = q
         .get("notebooks_modified_after")
         .and_then(|v| v.parse().ok());
-    let ws = r(&s.workspace);
+    let ws = read_lock(&s.workspace);
     let o = ws
         .get(&path)
         .ok_or_else(|| missing(q.get("path").map(String::as_str).unwrap_or("")))?;
@@ -172,7 +172,7 @@ pub async fn get_status(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
     let path = path_param(&q)?;
-    let ws = r(&s.workspace);
+    let ws = read_lock(&s.workspace);
     let o = ws
         .get(&path)
         .ok_or_else(|| missing(q.get("path").map(String::as_str).unwrap_or("")))?;
@@ -187,7 +187,7 @@ pub async fn export(
     let path = path_param(&q)?;
     let format = q.get("format").map(String::as_str).unwrap_or("SOURCE");
     let direct = super::flag(&q, "direct_download");
-    let o = r(&s.workspace)
+    let o = read_lock(&s.workspace)
         .get(&path)
         .cloned()
         .ok_or_else(|| missing(q.get("path").map(String::as_str).unwrap_or("")))?;
@@ -387,7 +387,7 @@ pub async fn import(
             )));
         }
     };
-    if let Some(existing) = r(&s.workspace).get(&path)
+    if let Some(existing) = read_lock(&s.workspace).get(&path)
         && (matches!(existing.kind, ObjectKind::Directory) || !overwrite)
     {
         return Err(ApiError::already_exists(format!("{path} already exists.")));
@@ -405,7 +405,7 @@ pub async fn mkdirs(State(s): State<Shared>, raw: bytes::Bytes) -> ApiResult<Jso
             .ok_or_else(|| ApiError::invalid("Missing required field: path"))?,
     );
     {
-        let ws = r(&s.workspace);
+        let ws = read_lock(&s.workspace);
         let mut cur = String::new();
         for seg in path.split('/').filter(|x| !x.is_empty()) {
             cur.push('/');
@@ -439,7 +439,7 @@ pub async fn delete(State(s): State<Shared>, raw: bytes::Bytes) -> ApiResult<Jso
         .ok_or_else(|| ApiError::invalid("Missing required field: path"))?;
     let path = normalise(raw_path);
     let recursive = b.get("recursive").and_then(Value::as_bool).unwrap_or(false);
-    let mut ws = w(&s.workspace);
+    let mut ws = write_lock(&s.workspace);
     let o = ws.get(&path).ok_or_else(|| missing(raw_path))?;
     if path == "/" {
         return Err(ApiError::invalid("Cannot delete the workspace root."));

@@ -3,6 +3,7 @@
 
 mod auth;
 mod clusters;
+mod demo;
 mod faults;
 mod jobs;
 mod pipelines;

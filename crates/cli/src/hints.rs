@@ -95,7 +95,10 @@ mod tests {
                 platform: "my prod".into(),
             },
         );
-        assert_eq!(render(&h), "re-import the platform: polysync import 'my prod'");
+        assert_eq!(
+            render(&h),
+            "re-import the platform: polysync import 'my prod'"
+        );
         let add = Hint::action(
             "correct the platform's field and retry",
             Action::EditPlatform {
@@ -103,7 +106,10 @@ mod tests {
                 field: "node_type".into(),
             },
         );
-        assert_eq!(render(&add), "fix --node-type TYPE (or change --compute) and retry");
+        assert_eq!(
+            render(&add),
+            "fix --node-type TYPE (or change --compute) and retry"
+        );
         assert_eq!(render(&Hint::text("wait")), "wait");
     }
 }

@@ -114,9 +114,9 @@ impl Error {
                     field: (*field).to_owned(),
                 },
             ),
-            Error::InvalidJob { field, .. } if *field == "external_id" => Hint::text(
-                "re-import the platform to pick the right External Id",
-            ),
+            Error::InvalidJob { field, .. } if *field == "external_id" => {
+                Hint::text("re-import the platform to pick the right External Id")
+            }
             Error::ReferenceOnlyParameter { job, job_type, .. } => {
                 if job_type == crate::JobType::DatabricksNotebook.display_name() {
                     Hint::action(

@@ -1,8 +1,8 @@
 //! Job use cases: look up, hand-made add / edit, import a platform's jobs,
 //! re-read one job's parameter schema.
 
-use polysync_providers::{self as providers, ImportProgress};
 use polysync_core::Job;
+use polysync_providers::{self as providers, ImportProgress};
 use polysync_store::Update;
 
 use crate::troubleshoot::translate;
@@ -32,10 +32,12 @@ impl Engine {
     /// A job by Polysync name, else `PLATFORM:EXTERNAL_ID`;
     /// [`Error::NotFound`] when nothing matches.
     pub async fn get_job(&self, job_ref: &str) -> Result<Job> {
-        self.find_job(job_ref).await?.ok_or_else(|| Error::NotFound {
-            entity: "job",
-            key: job_ref.to_owned(),
-        })
+        self.find_job(job_ref)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                entity: "job",
+                key: job_ref.to_owned(),
+            })
     }
 
     /// Creates a hand-made job (validated); [`Error::AlreadyExists`] if the

@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use polysync_providers::Connection;
 use polysync_core::{Action, Auth, Hint, Platform};
 use polysync_databricks::{Config, DatabricksClient};
+use polysync_providers::Connection;
 use polysync_store::Update;
 
 use crate::{Engine, Error, Result};
@@ -48,10 +48,12 @@ impl Engine {
 
     /// One platform by name; [`Error::NotFound`] when there is none.
     pub async fn get_platform(&self, name: &str) -> Result<Platform> {
-        self.find_platform(name).await?.ok_or_else(|| Error::NotFound {
-            entity: "platform",
-            key: name.to_owned(),
-        })
+        self.find_platform(name)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                entity: "platform",
+                key: name.to_owned(),
+            })
     }
 
     /// Removes a platform (refused while jobs reference it).
@@ -216,12 +218,14 @@ pub fn profile_host(profile: &str, config_file: Option<&Path>) -> Result<String>
             Hint::text("give the workspace URL, or set DATABRICKS_CONFIG_FILE"),
         ));
     };
-    let loaded = polysync_databricks::databrickscfg::load_profile(&path, Some(profile))
-        .map_err(|e| Error::Credentials {
-            platform: String::new(),
-            message: e.to_string(),
-            hint: Hint::text("check the profile name, or give the workspace URL"),
-            source: Some(Box::new(e)),
+    let loaded =
+        polysync_databricks::databrickscfg::load_profile(&path, Some(profile)).map_err(|e| {
+            Error::Credentials {
+                platform: String::new(),
+                message: e.to_string(),
+                hint: Hint::text("check the profile name, or give the workspace URL"),
+                source: Some(Box::new(e)),
+            }
         })?;
     match loaded.as_ref().and_then(|p| p.get("host")) {
         Some(h) => Ok(h.to_owned()),
@@ -231,4 +235,3 @@ pub fn profile_host(profile: &str, config_file: Option<&Path>) -> Result<String>
         )),
     }
 }
-

@@ -16,9 +16,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use polysync_providers::{self as providers, ApiRequest, Connection};
 use polysync_core::{Action, Hint, Job, Run, RunStatus};
 use polysync_databricks::Method;
+use polysync_providers::{self as providers, ApiRequest, Connection};
 use polysync_store::Update;
 use serde_json::{Value, json};
 
@@ -446,7 +446,13 @@ impl Engine {
     /// PENDING on a new job cluster (suggest a faster compute type) or a
     /// STOPPING pipeline (normal for continuous pipelines).
     pub async fn run_hint(&self, run: &Run) -> Option<Hint> {
-        let platform = self.inner.store.find_platform(&run.platform).await.ok().flatten();
+        let platform = self
+            .inner
+            .store
+            .find_platform(&run.platform)
+            .await
+            .ok()
+            .flatten();
         troubleshoot::run_hint(
             run,
             platform.as_ref(),

@@ -167,7 +167,10 @@ pub(crate) fn translate(err: ProviderError, platform: &Platform, job: Option<&Jo
             format!(
                 "pipeline {target} does not exist in the workspace (deleted?). Databricks said: {raw}"
             ),
-            Some(reimport(&STALE_JOB_HINT.replace("Job Id", "pipeline id"), &platform.name)),
+            Some(reimport(
+                &STALE_JOB_HINT.replace("Job Id", "pipeline id"),
+                &platform.name,
+            )),
         ),
         (JobType::DatabricksPipeline, Operation::Submit) if status == Some(400) => mk(
             format!(
@@ -180,11 +183,15 @@ pub(crate) fn translate(err: ProviderError, platform: &Platform, job: Option<&Jo
         ),
         (JobType::DatabricksPipeline, Operation::Submit) if status == Some(409) => mk(
             format!("pipeline {target} already has an active update. Databricks said: {raw}"),
-            Some(Hint::text("wait for the active update to finish (or stop it in the Delta Live Tables UI), then run again")),
+            Some(Hint::text(
+                "wait for the active update to finish (or stop it in the Delta Live Tables UI), then run again",
+            )),
         ),
         (_, Operation::Poll | Operation::Cancel) if not_found => mk(
             format!("Databricks no longer knows run {target}. Databricks said: {raw}"),
-            Some(Hint::text("the run (or its job) was deleted in Databricks; start a new run")),
+            Some(Hint::text(
+                "the run (or its job) was deleted in Databricks; start a new run",
+            )),
         ),
         _ => mk(
             format!("Databricks refused {operation} {what}: {raw}"),

@@ -157,10 +157,11 @@ pub(crate) async fn find_started(
     let mut updates = std::pin::pin!(conn.client.pipelines().list_updates(&job.external_id));
     // Newest first: only the first few can be recent enough.
     for _ in 0..5 {
-        let Some(update) = updates
-            .try_next()
-            .await
-            .map_err(ProviderError::api(Operation::Submit, T, &target))?
+        let Some(update) =
+            updates
+                .try_next()
+                .await
+                .map_err(ProviderError::api(Operation::Submit, T, &target))?
         else {
             break;
         };

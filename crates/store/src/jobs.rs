@@ -75,7 +75,8 @@ const INSERT_JOB: &str = "INSERT INTO jobs (id, name, job_type, external_id, pla
      created_at, updated_at, removed_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, NULL, 1)";
 const UPDATE_JOB: &str = "UPDATE jobs SET name = $2, job_type = $3, external_id = $4, parameter_mapping = $5, \
      origin = $6, updated_at = $7, removed_at = $8, version = version + 1 WHERE id = $1 AND version = $9";
-const MARK_REMOVED: &str = "UPDATE jobs SET removed_at = $2, updated_at = $2, version = version + 1 WHERE id = $1";
+const MARK_REMOVED: &str =
+    "UPDATE jobs SET removed_at = $2, updated_at = $2, version = version + 1 WHERE id = $1";
 const DELETE_PARAMS: &str = "DELETE FROM parameters WHERE job_id = $1";
 const INSERT_PARAM: &str = "INSERT INTO parameters (job_id, position, name, data_type, direction, default_value, \
      current_value, forwarded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";

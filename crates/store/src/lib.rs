@@ -33,9 +33,9 @@ use sqlx::sqlite::{
 };
 
 pub use error::{Error, ErrorKind, Result};
-pub use tx::Tx;
 pub use jobs::{ImportSummary, JobFilter, SyncSummary};
 pub use runs::{RunFilter, StatusChange};
+pub use tx::Tx;
 
 /// Runs the same body on whichever pool is live; `$p` is bound to the
 /// concrete pool so the body type-checks once per engine.

@@ -11,7 +11,11 @@ use crate::Db;
 use crate::error::{Error, Result};
 
 const SQLITE: &[(i64, &str, &str)] = &[
-    (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
     (
         2,
         "versions and intents",

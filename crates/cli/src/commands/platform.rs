@@ -179,7 +179,10 @@ fn build_platform(args: &AddArgs) -> anyhow::Result<Platform> {
         (Some(h), _) => h.clone(),
         (None, Some(profile)) => {
             polysync_engine::profile_host(profile, args.config_file.as_deref()).map_err(|e| {
-                let hint = e.hint().map(|h| crate::hints::render(&h)).unwrap_or_default();
+                let hint = e
+                    .hint()
+                    .map(|h| crate::hints::render(&h))
+                    .unwrap_or_default();
                 usage(e.to_string(), hint)
             })?
         }
@@ -227,4 +230,3 @@ fn build_platform(args: &AddArgs) -> anyhow::Result<Platform> {
         .map_err(|e| usage(e.to_string(), crate::hints::render(&e.hint())))?;
     Ok(platform)
 }
-

@@ -28,10 +28,11 @@ e2e!(
             .expect_err("no token var");
         assert!(matches!(err, Error::Credentials { .. }), "{err:?}");
         assert!(err.to_string().contains(crate::harness::TOKEN_VAR));
+        let hint = err.hint().expect("hint");
+        assert!(hint.text.contains(crate::harness::TOKEN_VAR), "{hint:?}");
         assert!(
-            err.hint()
-                .expect("hint")
-                .contains(&format!("export {}", crate::harness::TOKEN_VAR))
+            matches!(&hint.action, Some(polysync_engine::Action::SetEnv { var, .. }) if var == crate::harness::TOKEN_VAR),
+            "{hint:?}"
         );
         assert!(env.emu.requests().is_empty());
     }
@@ -79,7 +80,7 @@ e2e!(
             .await
             .expect_err("missing profile");
         assert!(matches!(err, Error::Credentials { .. }), "{err:?}");
-        assert!(err.hint().expect("hint").contains("[nope]"));
+        assert!(err.hint().expect("hint").text.contains("[nope]"));
     }
 );
 
@@ -95,6 +96,7 @@ e2e!(bad_token_is_translated_into_a_credentials_hint, |env| {
     assert!(
         err.hint()
             .expect("hint")
+            .text
             .contains(crate::harness::TOKEN_VAR)
     );
 });
@@ -105,10 +107,18 @@ e2e!(platform_validation_and_conflicts, |env| {
         .get_platform(crate::harness::PLATFORM)
         .await
         .expect("p");
-    assert!(matches!(
-        env.engine.add_platform(dup).await,
-        Err(Error::Conflict(_))
-    ));
+    let err = env.engine.add_platform(dup).await.expect_err("duplicate");
+    assert!(
+        matches!(
+            err,
+            Error::AlreadyExists {
+                entity: "platform",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.kind(), polysync_engine::ErrorKind::AlreadyExists);
     let bad = Platform::new("a:b", "https://x", Auth::TokenEnv { var: "V".into() });
     let err = env.engine.add_platform(bad).await.expect_err("colon");
     assert!(err.to_string().contains("name"));
@@ -125,3 +135,38 @@ e2e!(platform_validation_and_conflicts, |env| {
     let err = env.engine.add_job(job).await.expect_err("output");
     assert!(err.to_string().contains("not supported"), "{err}");
 });
+
+e2e!(
+    two_concurrent_adds_of_one_platform_name_one_is_already_exists,
+    |env| {
+        // A second engine on its own pool: what a second `platform add` process has.
+        let store = polysync_store::Store::open(env.db.url())
+            .await
+            .expect("store");
+        let other = polysync_engine::Engine::from_store(store.clone());
+        for round in 0..5 {
+            let p = || {
+                Platform::new(
+                    format!("twin{round}"),
+                    "https://x.example",
+                    Auth::TokenEnv { var: "V".into() },
+                )
+            };
+            let (a, b) = tokio::join!(env.engine.add_platform(p()), other.add_platform(p()));
+            let err = match (a, b) {
+                (Ok(_), Err(e)) | (Err(e), Ok(_)) => e,
+                (a, b) => panic!("exactly one add must win: {a:?} / {b:?}"),
+            };
+            assert_eq!(
+                err.kind(),
+                polysync_engine::ErrorKind::AlreadyExists,
+                "{err:?}"
+            );
+            assert_eq!(
+                err.to_string(),
+                format!("platform \"twin{round}\" already exists")
+            );
+        }
+        store.close().await;
+    }
+);

@@ -221,6 +221,7 @@ e2e!(cancel_pipeline_stops_then_cancelled, |env| {
             .run_hint(&after)
             .await
             .expect("hint")
+            .text
             .contains("normal for continuous pipelines")
     );
     let done = env

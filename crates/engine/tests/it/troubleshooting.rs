@@ -31,7 +31,7 @@ e2e!(troubleshooting_stale_notebook_path_says_reimport, |env| {
         "{msg}"
     );
     assert!(
-        msg.contains(&format!("polysync import {PLATFORM}")),
+        msg.contains(&format!("re-import platform {PLATFORM:?}")),
         "{msg}"
     );
 });
@@ -100,7 +100,7 @@ e2e!(
             .wait_run(&run.id, opts, &mut |_| {})
             .await
             .expect_err("still pending");
-        let hint = err.hint().expect("hint");
+        let hint = err.hint().expect("hint").text;
         assert!(
             hint.contains("new job cluster") && hint.contains("Serverless"),
             "{hint}"
@@ -127,10 +127,11 @@ e2e!(troubleshooting_deleted_job_id_says_reimport, |env| {
         msg.contains("INVALID_PARAMETER_VALUE: job_id") && msg.contains("deleted"),
         "{msg}"
     );
-    assert!(
-        err.hint()
-            .expect("hint")
-            .contains(&format!("polysync import {PLATFORM}"))
+    assert_eq!(
+        err.hint().expect("hint").action,
+        Some(polysync_engine::Action::Import {
+            platform: PLATFORM.to_owned()
+        })
     );
     // The failed attempt is recorded.
     let runs = env
@@ -153,7 +154,7 @@ e2e!(troubleshooting_deleted_job_id_says_reimport, |env| {
         .expect_err("non numeric");
     assert!(matches!(err, Error::Invalid(_)));
     assert!(err.to_string().contains("not a numeric Databricks Job Id"));
-    assert!(err.hint().expect("hint").contains("re-import"));
+    assert!(err.hint().expect("hint").text.contains("re-import"));
     assert!(env.emu.requests().is_empty());
 });
 
@@ -229,7 +230,7 @@ e2e!(
             msg.contains("IDLE") && msg.contains("target storage"),
             "{msg}"
         );
-        let hint = err.hint().expect("hint");
+        let hint = err.hint().expect("hint").text;
         assert!(
             hint.contains("Delta Live Tables UI") && hint.contains(&pid),
             "{hint}"
@@ -270,7 +271,7 @@ e2e!(
             .wait_run(&run.id, opts, &mut |_| {})
             .await
             .expect_err("draining");
-        let hint = err.hint().expect("hint");
+        let hint = err.hint().expect("hint").text;
         assert!(
             hint.contains("drains in-flight micro-batches")
                 && hint.contains("normal for continuous pipelines"),

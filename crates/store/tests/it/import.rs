@@ -38,7 +38,12 @@ store_test!(second_identical_import_changes_nothing, |db| {
     let etl = db.store.get_job("/Users/a/etl").await.unwrap();
     assert_eq!(etl.parameters.len(), 2);
     assert_eq!(etl.parameters[1].data_type, DataType::Number);
-    let by_ext = db.store.find_job_by_external("prod", "42").await.unwrap().unwrap();
+    let by_ext = db
+        .store
+        .find_job_by_external("prod", "42")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(by_ext.name, "nightly");
     assert!(!by_ext.parameters[1].forwarded);
     let pipe = db.store.get_job("pipeline p-1").await.unwrap();
@@ -217,7 +222,10 @@ store_test!(editing_a_job_is_compare_and_set, |db| {
         polysync_store::Update::Stale { current } => assert_eq!(current.external_id, "2"),
         other => panic!("a stale edit applied: {other:?}"),
     }
-    assert_eq!(db.store.find_job("j").await.unwrap().unwrap().external_id, "2");
+    assert_eq!(
+        db.store.find_job("j").await.unwrap().unwrap().external_id,
+        "2"
+    );
     assert_eq!(db.store.find_job("nope").await.unwrap(), None);
 });
 

@@ -4,8 +4,8 @@
 
 mod harness;
 
+mod concurrency;
 mod import;
 mod platforms;
-mod concurrency;
 mod runs;
 mod secrets;

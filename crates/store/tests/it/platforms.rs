@@ -47,7 +47,10 @@ store_test!(platform_round_trip_and_delete_rules, |db| {
     assert_eq!(db.store.get_platform("prod").await.unwrap(), p);
     assert!(matches!(
         db.store.add_platform(&p).await,
-        Err(Error::AlreadyExists { entity: "platform", .. })
+        Err(Error::AlreadyExists {
+            entity: "platform",
+            ..
+        })
     ));
     p.workspace_url = "https://other.example".into();
     let updated = db.store.update_platform(&p).await.unwrap().into_current();

@@ -57,7 +57,7 @@ pub fn command(action: &Action) -> Option<String> {
 
 /// One line: the words, then the command (`text: command`).
 pub fn render(hint: &Hint) -> String {
-    match &hint.action {
+    match hint.action_ref() {
         Some(Action::EditPlatform { platform, field }) => {
             let flag = platform_flag(field);
             match (platform, flag) {

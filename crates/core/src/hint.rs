@@ -75,9 +75,10 @@ pub enum Action {
 pub struct Hint {
     /// The fix in words, with no command syntax.
     pub text: String,
-    /// The action that performs or shows the fix, when there is one.
+    /// The action that performs or shows the fix, when there is one (boxed:
+    /// hints ride inside error values, which should stay small).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub action: Option<Action>,
+    pub action: Option<Box<Action>>,
 }
 
 impl Hint {
@@ -93,8 +94,15 @@ impl Hint {
     pub fn action(text: impl Into<String>, action: Action) -> Self {
         Self {
             text: text.into(),
-            action: Some(action),
+            action: Some(Box::new(action)),
         }
+    }
+}
+
+impl Hint {
+    /// The action, unboxed, for matching.
+    pub fn action_ref(&self) -> Option<&Action> {
+        self.action.as_deref()
     }
 }
 

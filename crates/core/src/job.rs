@@ -371,8 +371,8 @@ mod tests {
         assert!(msg.contains("sync this job's parameters"), "{msg}");
         let hint = j.apply_overrides([("task_only", "y")]).unwrap_err().hint();
         assert_eq!(
-            hint.action,
-            Some(crate::Action::SyncParams {
+            hint.action_ref(),
+            Some(&crate::Action::SyncParams {
                 job: j.name.clone()
             })
         );

@@ -223,7 +223,10 @@ mod tests {
         };
         assert_eq!(nf.kind(), ErrorKind::NotFound);
         assert!(!nf.is_retryable());
-        assert_eq!(nf.hint().and_then(|h| h.action), Some(Action::ListRuns));
+        assert_eq!(
+            nf.hint().and_then(|h| h.action).as_deref(),
+            Some(&Action::ListRuns)
+        );
         let timeout = Error::WaitTimeout {
             run_id: "r".into(),
             status: polysync_core::RunStatus::Running,
@@ -232,8 +235,8 @@ mod tests {
         };
         assert!(timeout.is_retryable());
         assert_eq!(
-            timeout.hint().and_then(|h| h.action),
-            Some(Action::ShowRun { run_id: "r".into() })
+            timeout.hint().and_then(|h| h.action).as_deref(),
+            Some(&Action::ShowRun { run_id: "r".into() })
         );
     }
 }

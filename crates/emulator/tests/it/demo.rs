@@ -3,17 +3,14 @@
 
 use serde_json::{Value, json};
 
-use crate::{Emu, fast};
+use crate::Emu;
 
 #[tokio::test]
 async fn seeded_demo_is_listed_and_runs() {
-    let dir = std::env::temp_dir().join(format!("emu-demo-{}", std::process::id()));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
     polysync_emulator::demo::write_notebooks(&dir).unwrap();
-    let e = Emu::start(polysync_emulator::EmulatorConfig {
-        workspace_dir: Some(dir.clone()),
-        ..fast()
-    })
-    .await;
+    let e = Emu::start(|c| c.workspace_dir = Some(dir.clone())).await;
     let demo = e.h.seed_demo().unwrap();
 
     let (s, v) = e.get("/api/2.1/jobs/list").await;
@@ -75,5 +72,4 @@ async fn seeded_demo_is_listed_and_runs() {
         Value::from("SUCCESS"),
         "{done}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -31,7 +31,7 @@ e2e!(
         let hint = err.hint().expect("hint");
         assert!(hint.text.contains(crate::harness::TOKEN_VAR), "{hint:?}");
         assert!(
-            matches!(&hint.action, Some(polysync_engine::Action::SetEnv { var, .. }) if var == crate::harness::TOKEN_VAR),
+            matches!(hint.action_ref(), Some(polysync_engine::Action::SetEnv { var, .. }) if var == crate::harness::TOKEN_VAR),
             "{hint:?}"
         );
         assert!(env.emu.requests().is_empty());

@@ -128,8 +128,8 @@ e2e!(troubleshooting_deleted_job_id_says_reimport, |env| {
         "{msg}"
     );
     assert_eq!(
-        err.hint().expect("hint").action,
-        Some(polysync_engine::Action::Import {
+        err.hint().expect("hint").action_ref(),
+        Some(&polysync_engine::Action::Import {
             platform: PLATFORM.to_owned()
         })
     );

@@ -59,6 +59,15 @@ pub enum Error {
         /// The name.
         key: String,
     },
+    /// A reference names several jobs (on different platforms); nothing
+    /// was done.
+    #[error("{reference:?} is ambiguous: it names {} jobs: {}", candidates.len(), candidates.join(", "))]
+    Ambiguous {
+        /// What was given.
+        reference: String,
+        /// Each candidate as `PLATFORM:EXTERNAL_ID (name)`.
+        candidates: Vec<String>,
+    },
     /// The write clashes with existing data (dependent rows, identity taken,
     /// a concurrent change).
     #[error("{0}")]
@@ -126,7 +135,10 @@ impl Error {
             Error::Invalid(_) => ErrorKind::Invalid,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
+            Error::Ambiguous { .. } => ErrorKind::Invalid,
             Error::Conflict(_) => ErrorKind::Conflict,
+            // An unusable --database-url is the user's input, not an outage.
+            Error::Store(e) if e.kind() == polysync_store::ErrorKind::Config => ErrorKind::Invalid,
             Error::Store(_) => ErrorKind::Store,
             Error::Credentials { .. } => ErrorKind::Credentials,
             Error::Databricks { .. } => ErrorKind::Databricks,
@@ -175,6 +187,9 @@ impl Error {
                 ),
                 _ => return None,
             }),
+            Error::Ambiguous { .. } => Some(Hint::text(
+                "name the job as PLATFORM:EXTERNAL_ID, one of the candidates listed",
+            )),
             Error::Conflict(_) => None,
             Error::Store(e) if e.is_retryable() => Some(Hint::text(
                 "the database is busy or unreachable for now; retry in a moment",

@@ -14,19 +14,53 @@ impl Engine {
         Ok(self.inner.store.list_jobs(filter).await?)
     }
 
-    /// A job by Polysync name, else `PLATFORM:EXTERNAL_ID`, if one matches.
+    /// A job by Polysync name, `PLATFORM:EXTERNAL_ID` or `PLATFORM:NAME`, if
+    /// one matches.
+    ///
+    /// A bare reference (no platform) that could mean jobs on several
+    /// platforms (the same notebook path or job name imported from two
+    /// workspaces) is refused as [`Error::Ambiguous`] listing them, never
+    /// resolved by import order.
     pub async fn find_job(&self, job_ref: &str) -> Result<Option<Job>> {
-        if let Some(job) = self.inner.store.find_job(job_ref).await? {
-            return Ok(Some(job));
-        }
-        match polysync_core::job::split_platform_ref(job_ref) {
-            Some((platform, external_id)) => Ok(self
+        if let Some((platform, external_id)) = polysync_core::job::split_platform_ref(job_ref)
+            && self.inner.store.find_platform(platform).await?.is_some()
+        {
+            if let Some(job) = self
                 .inner
                 .store
                 .find_job_by_external(platform, external_id)
-                .await?),
-            None => Ok(None),
+                .await?
+            {
+                return Ok(Some(job));
+            }
+            // PLATFORM:NAME, for jobs whose name is not their External Id.
+            if let Some(job) = self.inner.store.find_job(external_id).await?
+                && job.platform == platform
+            {
+                return Ok(Some(job));
+            }
+            return Ok(self.inner.store.find_job(job_ref).await?);
         }
+        let mut matching = self.inner.store.find_jobs_matching(job_ref).await?;
+        let platforms: std::collections::BTreeSet<&str> =
+            matching.iter().map(|j| j.platform.as_str()).collect();
+        if platforms.len() > 1 {
+            return Err(Error::Ambiguous {
+                reference: job_ref.to_owned(),
+                candidates: matching
+                    .iter()
+                    .map(|j| format!("{}:{} ({})", j.platform, j.external_id, j.name))
+                    .collect(),
+            });
+        }
+        if let Some(exact) = self.inner.store.find_job(job_ref).await? {
+            return Ok(Some(exact));
+        }
+        Ok(if matching.len() == 1 {
+            matching.pop()
+        } else {
+            None
+        })
     }
 
     /// A job by Polysync name, else `PLATFORM:EXTERNAL_ID`;

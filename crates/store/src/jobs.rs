@@ -69,6 +69,12 @@ const LIST_PARAMS: &str = "SELECT p.job_id, p.position, p.name, p.data_type, p.d
      WHERE ($1 IS NULL OR j.platform = $1) AND ($2 IS NULL OR j.job_type = $2) \
      AND ($3 OR j.removed_at IS NULL) ORDER BY p.job_id, p.position";
 const ALL_NAMES: &str = "SELECT name FROM jobs";
+/// Jobs a bare reference may mean: its name, its External Id, or the
+/// platform-prefixed names an import gives the same object on another
+/// platform (`PLATFORM:NAME`, `PLATFORM:NAME#EXTERNAL_ID`).
+const MATCHING: &str = "SELECT name FROM jobs WHERE removed_at IS NULL AND (name = $1 OR external_id = $1 \
+     OR name = platform || ':' || $1 \
+     OR substr(name, 1, length(platform) + length($1) + 2) = platform || ':' || $1 || '#') ORDER BY platform, name";
 const SAME_IDENTITY: &str =
     "SELECT name FROM jobs WHERE platform = $1 AND external_id = $2 AND job_type = $3";
 const INSERT_JOB: &str = "INSERT INTO jobs (id, name, job_type, external_id, platform, parameter_mapping, origin, \
@@ -420,6 +426,23 @@ impl Store {
     /// there is none.
     pub async fn get_job(&self, name: &str) -> Result<Job> {
         Ok(self.stored_by_name(name).await?.job)
+    }
+
+    /// Every job (not marked removed) that a bare reference could mean, by
+    /// platform: what the engine needs to refuse an ambiguous reference
+    /// instead of picking one.
+    pub async fn find_jobs_matching(&self, reference: &str) -> Result<Vec<Job>> {
+        let names: Vec<String> = on_db!(&self.db, p => {
+            let rows = sqlx::query(MATCHING).bind(reference).fetch_all(p).await.db()?;
+            rows.iter().map(|r| r.text("name")).collect::<Result<Vec<_>>>()?
+        });
+        let mut jobs = Vec::with_capacity(names.len());
+        for name in names {
+            if let Some(job) = self.find_job(&name).await? {
+                jobs.push(job);
+            }
+        }
+        Ok(jobs)
     }
 
     /// A job by `PLATFORM:EXTERNAL_ID`, if one matches.

@@ -139,6 +139,14 @@ impl Store {
             message: e.to_string(),
             source: Some(Box::new(e)),
         };
+        if let Some((scheme, _)) = location.split_once("://")
+            && !matches!(scheme, "postgres" | "postgresql" | "sqlite")
+        {
+            return Err(config(format!(
+                "unsupported database URL scheme {scheme:?}; use postgres://USER@HOST/DB (or \
+                 postgresql://), sqlite:PATH, or a file path"
+            )));
+        }
         let db = if location.starts_with("postgres://") || location.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(location).map_err(driver)?;
             let pool = PgPoolOptions::new()

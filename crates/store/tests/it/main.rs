@@ -6,6 +6,7 @@ mod harness;
 
 mod concurrency;
 mod import;
+mod open;
 mod platforms;
 mod runs;
 mod secrets;

@@ -34,6 +34,10 @@ pub struct FaultConfig {
     pub drop_endpoints: Vec<String>,
     /// Probability (0–1) that a newly created run ends INTERNAL_ERROR.
     pub internal_error_rate: f64,
+    /// Endpoint keys answered with this HTTP status and a Databricks error body instead of being
+    /// handled: a workspace without an API or a permission, e.g. `"GET pipelines": 404` (Delta
+    /// Live Tables not enabled), `403` (no permission) or `501` (not implemented).
+    pub refused_endpoints: BTreeMap<String, u16>,
 }
 
 impl FaultConfig {
@@ -77,6 +81,7 @@ impl FaultConfig {
     /// Whether anything at all is switched on (lets the hot path skip the fault layer).
     pub fn is_active(&self) -> bool {
         !self.rate_limits.is_empty()
+            || !self.refused_endpoints.is_empty()
             || self.error_rate > 0.0
             || self.latency_ms > 0
             || self.drop_response_rate > 0.0

@@ -259,6 +259,24 @@ async fn handle(state: Shared, req: Request, next: Next, api: bool) -> Response 
             if f.latency_ms > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(f.latency_ms)).await;
             }
+            if api && let Some(&status) = f.refused_endpoints.get(key) {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND);
+                let (code, message) = match status.as_u16() {
+                    403 => (
+                        "PERMISSION_DENIED",
+                        format!("You are not authorized to call {key}."),
+                    ),
+                    501 => (
+                        "NOT_IMPLEMENTED",
+                        format!("{key} is not implemented in this workspace."),
+                    ),
+                    _ => (
+                        "FEATURE_DISABLED",
+                        format!("{key} is not enabled in this workspace."),
+                    ),
+                };
+                break 'resp ApiError::new(status, code, message).into_response();
+            }
             if api {
                 let limit = f.rate_limits.get(key).or_else(|| f.rate_limits.get("*"));
                 if let Some(&rps) = limit

@@ -1,12 +1,12 @@
 //! Job use cases: look up, hand-made add / edit, import a platform's jobs,
 //! re-read one job's parameter schema.
 
-use polysync_core::Job;
+use polysync_core::{Job, JobType};
 use polysync_providers::{self as providers, ImportProgress};
-use polysync_store::Update;
+use polysync_store::{ImportScope, Update};
 
 use crate::troubleshoot::translate;
-use crate::{Engine, Error, ImportReport, JobFilter, Result, SyncReport};
+use crate::{Engine, Error, ImportReport, JobFilter, Result, Skipped, SyncReport};
 
 impl Engine {
     /// Jobs matching `filter`.
@@ -103,14 +103,41 @@ impl Engine {
         progress: &dyn ImportProgress,
     ) -> Result<ImportReport> {
         let conn = self.connect(platform).await?;
-        let discovery = providers::discover_platform(&conn, progress)
+        let mut discovery = providers::discover_platform(&conn, progress)
             .await
             .map_err(|e| translate(e, &conn.platform, None))?;
+        // One invalid object (say a widget name with a control character)
+        // is skipped with its reason; it never costs the user the others.
+        let mut jobs = Vec::with_capacity(discovery.jobs.len());
+        for mut job in std::mem::take(&mut discovery.jobs) {
+            job.platform.clone_from(&conn.platform.name);
+            match job.validate() {
+                Ok(()) => jobs.push(job),
+                Err(e) => discovery.skipped.push(Skipped {
+                    job_type: job.job_type,
+                    object: job.external_id.clone(),
+                    reason: e.to_string(),
+                    whole_kind: false,
+                }),
+            }
+        }
+        let scope = ImportScope {
+            incomplete_types: JobType::ALL
+                .into_iter()
+                .filter(|t| !discovery.complete(*t))
+                .collect(),
+            unreadable: discovery
+                .skipped
+                .iter()
+                .filter(|s| !s.whole_kind)
+                .map(|s| (s.job_type, s.object.clone()))
+                .collect(),
+        };
         progress.phase("saving");
         let summary = self
             .inner
             .store
-            .upsert_imported_jobs(&conn.platform.name, discovery.jobs)
+            .upsert_imported_jobs_scoped(&conn.platform.name, jobs, &scope)
             .await?;
         Ok(ImportReport {
             platform: conn.platform.name,
@@ -119,6 +146,7 @@ impl Engine {
             unchanged: summary.unchanged,
             removed: summary.removed,
             warnings: discovery.warnings,
+            skipped: discovery.skipped,
         })
     }
 

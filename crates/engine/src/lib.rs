@@ -27,7 +27,7 @@ pub use polysync_core::{
     Action, Auth, Compute, ComputeType, DataType, Direction, Hint, Job, JobType, JobsApiVersion,
     Parameter, ParameterMapping, PipelineRunId, Platform, Run, RunStatus, TaskType,
 };
-pub use polysync_providers::{ImportProgress, NoProgress};
+pub use polysync_providers::{ImportProgress, NoProgress, Skipped};
 pub use polysync_store::{JobFilter, RunFilter, StatusChange};
 pub use troubleshoot::{PENDING_HINT, STOPPING_NOTE};
 
@@ -58,6 +58,17 @@ pub struct ImportReport {
     /// (declared inside a conditional block).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What could not be imported, and why (an unreadable notebook, a kind
+    /// the workspace refuses to list); everything else was imported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
+}
+
+impl ImportReport {
+    /// Whether something was skipped: the import is partial.
+    pub fn is_partial(&self) -> bool {
+        !self.skipped.is_empty()
+    }
 }
 
 /// What a parameter sync changed on one job.

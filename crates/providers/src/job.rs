@@ -133,9 +133,13 @@ pub(crate) async fn discover(
     progress.phase("reading job parameters");
     let mut out = Discovery::default();
     for (id, job_type) in ids {
-        let job = get_job(conn, job_type, id).await?;
-        progress.discovered(job.job_type, &job.name);
-        out.jobs.push(job);
+        match get_job(conn, job_type, id).await {
+            Ok(job) => {
+                progress.discovered(job.job_type, &job.name);
+                out.jobs.push(job);
+            }
+            Err(e) => out.skip(job_type, &id.to_string(), e),
+        }
     }
     Ok(out)
 }

@@ -24,6 +24,6 @@ mod request;
 
 pub use connection::Connection;
 pub use error::{Operation, ProviderError, Result};
-pub use progress::{Discovery, ImportProgress, NoProgress};
+pub use progress::{Discovery, ImportProgress, NoProgress, Skipped};
 pub use provider::{Polled, Provider, Submitted, discover_platform, provider_for};
 pub use request::{ApiRequest, jobs_path};

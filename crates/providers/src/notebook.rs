@@ -139,10 +139,14 @@ pub(crate) async fn discover(
     progress.phase("reading notebook widgets");
     let mut out = Discovery::default();
     for (path, language) in notebooks {
-        let (job, warning) = read_notebook(conn, &path, language).await?;
-        progress.discovered(T, &job.name);
-        out.jobs.push(job);
-        out.warnings.extend(warning);
+        match read_notebook(conn, &path, language).await {
+            Ok((job, warning)) => {
+                progress.discovered(T, &job.name);
+                out.jobs.push(job);
+                out.warnings.extend(warning);
+            }
+            Err(e) => out.skip(T, &path, e),
+        }
     }
     Ok(out)
 }

@@ -99,10 +99,14 @@ pub(crate) async fn discover(
     progress.phase("reading pipeline configurations");
     let mut out = Discovery::default();
     for id in ids {
-        let response = get_pipeline(conn, &id, Operation::Describe).await?;
-        let job = job_from_get(&conn.platform.name, &id, &response);
-        progress.discovered(T, &job.name);
-        out.jobs.push(job);
+        match get_pipeline(conn, &id, Operation::Describe).await {
+            Ok(response) => {
+                let job = job_from_get(&conn.platform.name, &id, &response);
+                progress.discovered(T, &job.name);
+                out.jobs.push(job);
+            }
+            Err(e) => out.skip(T, &id, e),
+        }
     }
     Ok(out)
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::connection::Connection;
 use crate::error::Result;
-use crate::progress::{Discovery, ImportProgress};
+use crate::progress::{Discovery, ImportProgress, Skipped};
 use crate::request::ApiRequest;
 use crate::{job, job_run, notebook, pipeline};
 
@@ -182,15 +182,70 @@ impl Provider {
     }
 }
 
+/// The listings an import walks, each of which may fail on its own.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Notebooks,
+    Jobs,
+    Pipelines,
+}
+
+impl Kind {
+    const ALL: [Kind; 3] = [Kind::Notebooks, Kind::Jobs, Kind::Pipelines];
+
+    fn job_types(self) -> &'static [JobType] {
+        match self {
+            Kind::Notebooks => &[JobType::DatabricksNotebook],
+            Kind::Jobs => &[JobType::DatabricksJob, JobType::DatabricksWorkflow],
+            Kind::Pipelines => &[JobType::DatabricksPipeline],
+        }
+    }
+
+    fn listing(self) -> &'static str {
+        match self {
+            Kind::Notebooks => "notebooks",
+            Kind::Jobs => "jobs",
+            Kind::Pipelines => "pipelines",
+        }
+    }
+}
+
 /// Discovers every job on a platform: notebooks, then jobs and workflows
 /// (one `jobs/list` shared by both types), then pipelines.
 pub async fn discover_platform(
     conn: &Connection,
     progress: &dyn ImportProgress,
 ) -> Result<Discovery> {
-    let mut all = notebook::discover(conn, progress).await?;
-    all.extend(job::discover(conn, progress, None).await?);
-    all.extend(pipeline::discover(conn, progress).await?);
+    let mut all = Discovery::default();
+    let mut failures = Vec::new();
+    for kind in Kind::ALL {
+        let found = match kind {
+            Kind::Notebooks => notebook::discover(conn, progress).await,
+            Kind::Jobs => job::discover(conn, progress, None).await,
+            Kind::Pipelines => pipeline::discover(conn, progress).await,
+        };
+        match found {
+            Ok(d) => all.extend(d),
+            Err(e) => {
+                // A kind the workspace refuses (DLT not enabled: 404/501;
+                // no permission: 403) is skipped, the others imported.
+                for t in kind.job_types() {
+                    all.skipped.push(Skipped {
+                        job_type: *t,
+                        object: kind.listing().to_owned(),
+                        reason: e.to_string(),
+                        whole_kind: true,
+                    });
+                }
+                failures.push(e);
+            }
+        }
+    }
+    if failures.len() == Kind::ALL.len() {
+        // Nothing could be listed at all (bad credentials, host down): that
+        // is a failed import, not a partial one.
+        return Err(failures.remove(0));
+    }
     Ok(all)
 }
 

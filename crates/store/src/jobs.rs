@@ -36,6 +36,28 @@ pub struct SyncSummary {
     pub kept_values: Vec<String>,
 }
 
+/// What an import's discovery covered: absent jobs of a covered type are
+/// gone from Databricks; jobs of a type whose listing failed, or objects
+/// that could not be read, are kept as they are (never marked removed
+/// because discovery could not see them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportScope {
+    /// Types whose listing failed this time.
+    pub incomplete_types: Vec<JobType>,
+    /// Objects listed but not read: (type, External Id).
+    pub unreadable: Vec<(JobType, String)>,
+}
+
+impl ImportScope {
+    fn covers(&self, job_type: JobType, external_id: &str) -> bool {
+        !self.incomplete_types.contains(&job_type)
+            && !self
+                .unreadable
+                .iter()
+                .any(|(t, e)| *t == job_type && e == external_id)
+    }
+}
+
 /// Which jobs `list_jobs` returns.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobFilter {
@@ -228,6 +250,7 @@ fn plan_import(
     stored: Vec<Stored>,
     incoming: Vec<Job>,
     mut taken: HashSet<String>,
+    scope: &ImportScope,
 ) -> (Vec<Write>, ImportSummary) {
     let mut summary = ImportSummary::default();
     let mut writes = Vec::new();
@@ -287,7 +310,11 @@ fn plan_import(
     }
     for s in &stored {
         let key = (s.job.job_type, s.job.external_id.clone());
-        if s.origin == ORIGIN_IMPORT && s.job.removed_at.is_none() && !seen.contains(&key) {
+        if s.origin == ORIGIN_IMPORT
+            && s.job.removed_at.is_none()
+            && !seen.contains(&key)
+            && scope.covers(s.job.job_type, &s.job.external_id)
+        {
             summary.removed.push(s.job.name.clone());
             writes.push(Write::MarkRemoved { id: s.id.clone() });
         }
@@ -334,6 +361,18 @@ impl Store {
         platform: &str,
         jobs: Vec<Job>,
     ) -> Result<ImportSummary> {
+        self.upsert_imported_jobs_scoped(platform, jobs, &ImportScope::default())
+            .await
+    }
+
+    /// [`Store::upsert_imported_jobs`] for a discovery that may be partial:
+    /// only jobs that `scope` covers are marked removed when absent.
+    pub async fn upsert_imported_jobs_scoped(
+        &self,
+        platform: &str,
+        jobs: Vec<Job>,
+        scope: &ImportScope,
+    ) -> Result<ImportSummary> {
         self.get_platform(platform).await?;
         for j in &jobs {
             let mut j = j.clone();
@@ -354,7 +393,7 @@ impl Store {
                 .iter()
                 .map(|r| r.text("name"))
                 .collect::<Result<HashSet<_>>>()?;
-            let (writes, summary) = plan_import(platform, attach(stored, params), jobs, taken);
+            let (writes, summary) = plan_import(platform, attach(stored, params), jobs, taken, scope);
             for w in writes {
                 match w {
                     Write::Insert { id, job } => {

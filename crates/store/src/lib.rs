@@ -33,7 +33,7 @@ use sqlx::sqlite::{
 };
 
 pub use error::{Error, ErrorKind, Result};
-pub use jobs::{ImportSummary, JobFilter, SyncSummary};
+pub use jobs::{ImportScope, ImportSummary, JobFilter, SyncSummary};
 pub use runs::{RunFilter, StatusChange};
 pub use tx::Tx;
 

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use polysync_engine::{Engine, ImportReport};
 
-use super::open_engine;
+use super::{EXIT_RUN_NOT_SUCCESSFUL, open_engine};
 use crate::{output, progress::ImportBar};
 
 /// Arguments of `polysync import`.
@@ -12,7 +12,7 @@ use crate::{output, progress::ImportBar};
 pub struct ImportArgs {
     /// Platform to import.
     pub platform: String,
-    /// Print the report as JSON (`{platform, added, updated, unchanged, removed}`).
+    /// Print the report as JSON (`{platform, added, updated, unchanged, removed, warnings, skipped}`).
     #[arg(long)]
     pub json: bool,
 }
@@ -25,6 +25,14 @@ pub async fn run(db: Option<String>, args: ImportArgs) -> anyhow::Result<ExitCod
         output::print_json(&report)?;
     } else {
         print_summary(&report);
+    }
+    if report.is_partial() {
+        eprintln!(
+            "error: the import of {} was partial: {} item(s) skipped (listed above); the rest was imported",
+            report.platform,
+            report.skipped.len()
+        );
+        return Ok(ExitCode::from(EXIT_RUN_NOT_SUCCESSFUL));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -55,5 +63,20 @@ pub fn print_summary(r: &ImportReport) {
         for n in names {
             println!("  {label:<8} {}", output::clean(n));
         }
+    }
+    for w in &r.warnings {
+        eprintln!("warning: {}", output::clean(w));
+    }
+    for s in &r.skipped {
+        let what = if s.whole_kind {
+            format!("all {} ({})", s.object, s.job_type.display_name())
+        } else {
+            format!("{} {}", s.job_type.display_name(), s.object)
+        };
+        eprintln!(
+            "warning: skipped {}: {}",
+            output::clean(&what),
+            output::clean(&s.reason)
+        );
     }
 }

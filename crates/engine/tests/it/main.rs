@@ -6,6 +6,7 @@ mod harness;
 
 mod credentials;
 mod import;
+mod partial_import;
 mod references;
 mod run_steps;
 mod runs;

@@ -1,0 +1,222 @@
+//! Several `polysync` processes at once, and processes killed mid-way, as users and scripts
+//! produce them: nothing fails on locking, nothing is lost, every run is recovered. Each test
+//! runs on SQLite and, when `POLYSYNC_TEST_DATABASE_URL` is set, on PostgreSQL.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use polysync_emulator::{EmulatorHandle, FaultConfig};
+use polysync_testkit::TestDb;
+use support::{Out, polysync};
+
+const TOKEN_VAR: &str = "POLYSYNC_CLI_TEST_TOKEN";
+const TOKEN: &str = "cli-concurrency-token-0123";
+
+const QUICK: &str = "# Databricks notebook source\n# emulator: duration=1s\ndbutils.widgets.text(\"name\", \"world\")\n";
+const SLOW: &str = "# Databricks notebook source\n# emulator: duration=2h\nprint(1)\n";
+
+/// The binary on `db`, with the platform's token variable set.
+fn cli(db: &str, args: &[&str]) -> Command {
+    let mut cmd = polysync();
+    cmd.arg("--database-url")
+        .arg(db)
+        .args(args)
+        .env(TOKEN_VAR, TOKEN);
+    cmd
+}
+
+async fn run(db: &str, args: &[&str]) -> Out {
+    Out::of_async(cli(db, args)).await
+}
+
+/// An emulator with the two notebooks, registered as `emu` on `db` and imported.
+async fn imported(db: &str) -> (EmulatorHandle, tempfile::TempDir) {
+    let dir = polysync_testkit::write_files(&[("Tests/quick.py", QUICK), ("Tests/slow.py", SLOW)]);
+    let emu = polysync_testkit::start_emulator(TOKEN, |c| {
+        c.workspace_dir = Some(dir.path().to_path_buf());
+        c.time_scale = 100.0;
+    })
+    .await;
+    run(
+        db,
+        &[
+            "platform",
+            "add",
+            "emu",
+            "--host",
+            &emu.url(),
+            "--token-env",
+            TOKEN_VAR,
+        ],
+    )
+    .await
+    .ok();
+    run(db, &["import", "emu"]).await.ok();
+    (emu, dir)
+}
+
+fn runs_json(db: &str) -> Vec<serde_json::Value> {
+    let out = Out::of(&mut cli(db, &["runs", "list", "--json", "--limit", "100"])).ok();
+    out.json()
+        .as_array()
+        .expect("runs list --json is an array")
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn six_concurrent_runs_and_two_imports_never_fail_on_locking() {
+    polysync_testkit::each_backend("six_concurrent_runs", async |db: &TestDb| {
+        let url = db.url().to_owned();
+        let (emu, _dir) = imported(&url).await;
+        let mut children = Vec::new();
+        for _ in 0..6 {
+            children.push(cli(&url, &["run", "/Tests/quick", "--json"]));
+        }
+        for _ in 0..2 {
+            children.push(cli(&url, &["import", "emu"]));
+        }
+        let outs = futures_util::future::join_all(children.into_iter().map(Out::of_async)).await;
+        for out in &outs {
+            assert_eq!(
+                out.code, 0,
+                "stdout:\n{}\nstderr:\n{}",
+                out.stdout, out.stderr
+            );
+            assert!(!out.stderr.contains("locked"), "{}", out.stderr);
+        }
+        let runs = runs_json(&url);
+        assert_eq!(runs.len(), 6);
+        assert!(
+            runs.iter().all(|r| r["databricks_run_id"].is_string()),
+            "every run has its Databricks run id: {runs:?}"
+        );
+        assert_eq!(
+            emu.stats().runs_created,
+            6,
+            "one Databricks run per `polysync run`"
+        );
+        emu.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_killed_after_databricks_committed_the_submit_is_recovered() {
+    polysync_testkit::each_backend("killed_after_submit", async |db: &TestDb| {
+        let url = db.url().to_owned();
+        let (emu, _dir) = imported(&url).await;
+        // Every answer to the submit is lost: Databricks commits the run, the client never
+        // learns its id and keeps retrying under the same idempotency token.
+        emu.set_faults(FaultConfig {
+            drop_next: 1_000,
+            drop_endpoints: vec!["POST jobs/runs/submit".into()],
+            ..FaultConfig::default()
+        });
+        let mut child = cli(&url, &["run", "/Tests/slow"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let started = Instant::now();
+        while emu.stats().runs_created == 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the submit never arrived"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        child.kill().expect("kill -9");
+        let _ = child.wait();
+        emu.set_faults(FaultConfig::default());
+
+        let runs = runs_json(&url);
+        assert_eq!(runs.len(), 1);
+        let id = runs[0]["id"].as_str().expect("id").to_owned();
+        assert!(
+            runs[0]["databricks_run_id"].is_null(),
+            "the id was never stored: {runs:?}"
+        );
+
+        // `runs show --refresh` recovers it: re-sending the same token returns the same run.
+        let shown = run(&url, &["runs", "show", &id, "--refresh", "--json"])
+            .await
+            .ok()
+            .json();
+        assert!(shown["run"]["databricks_run_id"].is_string(), "{shown}");
+        assert_eq!(shown["run"]["status"], "Running", "{shown}");
+        assert_eq!(emu.stats().runs_created, 1, "exactly one Databricks run");
+
+        // And it can be cancelled like any other run.
+        run(&url, &["cancel", &id]).await.ok();
+        let mut status = String::new();
+        for _ in 0..200 {
+            let shown = run(&url, &["runs", "show", &id, "--refresh", "--json"])
+                .await
+                .ok()
+                .json();
+            status = shown["run"]["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if status == "Cancelled" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(status, "Cancelled");
+        assert_eq!(emu.stats().runs_created, 1);
+        emu.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_at_once_on_a_brand_new_sqlite_file_all_succeed() {
+    for round in 0..3 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir
+            .path()
+            .join(format!("new-{round}.db"))
+            .display()
+            .to_string();
+        let outs = futures_util::future::join_all(
+            (0..4).map(|_| Out::of_async(cli(&db, &["platform", "list", "--json"]))),
+        )
+        .await;
+        for out in outs {
+            assert_eq!(out.code, 0, "stderr:\n{}", out.stderr);
+            assert!(!out.stderr.contains("already exists"), "{}", out.stderr);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_with_a_refused_kind_is_partial_with_exit_3() {
+    let db = TestDb::sqlite();
+    let (emu, _dir) = imported(db.url()).await;
+    emu.set_faults(FaultConfig {
+        refused_endpoints: BTreeMap::from([("GET pipelines".to_owned(), 404)]),
+        ..FaultConfig::default()
+    });
+    let out = run(db.url(), &["import", "emu"]).await;
+    assert_eq!(
+        out.code, 3,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout, out.stderr
+    );
+    assert!(
+        out.stderr.contains("warning: skipped all pipelines"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("partial"), "{}", out.stderr);
+    assert!(out.stdout.contains("imported emu"), "{}", out.stdout);
+    let json = run(db.url(), &["import", "emu", "--json"]).await;
+    assert_eq!(json.code, 3);
+    assert_eq!(json.json()["skipped"][0]["object"], "pipelines");
+    emu.shutdown().await;
+    db.cleanup().await;
+}

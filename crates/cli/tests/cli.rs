@@ -243,7 +243,12 @@ async fn imported(body: impl FnOnce(&Cli, &str) + Send + 'static) {
 async fn bad_inputs_fail_in_two_lines() {
     imported(|cli, url| {
         let url = url.to_owned();
-        cli.add_platform("notoken", &url, "POLYSYNC_CLI_TEST_UNSET_VARIABLE", &[]);
+        cli.add_platform(
+            "notoken",
+            &url,
+            "POLYSYNC_CLI_TEST_UNSET_VARIABLE",
+            &["--no-verify"],
+        );
         // `platform add c` with a valid host and token variable, plus one bad option.
         let add_c = |extra: &[&'static str]| {
             let mut args = vec!["platform", "add", "c", "--host", &url, "--token-env", "X"];

@@ -58,8 +58,38 @@ fn parse(text: &str, path: &Path) -> Result<Ini> {
         enabled_escape: false,
         ..ParseOption::default()
     };
-    Ini::load_from_str_opt(text, opt)
-        .map_err(|e| Error::Config(format!("cannot parse {}: {e}", path.display())))
+    Ini::load_from_str_opt(text, opt).map_err(|e| {
+        // rust-ini's own message is `3:1 expecting "[Some(']')]" but found EOF`:
+        // keep the position, say what is wrong in words.
+        let position = e.to_string();
+        let position = position
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.split_once(':'))
+            .map(|(line, col)| format!("line {line}, column {col}"))
+            .unwrap_or_else(|| "an unknown position".to_owned());
+        Error::Config(format!(
+            "cannot parse {} at {position}: not valid INI (a `[section]` header must close with `]`, \
+             every other line must be `key = value`)",
+            path.display()
+        ))
+    })
+}
+
+/// The section names of a config file, in file order (what a user can pick from).
+pub fn profile_names(path: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let Ok(ini) = parse(&text, path) else {
+        return Vec::new();
+    };
+    ini.sections()
+        .flatten()
+        .filter(|s| *s != "__settings__")
+        .filter(|s| *s != "DEFAULT" || section(&ini, s).is_some_and(|p| !p.values.is_empty()))
+        .map(str::to_owned)
+        .collect()
 }
 
 fn section(ini: &Ini, name: &str) -> Option<Profile> {
@@ -100,9 +130,15 @@ pub fn load_profile(path: &Path, profile: Option<&str>) -> Result<Option<Profile
     let ini = parse(&text, path)?;
     if let Some(name) = profile {
         return section(&ini, name).map(Some).ok_or_else(|| {
+            let known = profile_names(path);
             Error::Config(format!(
-                "resolve: {}: {name} has no {name} profile configured",
-                path.display()
+                "profile [{name}] is not in {}; {}",
+                path.display(),
+                if known.is_empty() {
+                    "the file has no profiles".to_owned()
+                } else {
+                    format!("its profiles: {}", known.join(", "))
+                }
             ))
         });
     }
@@ -145,7 +181,21 @@ mod tests {
         assert_eq!(p.get("token"), None);
         let d = load_profile(f.path(), None).expect("ok").expect("some");
         assert_eq!(d.name, "DEFAULT");
-        assert!(load_profile(f.path(), Some("nope")).is_err());
+        let missing = load_profile(f.path(), Some("nope"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("profile [nope] is not in")
+                && missing.contains("its profiles: DEFAULT, prod")
+                && missing.matches("nope").count() == 1,
+            "{missing}"
+        );
+        let corrupt = write("[bad\nhost=\n");
+        let msg = load_profile(corrupt.path(), Some("bad"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("at line 3, column 1: not valid INI"), "{msg}");
+        assert!(!msg.contains("Some("), "no Rust debug text: {msg}");
         assert!(!format!("{p:?}").contains("s;x"));
 
         let f = write(

@@ -22,7 +22,7 @@ use serde::Serialize;
 
 pub use error::{Error, ErrorKind, Result};
 pub use events::RunEvent;
-pub use platforms::profile_host;
+pub use platforms::{VERIFY_TIMEOUT, profile_host};
 pub use polysync_core::{
     Action, Auth, Compute, ComputeType, DataType, Direction, Hint, Job, JobType, JobsApiVersion,
     Parameter, ParameterMapping, PipelineRunId, Platform, Run, RunStatus, TaskType,

@@ -11,6 +11,9 @@ use polysync_store::Update;
 
 use crate::{Engine, Error, Result};
 
+/// How long `platform add` waits for the workspace to answer the check.
+pub const VERIFY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 impl Engine {
     /// Registers a platform after validation. Of two concurrent adds of one
     /// name (other processes included) exactly one succeeds; the other gets
@@ -18,6 +21,78 @@ impl Engine {
     pub async fn add_platform(&self, platform: Platform) -> Result<Platform> {
         platform.validate()?;
         Ok(self.inner.store.add_platform(&platform).await?)
+    }
+
+    /// Registers a platform after checking that its workspace answers and
+    /// accepts its credentials (what `platform add` does unless told not
+    /// to). Nothing is saved when the check fails. Returns the platform and
+    /// the identity its credentials authenticate as.
+    pub async fn add_verified_platform(&self, platform: Platform) -> Result<(Platform, String)> {
+        platform.validate()?;
+        if self.find_platform(&platform.name).await?.is_some() {
+            return Err(Error::AlreadyExists {
+                entity: "platform",
+                key: platform.name.clone(),
+            });
+        }
+        let identity = self.verify_platform(&platform).await?;
+        let saved = self.add_platform(platform).await?;
+        Ok((saved, identity))
+    }
+
+    /// Checks that a platform's workspace answers and accepts its
+    /// credentials (one SCIM `Me` read, bounded by [`VERIFY_TIMEOUT`]);
+    /// returns the identity. The platform need not be saved.
+    pub async fn verify_platform(&self, platform: &Platform) -> Result<String> {
+        let client = DatabricksClient::new(self.client_config(platform)?).map_err(|e| {
+            Error::Credentials {
+                platform: platform.name.clone(),
+                message: format!("cannot build the Databricks client: {e}"),
+                hint: Hint::text("check the workspace URL and the credentials"),
+                source: Some(Box::new(e)),
+            }
+        })?;
+        let conn = Connection {
+            platform: platform.clone(),
+            client,
+        };
+        let not_verified = Hint::text(
+            "fix the workspace URL or the credentials, or add the platform without this check (--no-verify)",
+        );
+        match tokio::time::timeout(VERIFY_TIMEOUT, conn.current_user()).await {
+            Ok(Ok(identity)) => Ok(identity),
+            Ok(Err(e)) => {
+                let refused = matches!(e, polysync_databricks::Error::Auth(_))
+                    || e.status()
+                        .is_some_and(|s| s.as_u16() == 401 || s.as_u16() == 403);
+                Err(Error::Credentials {
+                    platform: platform.name.clone(),
+                    message: if refused {
+                        format!(
+                            "{} refused the platform's credentials: {e}",
+                            platform.workspace_url
+                        )
+                    } else {
+                        format!(
+                            "cannot verify the platform at {}: {e}",
+                            platform.workspace_url
+                        )
+                    },
+                    hint: not_verified,
+                    source: Some(Box::new(e)),
+                })
+            }
+            Err(_) => Err(Error::Credentials {
+                platform: platform.name.clone(),
+                message: format!(
+                    "{} did not answer within {} s",
+                    platform.workspace_url,
+                    VERIFY_TIMEOUT.as_secs()
+                ),
+                hint: not_verified,
+                source: None,
+            }),
+        }
     }
 
     /// Changes a registered platform; `platform.version` must be the one
@@ -103,11 +178,8 @@ impl Engine {
                 let profile = Config::from_profile(name, file.as_deref()).map_err(|e| {
                     Error::Credentials {
                         platform: platform.name.clone(),
-                        message: format!("cannot read profile [{name}]: {e}"),
-                        hint: Hint::text(format!(
-                            "add a [{name}] section with host and token to {} (or point DATABRICKS_CONFIG_FILE at the right file)",
-                            file.as_deref().map_or_else(|| "~/.databrickscfg".to_owned(), |p| p.display().to_string())
-                        )),
+                        message: e.to_string(),
+                        hint: profile_hint(name, file.as_deref()),
                         source: Some(Box::new(e)),
                     }
                 })?;
@@ -195,14 +267,26 @@ impl Engine {
     }
 }
 
+/// How to fix a profile that cannot be used: name the file, and what a
+/// profile needs for either kind of credentials.
+fn profile_hint(name: &str, file: Option<&Path>) -> Hint {
+    Hint::text(format!(
+        "use one of the profiles listed, or add a [{name}] section to {} with `host` and either `token` (personal access token) or `client_id` and `client_secret` (OAuth service principal); DATABRICKS_CONFIG_FILE points at another file",
+        file.map_or_else(
+            || "~/.databrickscfg".to_owned(),
+            |p| p.display().to_string()
+        )
+    ))
+}
+
 /// The workspace URL a `~/.databrickscfg` profile names, for adding a
 /// platform by profile without `--host`. The file is the one given, else
 /// `DATABRICKS_CONFIG_FILE` (the process environment, as for the SDKs),
 /// else `~/.databrickscfg`, as the SDKs resolve it. Reads the file only: no
 /// request, no store.
-pub fn profile_host(profile: &str, config_file: Option<&Path>) -> Result<String> {
+pub fn profile_host(platform: &str, profile: &str, config_file: Option<&Path>) -> Result<String> {
     let cred_err = |message: String, hint: Hint| Error::Credentials {
-        platform: String::new(),
+        platform: platform.to_owned(),
         message,
         hint,
         source: None,
@@ -221,9 +305,9 @@ pub fn profile_host(profile: &str, config_file: Option<&Path>) -> Result<String>
     let loaded =
         polysync_databricks::databrickscfg::load_profile(&path, Some(profile)).map_err(|e| {
             Error::Credentials {
-                platform: String::new(),
+                platform: platform.to_owned(),
                 message: e.to_string(),
-                hint: Hint::text("check the profile name, or give the workspace URL"),
+                hint: profile_hint(profile, Some(&path)),
                 source: Some(Box::new(e)),
             }
         })?;

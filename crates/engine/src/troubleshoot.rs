@@ -82,6 +82,9 @@ pub(crate) fn translate(err: ProviderError, platform: &Platform, job: Option<&Jo
     let raw = source.to_string();
     let what = job.map_or_else(|| target.clone(), |j| format!("job {:?}", j.name));
     let op = format!("{operation} {what}");
+    // The OAuth token endpoint refused the client id / secret: no API
+    // status, but the same fix as a 401.
+    let token_refused = matches!(source.as_ref(), polysync_databricks::Error::Auth(_));
     let unreachable = matches!(
         source.as_ref(),
         polysync_databricks::Error::Transport { .. } | polysync_databricks::Error::Timeout { .. }
@@ -101,7 +104,7 @@ pub(crate) fn translate(err: ProviderError, platform: &Platform, job: Option<&Jo
     };
     // Credentials and connectivity first: they apply to every type.
     match (status, unreachable) {
-        (Some(401 | 403), _) => {
+        _ if token_refused || matches!(status, Some(401 | 403)) => {
             let hint = match &platform.auth {
                 Auth::TokenEnv { var } => Hint::action(
                     format!(
@@ -115,7 +118,7 @@ pub(crate) fn translate(err: ProviderError, platform: &Platform, job: Option<&Jo
                 ),
                 Auth::Profile { name, .. } => Hint::action(
                     format!(
-                        "check the credentials of profile [{name}] in ~/.databrickscfg (or DATABRICKS_CONFIG_FILE) for {}",
+                        "check the credentials of profile [{name}] in ~/.databrickscfg (or DATABRICKS_CONFIG_FILE) for {}: its token, or its client_id and client_secret",
                         platform.workspace_url
                     ),
                     Action::ShowPlatform {

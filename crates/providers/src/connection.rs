@@ -57,6 +57,29 @@ impl Connection {
     }
 }
 
+impl Connection {
+    /// Who the platform's credentials authenticate as (`userName` of SCIM
+    /// `Me`): one cheap read that proves the workspace answers and accepts
+    /// the credentials, for checking a platform before it is saved.
+    pub async fn current_user(&self) -> std::result::Result<String, polysync_databricks::Error> {
+        let me: Value = self
+            .client
+            .request::<Value, Value>(
+                polysync_databricks::Method::GET,
+                "/api/2.0/preview/scim/v2/Me",
+                &[],
+                None,
+                Idempotency::Idempotent,
+            )
+            .await?;
+        Ok(me
+            .get("userName")
+            .and_then(Value::as_str)
+            .unwrap_or("(unnamed identity)")
+            .to_owned())
+    }
+}
+
 /// A typed response as the JSON the pure rules of `polysync-core` read.
 /// The models keep unknown fields, so nothing the rules look at is lost.
 pub(crate) fn to_json<T: serde::Serialize>(

@@ -81,6 +81,10 @@ pub struct AddArgs {
     /// Print the saved platform as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Save the platform without checking that the workspace answers and accepts the
+    /// credentials (offline setup, a token exported later).
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 /// Run a `polysync platform` subcommand.
@@ -96,12 +100,21 @@ pub async fn run(db: Option<String>, cmd: PlatformCommand) -> anyhow::Result<Exi
             let Some(platform) = platform else {
                 return Ok(ExitCode::SUCCESS);
             };
-            let saved = engine.add_platform(platform).await?;
+            let (saved, identity) = if args.no_verify {
+                (engine.add_platform(platform).await?, None)
+            } else {
+                let (saved, identity) = engine.add_verified_platform(platform).await?;
+                (saved, Some(identity))
+            };
             if args.json {
                 output::print_json(&output::platform_json(&saved))?;
             } else {
+                let checked = match &identity {
+                    Some(who) => format!("credentials verified as {}", output::clean(who)),
+                    None => "not verified".to_owned(),
+                };
                 println!(
-                    "platform {} added ({}); next: polysync import {}",
+                    "platform {} added ({}; {checked}); next: polysync import {}",
                     saved.name,
                     saved.workspace_url,
                     output::shell_quote(&saved.name)
@@ -178,13 +191,14 @@ fn build_platform(args: &AddArgs) -> anyhow::Result<Platform> {
     let host = match (&args.host, &args.profile) {
         (Some(h), _) => h.clone(),
         (None, Some(profile)) => {
-            polysync_engine::profile_host(profile, args.config_file.as_deref()).map_err(|e| {
-                let hint = e
-                    .hint()
-                    .map(|h| crate::hints::render(&h))
-                    .unwrap_or_default();
-                usage(e.to_string(), hint)
-            })?
+            polysync_engine::profile_host(&args.name, profile, args.config_file.as_deref())
+                .map_err(|e| {
+                    let hint = e
+                        .hint()
+                        .map(|h| crate::hints::render(&h))
+                        .unwrap_or_default();
+                    usage(e.to_string(), hint)
+                })?
         }
         (None, None) => {
             return Err(usage(

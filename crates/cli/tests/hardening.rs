@@ -1,6 +1,7 @@
-//! Several `polysync` processes at once, and processes killed mid-way, as users and scripts
-//! produce them: nothing fails on locking, nothing is lost, every run is recovered. Each test
-//! runs on SQLite and, when `POLYSYNC_TEST_DATABASE_URL` is set, on PostgreSQL.
+//! What a new user and an adversary ran into: several `polysync` processes at once and
+//! processes killed mid-way (nothing fails on locking, nothing is lost, every run is
+//! recovered; on SQLite and, when `POLYSYNC_TEST_DATABASE_URL` is set, on PostgreSQL), partial
+//! imports, bad database URLs, and profiles and credentials checked when a platform is added.
 
 mod support;
 
@@ -8,7 +9,7 @@ use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use polysync_emulator::{EmulatorHandle, FaultConfig};
+use polysync_emulator::{EmulatorHandle, FaultConfig, OAuthClient};
 use polysync_testkit::TestDb;
 use support::{Out, polysync};
 
@@ -217,6 +218,180 @@ async fn an_import_with_a_refused_kind_is_partial_with_exit_3() {
     let json = run(db.url(), &["import", "emu", "--json"]).await;
     assert_eq!(json.code, 3);
     assert_eq!(json.json()["skipped"][0]["object"], "pipelines");
+    emu.shutdown().await;
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_database_url_scheme_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for url in [
+        "postgress://user:pw-9f3@host/db",
+        "mysql://user:pw-9f3@host/db",
+    ] {
+        let out = Out::of_async({
+            let mut cmd = cli(url, &["platform", "list"]);
+            cmd.current_dir(dir.path());
+            cmd
+        })
+        .await;
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("unsupported database URL scheme"),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            !out.stderr.contains("pw-9f3"),
+            "password leaked: {}",
+            out.stderr
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).expect("dir").count(),
+            0,
+            "nothing was created"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_add_checks_the_workspace_and_the_credentials() {
+    let emu = polysync_testkit::start_emulator(TOKEN, |c| {
+        c.oauth_clients = vec![OAuthClient {
+            client_id: "sp-app".into(),
+            client_secret: "right-secret".into(),
+        }];
+    })
+    .await;
+    let db = TestDb::sqlite();
+    let url = emu.url();
+    let cfg = tempfile::NamedTempFile::new().expect("cfg");
+    std::fs::write(
+        cfg.path(),
+        format!(
+            "[DEFAULT]\nhost = {url}\ntoken = {TOKEN}\n\n[sp]\nhost = {url}\nclient_id = sp-app\nclient_secret = right-secret\n\n[wrong-secret]\nhost = {url}\nclient_id = sp-app\nclient_secret = nope\n"
+        ),
+    )
+    .expect("write cfg");
+    let cfg_path = cfg.path().display().to_string();
+    let add = |name: &str, extra: &[&str]| {
+        let mut args = vec!["platform", "add", name];
+        args.extend_from_slice(extra);
+        let mut cmd = cli(db.url(), &args);
+        cmd.env("DATABRICKS_CONFIG_FILE", &cfg_path);
+        Out::of_async(cmd)
+    };
+
+    // A token the workspace refuses: nothing is saved; --no-verify saves it anyway.
+    let refused = add("bad", &["--host", &url, "--token-env", "WRONG_TOKEN_VAR"]).await;
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    let wrong = {
+        let mut cmd = cli(
+            db.url(),
+            &[
+                "platform",
+                "add",
+                "bad",
+                "--host",
+                &url,
+                "--token-env",
+                "WRONG",
+            ],
+        );
+        cmd.env("WRONG", "not-the-token");
+        Out::of_async(cmd).await
+    };
+    assert_eq!(wrong.code, 1, "{}", wrong.stderr);
+    assert!(
+        wrong.stderr.contains("refused the platform's credentials"),
+        "{}",
+        wrong.stderr
+    );
+    assert!(wrong.stderr.contains("--no-verify"), "{}", wrong.stderr);
+    let listed = run(db.url(), &["platform", "list", "--json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        listed.as_array().map(Vec::len),
+        Some(0),
+        "nothing saved: {listed}"
+    );
+    add(
+        "bad",
+        &["--host", &url, "--token-env", "WRONG", "--no-verify"],
+    )
+    .await
+    .ok();
+
+    // Unreachable: a port nobody listens on.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        drop(l);
+        format!("http://127.0.0.1:{port}")
+    };
+    let unreachable = add("down", &["--host", &closed, "--token-env", TOKEN_VAR]).await;
+    assert_eq!(unreachable.code, 1, "{}", unreachable.stderr);
+    assert!(
+        unreachable.stderr.contains("cannot verify")
+            || unreachable.stderr.contains("did not answer"),
+        "{}",
+        unreachable.stderr
+    );
+
+    // A good token and a good OAuth service principal are verified and saved.
+    let ok = add("pat", &["--host", &url, "--token-env", TOKEN_VAR])
+        .await
+        .ok();
+    assert!(ok.stdout.contains("credentials verified"), "{}", ok.stdout);
+    add("sp", &["--profile", "sp"]).await.ok();
+
+    // A wrong client secret is refused with a hint naming what to check.
+    let secret = add("sp2", &["--profile", "wrong-secret"]).await;
+    assert_eq!(secret.code, 1, "{}", secret.stderr);
+    assert!(secret.stderr.contains("hint:"), "{}", secret.stderr);
+    add("sp2", &["--profile", "wrong-secret", "--no-verify"])
+        .await
+        .ok();
+    let import = {
+        let mut cmd = cli(db.url(), &["import", "sp2"]);
+        cmd.env("DATABRICKS_CONFIG_FILE", &cfg_path);
+        Out::of_async(cmd).await
+    };
+    assert_eq!(import.code, 1, "{}", import.stderr);
+    assert!(
+        import.stderr.contains("client_id and client_secret"),
+        "{}",
+        import.stderr
+    );
+
+    // A missing profile names itself once and lists the profiles that exist.
+    let missing = add("x", &["--profile", "nope"]).await;
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    let first_line = missing.stderr.lines().next().unwrap_or_default();
+    assert_eq!(first_line.matches("nope").count(), 1, "{first_line}");
+    assert!(
+        missing.stderr.contains("DEFAULT, sp, wrong-secret"),
+        "{}",
+        missing.stderr
+    );
+    assert!(
+        missing.stderr.contains("client_id"),
+        "the hint covers OAuth profiles: {}",
+        missing.stderr
+    );
+
+    // A corrupt file is described in words, not Rust debug text.
+    std::fs::write(cfg.path(), "[broken\nhost=\n").expect("corrupt");
+    let corrupt = add("y", &["--profile", "broken"]).await;
+    assert_eq!(corrupt.code, 2, "{}", corrupt.stderr);
+    assert!(
+        corrupt.stderr.contains("not valid INI"),
+        "{}",
+        corrupt.stderr
+    );
+    assert!(!corrupt.stderr.contains("Some("), "{}", corrupt.stderr);
     emu.shutdown().await;
     db.cleanup().await;
 }

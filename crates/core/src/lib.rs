@@ -19,6 +19,7 @@ pub mod pipeline_params;
 pub mod platform;
 pub mod run;
 pub mod status;
+pub mod task;
 pub mod widgets;
 
 pub use compute::{Compute, ComputeType};
@@ -30,4 +31,5 @@ pub use parameter::{DataType, Direction, Parameter};
 pub use platform::{Auth, JobsApiVersion, Platform};
 pub use run::{PipelineRunId, Run};
 pub use status::{RunStatus, StateObservation};
+pub use task::{Condition, Dependency, RetryPolicy, Schedule, Task, TaskFileError, TaskSet};
 pub use widgets::{NotebookLanguage, Widget, WidgetKind};

@@ -49,6 +49,7 @@ pub fn command(action: &Action) -> Option<String> {
         Action::EditJob { job } => format!("polysync jobs edit {}", q(job)),
         Action::SyncParams { job } => format!("polysync jobs sync-params {}", q(job)),
         Action::ListRuns => "polysync runs list".to_owned(),
+        Action::ListTasks => "polysync tasks list".to_owned(),
         Action::ShowRun { run_id } => format!("polysync runs show {}", q(run_id)),
         Action::SetEnv { var, value } => format!("export {var}=<{value}>"),
         _ => return None,

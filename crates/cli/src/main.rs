@@ -40,6 +40,9 @@ enum Command {
     /// List and show runs.
     #[command(subcommand)]
     Runs(commands::runs::RunsCommand),
+    /// Apply a tasks file; list, show and remove tasks.
+    #[command(subcommand)]
+    Tasks(commands::tasks::TasksCommand),
     /// Cancel a run by its Polysync run id.
     Cancel(commands::runs::CancelArgs),
     /// Run the Databricks workspace emulator (REST API compatible with official clients).
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
             Command::Run(args) => commands::run::run(db, args).await,
             Command::Runs(cmd) => commands::runs::run(db, cmd).await,
             Command::Cancel(args) => commands::runs::cancel(db, args).await,
+            Command::Tasks(cmd) => commands::tasks::run(db, cmd).await,
             Command::Emulator(args) => commands::emulator::run(args).await,
             Command::Arazzo(cmd) => commands::arazzo::run(db, cmd).await,
         }

@@ -61,6 +61,8 @@ pub enum Action {
         /// Polysync run id.
         run_id: String,
     },
+    /// List the applied tasks.
+    ListTasks,
     /// Set an environment variable the platform names.
     SetEnv {
         /// The variable.

@@ -59,6 +59,10 @@ pub enum Error {
         /// The name.
         key: String,
     },
+    /// A tasks file cannot be applied: every problem, each with its file,
+    /// line, task and field. Nothing was changed.
+    #[error(transparent)]
+    TaskFile(#[from] polysync_core::TaskFileError),
     /// A reference names several jobs (on different platforms); nothing
     /// was done.
     #[error("{reference:?} is ambiguous: it names {} jobs: {}", candidates.len(), candidates.join(", "))]
@@ -135,7 +139,7 @@ impl Error {
             Error::Invalid(_) => ErrorKind::Invalid,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
-            Error::Ambiguous { .. } => ErrorKind::Invalid,
+            Error::Ambiguous { .. } | Error::TaskFile(_) => ErrorKind::Invalid,
             Error::Conflict(_) => ErrorKind::Conflict,
             // An unusable --database-url is the user's input, not an outage.
             Error::Store(e) if e.kind() == polysync_store::ErrorKind::Config => ErrorKind::Invalid,
@@ -172,6 +176,7 @@ impl Error {
                     Action::ListJobs { platform: None },
                 ),
                 "run" => Hint::action("see the recorded runs", Action::ListRuns),
+                "task" => Hint::action("see the applied tasks", Action::ListTasks),
                 _ => return None,
             }),
             Error::AlreadyExists { entity, key } => Some(match *entity {
@@ -187,6 +192,9 @@ impl Error {
                 ),
                 _ => return None,
             }),
+            Error::TaskFile(_) => Some(Hint::text(
+                "fix the file where each problem says and apply it again; nothing was changed",
+            )),
             Error::Ambiguous { .. } => Some(Hint::text(
                 "name the job as PLATFORM:EXTERNAL_ID, one of the candidates listed",
             )),

@@ -12,6 +12,7 @@ mod events;
 mod jobs;
 mod platforms;
 mod runs;
+mod tasks;
 mod troubleshoot;
 
 use std::collections::HashMap;
@@ -23,12 +24,16 @@ use serde::Serialize;
 pub use error::{Error, ErrorKind, Result};
 pub use events::RunEvent;
 pub use platforms::{VERIFY_TIMEOUT, profile_host};
+pub use polysync_core::task::{Problem, TaskFileError, format_duration};
 pub use polysync_core::{
     Action, Auth, Compute, ComputeType, DataType, Direction, Hint, Job, JobType, JobsApiVersion,
     Parameter, ParameterMapping, PipelineRunId, Platform, Run, RunStatus, TaskType,
 };
+pub use polysync_core::{Condition, Task};
 pub use polysync_providers::{ImportProgress, NoProgress, Skipped};
-pub use polysync_store::{JobFilter, RunFilter, StatusChange};
+pub use polysync_store::{
+    ApplyMode, JobFilter, RunFilter, StatusChange, StoredTask, TaskApplySummary,
+};
 pub use troubleshoot::{PENDING_HINT, STOPPING_NOTE};
 
 use polysync_databricks::DatabricksClient;

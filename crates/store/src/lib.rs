@@ -21,6 +21,7 @@ mod migrate;
 mod platforms;
 mod rows;
 mod runs;
+mod tasks;
 mod tx;
 
 use std::path::Path;
@@ -35,6 +36,7 @@ use sqlx::sqlite::{
 pub use error::{Error, ErrorKind, Result};
 pub use jobs::{ImportScope, ImportSummary, JobFilter, SyncSummary};
 pub use runs::{RunFilter, StatusChange};
+pub use tasks::{ApplyMode, StoredTask, TaskApplySummary};
 pub use tx::Tx;
 
 /// Runs the same body on whichever pool is live; `$p` is bound to the

@@ -21,6 +21,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "versions and intents",
         include_str!("../migrations/sqlite/0002_versions_and_intents.sql"),
     ),
+    (
+        5,
+        "tasks",
+        include_str!("../migrations/sqlite/0005_tasks.sql"),
+    ),
 ];
 
 const POSTGRES: &[(i64, &str, &str)] = &[
@@ -33,6 +38,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "versions and intents",
         include_str!("../migrations/postgres/0002_versions_and_intents.sql"),
+    ),
+    (
+        5,
+        "tasks",
+        include_str!("../migrations/postgres/0005_tasks.sql"),
     ),
 ];
 

@@ -8,6 +8,7 @@ pub mod platform;
 pub mod quickstart;
 pub mod run;
 pub mod runs;
+pub mod tasks;
 
 use std::process::ExitCode;
 

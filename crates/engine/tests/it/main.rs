@@ -11,4 +11,5 @@ mod references;
 mod run_steps;
 mod runs;
 mod status_rows;
+mod tasks;
 mod troubleshooting;

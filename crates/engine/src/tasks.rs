@@ -1,0 +1,241 @@
+//! Task use cases: apply a tasks file (atomically, idempotently, every
+//! problem reported before anything changes), list, show, remove. The
+//! dispatcher that runs tasks builds on these definitions.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use polysync_core::task::{Problem, TaskFileError, downstream_of, is_template, parse_task_file};
+use polysync_core::{Direction, Task};
+use polysync_store::{ApplyMode, StoredTask, TaskApplySummary};
+
+use crate::{Engine, Error, Result};
+
+/// The template forms a task parameter may use, resolved when it runs.
+fn check_templates(task: &Task, upstream: &BTreeSet<String>, problems: &mut Vec<Problem>) {
+    for (param, value) in &task.params {
+        let mut rest = value.as_str();
+        while let Some(start) = rest.find("${") {
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                problems.push(Problem::of_task(
+                    &task.name,
+                    format!("params.{param}"),
+                    None,
+                    format!("{value:?} opens `${{` without closing `}}`"),
+                ));
+                break;
+            };
+            let expr = &after[..end];
+            let parts: Vec<&str> = expr.split('.').collect();
+            let ok = match parts.as_slice() {
+                ["dag_run", "id" | "logical_date"] => Ok(()),
+                ["tasks", name, "run_id"] | ["tasks", name, "outputs", _] => {
+                    if upstream.contains(*name) {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "`${{{expr}}}` names task {name:?}, which is not upstream of {:?}; a task reads values only from tasks it runs after",
+                            task.name
+                        ))
+                    }
+                }
+                _ => Err(format!(
+                    "`${{{expr}}}` is not a known value; use ${{tasks.NAME.outputs.PARAM}}, ${{tasks.NAME.run_id}}, ${{dag_run.id}} or ${{dag_run.logical_date}}"
+                )),
+            };
+            if let Err(message) = ok {
+                problems.push(Problem::of_task(
+                    &task.name,
+                    format!("params.{param}"),
+                    None,
+                    message,
+                ));
+            }
+            rest = &after[end + 1..];
+        }
+    }
+}
+
+/// Every task `name` runs after, directly or not.
+fn upstream_of(tasks: &[Task], name: &str) -> BTreeSet<String> {
+    let by_name: BTreeMap<&str, &Task> = tasks.iter().map(|t| (t.name.as_str(), t)).collect();
+    let mut out = BTreeSet::new();
+    let mut pending = vec![name];
+    while let Some(n) = pending.pop() {
+        for d in by_name.get(n).map_or(&[][..], |t| t.after.as_slice()) {
+            if out.insert(d.task.clone()) {
+                pending.push(&d.task);
+            }
+        }
+    }
+    out
+}
+
+impl Engine {
+    /// Applies a tasks file (`file` names it in errors, `text` is its
+    /// content): every task's job must exist and take the parameters given
+    /// (Input ones, of the right type), on top of the file's own rules.
+    /// All problems are reported together and nothing changes; otherwise
+    /// tasks and limits are replaced in one transaction. Re-applying the
+    /// same file changes nothing.
+    pub async fn apply_tasks(
+        &self,
+        file: &str,
+        text: &str,
+        mode: ApplyMode,
+    ) -> Result<TaskApplySummary> {
+        let set = parse_task_file(file, text)?;
+        let mut problems = Vec::new();
+        for task in &set.tasks {
+            self.check_task_job(task, &mut problems).await?;
+            check_templates(task, &upstream_of(&set.tasks, &task.name), &mut problems);
+        }
+        if !problems.is_empty() {
+            return Err(TaskFileError {
+                file: file.to_owned(),
+                problems,
+            }
+            .into());
+        }
+        let now = jiff::Timestamp::now();
+        let summary = self
+            .inner
+            .store
+            .apply_tasks(&set.tasks, &set.limits, mode, |t| {
+                t.schedule
+                    .as_ref()
+                    .and_then(|s| s.next_after(now).ok())
+                    .map(|z| z.timestamp().as_millisecond())
+            })
+            .await?;
+        Ok(summary)
+    }
+
+    /// The job checks of one task: it exists (unambiguously) and accepts
+    /// the parameters given.
+    async fn check_task_job(&self, task: &Task, problems: &mut Vec<Problem>) -> Result<()> {
+        let mut problem = |field: String, message: String| {
+            problems.push(Problem::of_task(&task.name, field, None, message));
+        };
+        if task.job.starts_with("arazzo:") {
+            problem(
+                "job".into(),
+                "Arazzo workflow jobs are not supported in tasks yet; import the workflow's steps as jobs".into(),
+            );
+            return Ok(());
+        }
+        let job = match self.find_job(&task.job).await {
+            Ok(Some(job)) => job,
+            Ok(None) => {
+                problem(
+                    "job".into(),
+                    format!(
+                        "unknown job {:?}; name an imported job as `polysync run` accepts it (see `polysync jobs list`)",
+                        task.job
+                    ),
+                );
+                return Ok(());
+            }
+            Err(e @ Error::Ambiguous { .. }) => {
+                problem("job".into(), e.to_string());
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        if job.removed_at.is_some() {
+            problem(
+                "job".into(),
+                format!(
+                    "job {:?} was removed from Databricks (seen missing at the last import)",
+                    job.name
+                ),
+            );
+        }
+        for (name, value) in &task.params {
+            let field = format!("params.{name}");
+            let Some(p) = job.parameters.iter().find(|p| &p.name == name) else {
+                let known: Vec<&str> = job.parameters.iter().map(|p| p.name.as_str()).collect();
+                problem(
+                    field,
+                    format!(
+                        "job {:?} has no parameter {name:?} (it has: {})",
+                        job.name,
+                        if known.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                );
+                continue;
+            };
+            if p.direction == Direction::Output {
+                problem(
+                    field,
+                    format!(
+                        "{name:?} is an Output parameter of job {:?}: it is read back, never sent",
+                        job.name
+                    ),
+                );
+                continue;
+            }
+            if !p.forwarded {
+                problem(
+                    field,
+                    format!(
+                        "{name:?} is reference only for {} jobs and is never sent: {}",
+                        job.job_type.display_name(),
+                        job.job_type.reference_only_hint()
+                    ),
+                );
+                continue;
+            }
+            if !is_template(value)
+                && let Err(e) = p.data_type.to_wire(value)
+            {
+                problem(field, e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Every task, by name.
+    pub async fn list_tasks(&self) -> Result<Vec<StoredTask>> {
+        Ok(self.inner.store.list_tasks().await?)
+    }
+
+    /// One task; [`Error::NotFound`] when there is none.
+    pub async fn get_task(&self, name: &str) -> Result<StoredTask> {
+        self.inner
+            .store
+            .find_task(name)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                entity: "task",
+                key: name.to_owned(),
+            })
+    }
+
+    /// The tasks a DAG run started from `name` holds: it and everything
+    /// downstream, by name.
+    pub async fn dag_of(&self, name: &str) -> Result<BTreeSet<String>> {
+        self.get_task(name).await?;
+        let all: Vec<Task> = self
+            .list_tasks()
+            .await?
+            .into_iter()
+            .map(|t| t.task)
+            .collect();
+        Ok(downstream_of(&all, name))
+    }
+
+    /// The contention limits, by name.
+    pub async fn task_limits(&self) -> Result<BTreeMap<String, u32>> {
+        Ok(self.inner.store.list_limits().await?)
+    }
+
+    /// Removes one task (refused while other tasks run after it).
+    pub async fn remove_task(&self, name: &str) -> Result<()> {
+        Ok(self.inner.store.delete_task(name).await?)
+    }
+}

@@ -57,6 +57,9 @@ pub struct Directive {
     pub message: Option<String>,
     /// `exit=`.
     pub exit: Option<String>,
+    /// `fail_first=N`: the notebook's first N runs fail, later ones follow
+    /// the other keys (for retry tests).
+    pub fail_first: Option<u32>,
 }
 
 impl Directive {
@@ -75,6 +78,9 @@ impl Directive {
         }
         if other.exit.is_some() {
             self.exit = other.exit;
+        }
+        if other.fail_first.is_some() {
+            self.fail_first = other.fail_first;
         }
     }
 }
@@ -161,6 +167,7 @@ pub fn parse_directive_body(body: &str) -> Directive {
             "pending" => d.pending_ms = parse_duration_ms(&v),
             "message" => d.message = Some(v),
             "exit" => d.exit = Some(v),
+            "fail_first" => d.fail_first = v.trim().parse().ok(),
             _ => {}
         }
     }

@@ -409,6 +409,8 @@ pub struct AppState {
     pub pipelines: RwLock<BTreeMap<String, Pipeline>>,
     /// Clusters.
     pub clusters: RwLock<BTreeMap<String, Cluster>>,
+    /// Runs started per notebook path, for the `fail_first=N` directive.
+    pub notebook_starts: Mutex<HashMap<String, u32>>,
 }
 
 impl AppState {
@@ -463,6 +465,7 @@ impl AppState {
             next_object_id: AtomicI64::new(1_000_000_001),
             pipelines: RwLock::new(BTreeMap::new()),
             clusters: RwLock::new(BTreeMap::new()),
+            notebook_starts: Mutex::new(HashMap::new()),
             url: OnceLock::new(),
             config,
         }

@@ -485,3 +485,37 @@ async fn cancelling_the_active_run_releases_the_queue() {
         .await;
     assert_eq!(e.wait_run(third).await["state"]["result_state"], "CANCELED");
 }
+
+#[tokio::test]
+async fn fail_first_fails_a_notebooks_first_runs_only() {
+    let dir = polysync_testkit::write_files(&[(
+        "Shared/flaky.py",
+        "# Databricks notebook source\n# emulator: fail_first=2 duration=1s exit=ok\nprint(1)\n",
+    )]);
+    let e = Emu::start(|c| c.workspace_dir = Some(dir.path().to_path_buf())).await;
+    let mut results = Vec::new();
+    for i in 0..3 {
+        let (s, v) = e
+            .post(
+                "/api/2.1/jobs/runs/submit",
+                json!({"run_name": format!("try {i}"), "tasks": [{"task_key": "t", "notebook_task": {"notebook_path": "/Shared/flaky"}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let id = v["run_id"].as_i64().unwrap();
+        let mut state = serde_json::Value::Null;
+        for _ in 0..200 {
+            let (_, r) = e.get(&format!("/api/2.1/jobs/runs/get?run_id={id}")).await;
+            // A failed task ends its parent INTERNAL_ERROR + FAILED, as on Databricks.
+            if r["state"]["life_cycle_state"] == "TERMINATED"
+                || r["state"]["life_cycle_state"] == "INTERNAL_ERROR"
+            {
+                state = r["state"].clone();
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        results.push(state["result_state"].as_str().unwrap_or("?").to_owned());
+    }
+    assert_eq!(results, vec!["FAILED", "FAILED", "SUCCESS"]);
+}

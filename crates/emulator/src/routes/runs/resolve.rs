@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::behaviour::{Effect, ExitExpr, Outcome, description_directive};
 use crate::faults::roll;
 use crate::lifecycle::TaskBehaviour;
-use crate::state::{AppState, ObjectKind, read_lock};
+use crate::state::{AppState, ObjectKind, lock, read_lock};
 
 pub(super) fn str_map(v: Option<&Value>) -> HashMap<String, String> {
     v.and_then(Value::as_object)
@@ -133,6 +133,24 @@ pub(super) fn resolve(
     }
     if directive.exit.is_some() {
         b.exit = directive.exit.clone();
+    }
+    if let (Some(n), Some(path)) = (
+        directive.fail_first,
+        nb.and_then(|nb| nb.get("notebook_path"))
+            .and_then(Value::as_str),
+    ) {
+        let mut starts = lock(&s.notebook_starts);
+        let count = starts
+            .entry(crate::routes::workspace::normalise(path))
+            .or_insert(0);
+        *count += 1;
+        if *count <= n {
+            b.outcome = Outcome::Failed;
+            b.exit = None;
+            b.message = Some(format!(
+                "failing on purpose: run {count} of the first {n} (emulator fail_first={n})"
+            ));
+        }
     }
     let rate = s.faults().internal_error_rate;
     if rate > 0.0 && roll() < rate {

@@ -9,6 +9,7 @@
 //! depends on this crate) never compiles the client.
 
 pub mod compute;
+pub mod dag;
 pub mod error;
 pub mod hint;
 pub mod job;
@@ -23,6 +24,7 @@ pub mod task;
 pub mod widgets;
 
 pub use compute::{Compute, ComputeType};
+pub use dag::{Attempt, DagRun, DagRunStatus, Readiness, TaskRun, TaskRunStatus};
 pub use error::{Error, Result};
 pub use hint::{Action, Hint};
 pub use job::{Job, JobType};

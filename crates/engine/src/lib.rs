@@ -7,6 +7,8 @@
 //! from what a platform names, every status change persisted, Databricks
 //! errors translated into a cause and a fix.
 
+mod dag;
+mod dispatcher;
 mod error;
 mod events;
 mod jobs;
@@ -21,6 +23,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use dag::{AttemptView, DEFAULT_PLATFORM_CAPACITY, DagRunView, TaskRunView};
+pub use dispatcher::{Dispatcher, DispatcherOptions, Pass};
 pub use error::{Error, ErrorKind, Result};
 pub use events::RunEvent;
 pub use platforms::{VERIFY_TIMEOUT, profile_host};
@@ -29,7 +33,7 @@ pub use polysync_core::{
     Action, Auth, Compute, ComputeType, DataType, Direction, Hint, Job, JobType, JobsApiVersion,
     Parameter, ParameterMapping, PipelineRunId, Platform, Run, RunStatus, TaskType,
 };
-pub use polysync_core::{Condition, Task};
+pub use polysync_core::{Condition, DagRun, DagRunStatus, Task, TaskRunStatus};
 pub use polysync_providers::{ImportProgress, NoProgress, Skipped};
 pub use polysync_store::{
     ApplyMode, JobFilter, RunFilter, StatusChange, StoredTask, TaskApplySummary,

@@ -139,6 +139,22 @@ impl Engine {
     /// id). Validation happens here, so an invalid run is refused before
     /// anything is stored or sent. The run is Queued.
     pub async fn enqueue_run(&self, job_ref: &str, overrides: &[(String, String)]) -> Result<Run> {
+        self.enqueue_run_as(&polysync_core::run::new_run_id(), job_ref, overrides)
+            .await
+    }
+
+    /// [`Engine::enqueue_run`] under a given run id (the dispatcher derives
+    /// one per attempt, so a retried step re-creates the same run). A run
+    /// with that id that exists already is returned as it is.
+    pub async fn enqueue_run_as(
+        &self,
+        run_id: &str,
+        job_ref: &str,
+        overrides: &[(String, String)],
+    ) -> Result<Run> {
+        if let Some(existing) = self.inner.store.find_run(run_id).await? {
+            return Ok(existing);
+        }
         let mut job = self.get_job(job_ref).await?;
         if job.removed_at.is_some() {
             return Err(removed_job_error(&job));
@@ -147,17 +163,23 @@ impl Engine {
         job.apply_overrides(overrides.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         let platform = self.get_platform(&job.platform).await?;
         let provider = providers::provider_for(job.job_type);
-        let run_id = polysync_core::run::new_run_id();
         // The Polysync run id doubles as the idempotency token: a retried
         // submission after a lost response creates exactly one run.
-        let request = provider.build_request(&platform, &job, &run_id)?;
-        let mut run = Run::new(&job, run_id, now_ms());
+        let request = provider.build_request(&platform, &job, run_id)?;
+        let mut run = Run::new(&job, run_id.to_owned(), now_ms());
         run.parameters = job
             .wire_parameters()?
             .into_iter()
             .collect::<BTreeMap<_, _>>();
         run.request = Some(request_to_json(&request));
-        let run = self.inner.store.insert_run(&run).await?;
+        let run = match self.inner.store.insert_run(&run).await {
+            Ok(run) => run,
+            // Created meanwhile by another worker resuming the same step.
+            Err(polysync_store::Error::AlreadyExists { .. }) => {
+                return Ok(self.inner.store.get_run(run_id).await?);
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.inner.events.publish(&run);
         Ok(run)
     }

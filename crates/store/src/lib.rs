@@ -15,6 +15,7 @@
 //! updates carry a `version` and are updated compare-and-set, returning
 //! [`Update::Stale`] instead of overwriting a newer write.
 
+mod dag;
 mod error;
 mod jobs;
 mod migrate;
@@ -33,6 +34,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use dag::{DagStatusChange, DispatcherInfo};
 pub use error::{Error, ErrorKind, Result};
 pub use jobs::{ImportScope, ImportSummary, JobFilter, SyncSummary};
 pub use runs::{RunFilter, StatusChange};

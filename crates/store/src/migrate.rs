@@ -26,6 +26,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "tasks",
         include_str!("../migrations/sqlite/0005_tasks.sql"),
     ),
+    (
+        6,
+        "dag runs",
+        include_str!("../migrations/sqlite/0006_dag_runs.sql"),
+    ),
 ];
 
 const POSTGRES: &[(i64, &str, &str)] = &[
@@ -43,6 +48,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         5,
         "tasks",
         include_str!("../migrations/postgres/0005_tasks.sql"),
+    ),
+    (
+        6,
+        "dag runs",
+        include_str!("../migrations/postgres/0006_dag_runs.sql"),
     ),
 ];
 

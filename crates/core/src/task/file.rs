@@ -219,12 +219,16 @@ pub fn parse_task_file(file: &str, text: &str) -> Result<TaskSet, TaskFileError>
                 ),
             }),
         }
-        if !valid_task_name(name) {
+        let implicit = ["platform:", "job:"].iter().any(|p| {
+            name.strip_prefix(p)
+                .is_some_and(|rest| !rest.trim().is_empty())
+        });
+        if !implicit && !valid_task_name(name) {
             problems.push(Problem {
                 task: None,
                 field: format!("limits.{name}"),
                 line: line_of(cap),
-                message: "a limit name uses letters, digits, - and _ only".into(),
+                message: "a limit name uses letters, digits, - and _ only, or is `platform:NAME` / `job:NAME` (the capacity of a platform's or a job's implicit limit)".into(),
             });
         }
     }

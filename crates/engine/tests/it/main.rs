@@ -5,6 +5,7 @@
 mod harness;
 
 mod credentials;
+mod dispatcher;
 mod import;
 mod partial_import;
 mod references;

@@ -1,0 +1,308 @@
+//! DAG run use cases: start one (a task and everything downstream of it),
+//! list, show, cancel. The dispatcher (`dispatcher.rs`) moves them along.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use polysync_core::Task;
+use polysync_core::dag::{
+    Attempt, DagRun, DagRunStatus, Readiness, TaskRun, TaskRunStatus, readiness,
+};
+use serde::Serialize;
+
+use crate::{Engine, Error, Result};
+
+/// Databricks' limit of concurrently running task runs per workspace: the
+/// implicit capacity of a platform unless the tasks file sets
+/// `platform:NAME`.
+pub const DEFAULT_PLATFORM_CAPACITY: u32 = 2_000;
+
+pub(crate) fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// One attempt as the DAG run JSON shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttemptView {
+    /// 1 for the first.
+    pub attempt: u32,
+    /// Running, Success, Failed, TimedOut or Cancelled.
+    pub status: TaskRunStatus,
+    /// The Databricks run id, once submitted.
+    pub databricks_run_id: Option<String>,
+    /// Where to watch it in Databricks.
+    pub monitor_url: Option<String>,
+    /// When it started, epoch ms.
+    pub started_at: i64,
+    /// When it ended, epoch ms.
+    pub ended_at: Option<i64>,
+    /// Why it ended as it did.
+    pub message: Option<String>,
+}
+
+/// One task of a DAG run, with its attempts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskRunView {
+    /// The task's name.
+    pub task: String,
+    /// Where it is.
+    pub status: TaskRunStatus,
+    /// Every attempt, first first.
+    pub attempts: Vec<AttemptView>,
+    /// What happened last (skipped because…, retrying in…).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// A DAG run as `dag-runs show --json` prints it: `{id, status,
+/// started_at, ended_at, tasks: [{task, status, attempts: [...]}]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DagRunView {
+    /// Its id.
+    pub id: String,
+    /// Where it is.
+    pub status: DagRunStatus,
+    /// The task it started from.
+    pub root_task: String,
+    /// `manual` or `schedule`.
+    pub trigger: String,
+    /// The time it stands for, epoch ms.
+    pub logical_date: i64,
+    /// When it started, epoch ms.
+    pub started_at: i64,
+    /// When it ended, epoch ms.
+    pub ended_at: Option<i64>,
+    /// Its task runs, in order.
+    pub tasks: Vec<TaskRunView>,
+}
+
+impl Engine {
+    /// Starts a DAG run of `task` and everything downstream of it. `params`
+    /// are extra values for the root task (checked like `polysync run -p`).
+    /// Nothing runs here: the dispatcher picks the queued task runs up.
+    pub async fn start_dag_run(
+        &self,
+        task: &str,
+        params: &[(String, String)],
+        trigger: &str,
+        logical_date: Option<i64>,
+    ) -> Result<DagRun> {
+        let root = self.get_task(task).await?;
+        let all: Vec<Task> = self
+            .list_tasks()
+            .await?
+            .into_iter()
+            .map(|t| t.task)
+            .collect();
+        let members = polysync_core::task::downstream_of(&all, task);
+        // The root's extra values must be parameters its job takes.
+        if !params.is_empty() {
+            let mut job = self.get_job(&root.task.job).await?;
+            job.apply_overrides(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+        }
+        let limits = self.task_limits().await?;
+        let now = now_ms();
+        let dag = DagRun {
+            id: polysync_core::run::new_run_id(),
+            root_task: task.to_owned(),
+            trigger: trigger.to_owned(),
+            logical_date: logical_date.unwrap_or(now),
+            status: DagRunStatus::Running,
+            created_at: now,
+            ended_at: None,
+            version: 1,
+        };
+        let empty: BTreeMap<String, TaskRunStatus> = BTreeMap::new();
+        let mut task_runs = Vec::new();
+        for (i, t) in all.iter().filter(|t| members.contains(&t.name)).enumerate() {
+            let job = self.get_job(&t.job).await?;
+            let mut keys: Vec<(String, u32)> = t
+                .limits
+                .iter()
+                .map(|l| (l.clone(), limits.get(l).copied().unwrap_or(u32::MAX)))
+                .collect();
+            let platform_key = format!("platform:{}", job.platform);
+            let cap = limits
+                .get(&platform_key)
+                .copied()
+                .unwrap_or(DEFAULT_PLATFORM_CAPACITY);
+            keys.push((platform_key, cap));
+            let job_key = format!("job:{}", job.name);
+            if let Some(cap) = limits.get(&job_key) {
+                keys.push((job_key, *cap));
+            }
+            // Dependencies on tasks outside this DAG run count as met.
+            let inside: Vec<_> = t
+                .after
+                .iter()
+                .filter(|d| members.contains(&d.task))
+                .cloned()
+                .collect();
+            let status = if inside.is_empty() && readiness(&t.after, &empty) == Readiness::Ready {
+                TaskRunStatus::Queued
+            } else {
+                TaskRunStatus::Waiting
+            };
+            task_runs.push(TaskRun {
+                id: polysync_core::run::new_run_id(),
+                dag_run_id: dag.id.clone(),
+                task: t.clone(),
+                params: if t.name == task {
+                    params.iter().cloned().collect()
+                } else {
+                    BTreeMap::new()
+                },
+                limit_keys: keys,
+                status,
+                attempt: 0,
+                run_id: None,
+                priority: i64::from(t.priority),
+                seq: now.saturating_mul(1_000).saturating_add(i as i64),
+                not_before: now,
+                lease_owner: None,
+                lease_until: None,
+                cancel_requested: false,
+                timed_out: false,
+                message: None,
+                started_at: None,
+                ended_at: None,
+                version: 1,
+            });
+        }
+        self.inner.store.insert_dag_run(&dag, &task_runs).await?;
+        Ok(dag)
+    }
+
+    /// DAG runs, newest first.
+    pub async fn list_dag_runs(&self, limit: u32) -> Result<Vec<DagRun>> {
+        Ok(self.inner.store.list_dag_runs(limit).await?)
+    }
+
+    /// One DAG run with every task run and attempt (Databricks run ids and
+    /// monitor URLs from the runs they started).
+    pub async fn get_dag_run(&self, id: &str) -> Result<DagRunView> {
+        let dag = self
+            .inner
+            .store
+            .find_dag_run(id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                entity: "DAG run",
+                key: id.to_owned(),
+            })?;
+        let mut tasks = Vec::new();
+        for tr in self.inner.store.task_runs_of(id).await? {
+            let mut attempts = Vec::new();
+            for a in self.inner.store.attempts_of(&tr.id).await? {
+                attempts.push(self.attempt_view(a).await?);
+            }
+            tasks.push(TaskRunView {
+                task: tr.task.name.clone(),
+                status: tr.status,
+                attempts,
+                message: tr.message.clone(),
+            });
+        }
+        Ok(DagRunView {
+            id: dag.id,
+            status: dag.status,
+            root_task: dag.root_task,
+            trigger: dag.trigger,
+            logical_date: dag.logical_date,
+            started_at: dag.created_at,
+            ended_at: dag.ended_at,
+            tasks,
+        })
+    }
+
+    async fn attempt_view(&self, a: Attempt) -> Result<AttemptView> {
+        let run = self.inner.store.find_run(&a.run_id).await?;
+        Ok(AttemptView {
+            attempt: a.attempt,
+            status: a.status,
+            databricks_run_id: run.as_ref().and_then(|r| r.databricks_run_id.clone()),
+            monitor_url: run.as_ref().and_then(|r| r.monitor_url.clone()),
+            started_at: a.started_at,
+            ended_at: a.ended_at,
+            message: a.message,
+        })
+    }
+
+    /// Cancels a DAG run: task runs not started end Cancelled at once;
+    /// running ones have their Databricks run cancelled and end Cancelled
+    /// when it stops (the dispatcher tracks them); none is retried.
+    pub async fn cancel_dag_run(&self, id: &str) -> Result<DagRunView> {
+        let view = self.get_dag_run(id).await?;
+        if view.status.is_terminal() {
+            return Ok(view);
+        }
+        let now = now_ms();
+        let mut to_cancel = BTreeSet::new();
+        for tr in self.inner.store.task_runs_of(id).await? {
+            if tr.status.is_terminal() {
+                continue;
+            }
+            let mut tr = tr;
+            for _ in 0..8 {
+                let mut next = tr.clone();
+                next.cancel_requested = true;
+                if next.status != TaskRunStatus::Running {
+                    next.status = TaskRunStatus::Cancelled;
+                    next.ended_at = Some(now);
+                    next.message = Some("cancelled before it started".into());
+                } else if let Some(run) = &next.run_id {
+                    to_cancel.insert(run.clone());
+                }
+                match self.finish_task_run_write(&next, now).await? {
+                    polysync_store::Update::Applied(_) => break,
+                    polysync_store::Update::Stale { current } => {
+                        if current.status.is_terminal() {
+                            break;
+                        }
+                        tr = current;
+                    }
+                }
+            }
+        }
+        for run in to_cancel {
+            if let Err(e) = self.cancel_run(&run).await {
+                tracing::warn!(run = %run, "cancelling the run of a cancelled DAG run: {e}");
+            }
+        }
+        self.finish_dag_runs().await?;
+        self.get_dag_run(id).await
+    }
+
+    /// Writes a task run; a terminal status also frees its limit slots, in
+    /// the same transaction.
+    pub(crate) async fn finish_task_run_write(
+        &self,
+        tr: &TaskRun,
+        now: i64,
+    ) -> Result<polysync_store::Update<TaskRun>> {
+        let mut tx = self.inner.store.begin().await?;
+        let out = tx.update_task_run(tr, now).await?;
+        if out.is_applied() && (tr.status.is_terminal() || tr.status == TaskRunStatus::Retrying) {
+            tx.release_slots(&tr.id).await?;
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Ends every Running DAG run whose task runs have all ended.
+    pub(crate) async fn finish_dag_runs(&self) -> Result<Vec<DagRun>> {
+        let mut ended = Vec::new();
+        for dag in self.inner.store.running_dag_runs().await? {
+            let runs = self.inner.store.task_runs_of(&dag.id).await?;
+            if runs.iter().all(|t| t.status.is_terminal()) {
+                let status = DagRunStatus::of_ended(runs.iter().map(|t| t.status));
+                let mut tx = self.inner.store.begin().await?;
+                let done = tx.end_dag_run(&dag.id, status, now_ms()).await?;
+                tx.commit().await?;
+                if done {
+                    ended.push(dag);
+                }
+            }
+        }
+        Ok(ended)
+    }
+}

@@ -1,0 +1,581 @@
+//! The durable dispatcher: one loop per instance that fires schedules,
+//! releases waiting task runs whose dependencies are met (or skips them),
+//! claims ready ones within their contention limits, starts each attempt
+//! as a Polysync run with its own stable idempotency token, tracks
+//! attempts to their end (timeouts cancel the Databricks run), retries
+//! with backoff, and ends DAG runs. Every transition is written to the
+//! store before it is acted on, under a lease the instance keeps alive
+//! with heartbeats: when an instance dies, another takes its task runs
+//! over once their leases expire and tracks them to their true end.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use polysync_core::dag::{DagRun, Readiness, TaskRun, TaskRunStatus, readiness};
+use polysync_core::{RunStatus, Task};
+use polysync_store::{Backend, DispatcherInfo, Update};
+
+use crate::dag::now_ms;
+use crate::{DagRunView, Engine, Error, Result};
+
+/// How a dispatcher paces itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DispatcherOptions {
+    /// Pause between passes when a pass found nothing to do.
+    pub idle_tick: Duration,
+    /// How long a claimed task run stays this instance's without a
+    /// heartbeat (another instance takes it over after that).
+    pub lease: Duration,
+    /// How often the instance renews its leases.
+    pub heartbeat: Duration,
+    /// Most task runs claimed in one pass.
+    pub max_claim: u32,
+}
+
+impl Default for DispatcherOptions {
+    fn default() -> Self {
+        Self {
+            idle_tick: Duration::from_millis(250),
+            lease: Duration::from_secs(30),
+            heartbeat: Duration::from_secs(5),
+            max_claim: 256,
+        }
+    }
+}
+
+/// A running dispatcher instance.
+#[derive(Debug)]
+pub struct Dispatcher {
+    engine: Engine,
+    id: String,
+    opts: DispatcherOptions,
+    last_heartbeat: std::sync::Mutex<i64>,
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// What one pass did (drives the pacing and the tests).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pass {
+    /// DAG runs started by schedules.
+    pub fired: usize,
+    /// Task runs released or skipped.
+    pub promoted: usize,
+    /// Attempts started.
+    pub started: usize,
+    /// Attempts that ended.
+    pub ended: usize,
+}
+
+impl Pass {
+    fn busy(&self) -> bool {
+        self.fired + self.promoted + self.started + self.ended > 0
+    }
+}
+
+impl Engine {
+    /// Registers a dispatcher instance on this store. On SQLite only one
+    /// may run: a second is refused naming the live one.
+    pub async fn dispatcher(&self, opts: DispatcherOptions) -> Result<Dispatcher> {
+        let now = now_ms();
+        let info = DispatcherInfo {
+            id: format!("d-{}", polysync_core::run::new_run_id()),
+            host: std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".to_owned()),
+            pid: i64::from(std::process::id()),
+            started_at: now,
+            heartbeat_at: now,
+        };
+        let exclusive =
+            (self.inner.store.backend() == Backend::Sqlite).then(|| now - 3 * ms(opts.heartbeat));
+        if let Err(other) = self
+            .inner
+            .store
+            .register_dispatcher(&info, exclusive)
+            .await?
+        {
+            return Err(Error::Conflict(format!(
+                "another dispatcher (pid {} on {}) is running on this SQLite database; one dispatcher runs per SQLite file (use PostgreSQL for several)",
+                other.pid, other.host
+            )));
+        }
+        Ok(Dispatcher {
+            engine: self.clone(),
+            id: info.id,
+            opts,
+            last_heartbeat: std::sync::Mutex::new(now),
+        })
+    }
+
+    /// Whether a dispatcher is alive on this store (heartbeat recent).
+    pub async fn dispatcher_alive(&self) -> Result<bool> {
+        let since = now_ms() - 3 * ms(DispatcherOptions::default().heartbeat);
+        Ok(!self.inner.store.live_dispatchers(since).await?.is_empty())
+    }
+}
+
+impl Dispatcher {
+    /// This instance's id (the lease owner).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Passes until `shutdown` resolves, then drains: stops claiming,
+    /// releases its leases so another instance continues at once, and
+    /// deregisters. In-flight Databricks runs keep running.
+    pub async fn run_until(&self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
+        tokio::pin!(shutdown);
+        loop {
+            let pass = match self.pass().await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(dispatcher = %self.id, "pass failed: {e}");
+                    Pass::default()
+                }
+            };
+            let pause = if pass.busy() {
+                Duration::from_millis(5)
+            } else {
+                self.opts.idle_tick
+            };
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+        self.stop().await
+    }
+
+    /// Runs passes until DAG run `id` has ended; returns it.
+    pub async fn run_dag(&self, id: &str) -> Result<DagRunView> {
+        loop {
+            let pass = self.pass().await?;
+            let view = self.engine.get_dag_run(id).await?;
+            if view.status.is_terminal() {
+                return Ok(view);
+            }
+            if !pass.busy() {
+                tokio::time::sleep(self.opts.idle_tick).await;
+            }
+        }
+    }
+
+    /// Deregisters and releases this instance's leases.
+    pub async fn stop(&self) -> Result<()> {
+        Ok(self
+            .engine
+            .inner
+            .store
+            .deregister_dispatcher(&self.id)
+            .await?)
+    }
+
+    /// One pass over everything a dispatcher does.
+    pub async fn pass(&self) -> Result<Pass> {
+        let now = now_ms();
+        self.heartbeat(now).await?;
+        let store = &self.engine.inner.store;
+        store
+            .take_over_expired(&self.id, now, ms(self.opts.lease))
+            .await?;
+        let mut pass = Pass {
+            fired: self.fire_schedules(now).await?,
+            promoted: self.promote_waiting(now).await?,
+            ..Pass::default()
+        };
+        let claimed = store
+            .claim_task_runs(&self.id, now, ms(self.opts.lease), self.opts.max_claim)
+            .await?;
+        pass.started = claimed.len();
+        for tr in &claimed {
+            self.start_attempt(tr).await?;
+        }
+        for tr in store.leased_by(&self.id).await? {
+            if self.track(tr).await? {
+                pass.ended += 1;
+            }
+        }
+        if pass.ended > 0 || pass.promoted > 0 {
+            // Downstream tasks can start in this same pass.
+            pass.promoted += self.promote_waiting(now_ms()).await?;
+        }
+        self.engine.finish_dag_runs().await?;
+        Ok(pass)
+    }
+
+    async fn heartbeat(&self, now: i64) -> Result<()> {
+        let due = self
+            .last_heartbeat
+            .lock()
+            .map(|last| now - *last >= ms(self.opts.heartbeat))
+            .unwrap_or(true);
+        if due {
+            self.engine
+                .inner
+                .store
+                .heartbeat(&self.id, now, ms(self.opts.lease))
+                .await?;
+            if let Ok(mut last) = self.last_heartbeat.lock() {
+                *last = now;
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a DAG run for every due schedule; a fire missed while no
+    /// dispatcher ran is caught up once (the next fire is computed from
+    /// now), and of several instances exactly one fires it.
+    async fn fire_schedules(&self, now: i64) -> Result<usize> {
+        let store = &self.engine.inner.store;
+        let mut fired = 0;
+        for (name, at) in store.due_schedules(now).await? {
+            let Some(stored) = store.find_task(&name).await? else {
+                continue;
+            };
+            let next = stored
+                .task
+                .schedule
+                .as_ref()
+                .and_then(|s| {
+                    s.next_after(jiff::Timestamp::from_millisecond(now).ok()?)
+                        .ok()
+                })
+                .map(|z| z.timestamp().as_millisecond());
+            if store.advance_schedule(&name, at, next).await? {
+                self.engine
+                    .start_dag_run(&name, &[], "schedule", Some(at))
+                    .await?;
+                fired += 1;
+            }
+        }
+        Ok(fired)
+    }
+
+    /// Releases waiting task runs whose dependencies are met and skips the
+    /// ones whose conditions can no longer be met.
+    async fn promote_waiting(&self, now: i64) -> Result<usize> {
+        let store = &self.engine.inner.store;
+        let waiting = store.task_runs_in(TaskRunStatus::Waiting, 10_000).await?;
+        let mut siblings: BTreeMap<String, BTreeMap<String, TaskRunStatus>> = BTreeMap::new();
+        let mut changed = 0;
+        for tr in waiting {
+            if !siblings.contains_key(&tr.dag_run_id) {
+                let statuses = store
+                    .task_runs_of(&tr.dag_run_id)
+                    .await?
+                    .into_iter()
+                    .map(|t| (t.task.name.clone(), t.status))
+                    .collect();
+                siblings.insert(tr.dag_run_id.clone(), statuses);
+            }
+            let Some(statuses) = siblings.get(&tr.dag_run_id) else {
+                continue;
+            };
+            let mut next = tr.clone();
+            match readiness(&tr.task.after, statuses) {
+                Readiness::Wait => continue,
+                Readiness::Ready => {
+                    next.status = TaskRunStatus::Queued;
+                    next.not_before = now;
+                }
+                Readiness::Skip => {
+                    next.status = TaskRunStatus::Skipped;
+                    next.ended_at = Some(now);
+                    next.message = Some(skip_reason(&tr.task, statuses));
+                }
+            }
+            if self
+                .engine
+                .finish_task_run_write(&next, now)
+                .await?
+                .is_applied()
+            {
+                changed += 1;
+                if let Some(s) = siblings.get_mut(&tr.dag_run_id) {
+                    s.insert(tr.task.name.clone(), next.status);
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Creates (or finds, after a crash) the attempt's Polysync run and
+    /// sends it. A parameter that cannot be resolved fails the attempt.
+    async fn start_attempt(&self, tr: &TaskRun) -> Result<()> {
+        let Some(run_id) = tr.run_id.clone() else {
+            return Ok(());
+        };
+        let params = match self.resolve_params(tr).await {
+            Ok(p) => p,
+            Err(message) => {
+                return self.fail_unstartable(tr, message).await;
+            }
+        };
+        match self
+            .engine
+            .enqueue_run_as(&run_id, &tr.task.job, &params)
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.is_retryable() => return Err(e),
+            Err(e) => return self.fail_unstartable(tr, e.to_string()).await,
+        }
+        if let Err(e) = self.engine.submit_run(&run_id).await {
+            // A 4xx ended the run Failed (tracked next); a transient failure
+            // left it Queued, re-sent under the same token by the tracker.
+            tracing::warn!(run = %run_id, "submitting attempt {}: {e}", tr.attempt);
+        }
+        Ok(())
+    }
+
+    /// An attempt that could not even be created (job gone, bad value):
+    /// the task run fails without retry.
+    async fn fail_unstartable(&self, tr: &TaskRun, message: String) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.engine.inner.store.begin().await?;
+        tx.end_attempt(
+            &tr.id,
+            tr.attempt,
+            TaskRunStatus::Failed,
+            now,
+            Some(&message),
+        )
+        .await?;
+        let next = TaskRun {
+            status: TaskRunStatus::Failed,
+            ended_at: Some(now),
+            lease_owner: None,
+            lease_until: None,
+            message: Some(message),
+            ..tr.clone()
+        };
+        if tx.update_task_run(&next, now).await?.is_applied() {
+            tx.release_slots(&tr.id).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The attempt's parameter values: the task's, the DAG run's extra
+    /// ones, templates resolved from the DAG run and upstream task runs.
+    async fn resolve_params(
+        &self,
+        tr: &TaskRun,
+    ) -> std::result::Result<Vec<(String, String)>, String> {
+        let store = &self.engine.inner.store;
+        let mut values = tr.task.params.clone();
+        values.extend(tr.params.clone());
+        if !values.values().any(|v| polysync_core::task::is_template(v)) {
+            return Ok(values.into_iter().collect());
+        }
+        let dag: DagRun = store
+            .find_dag_run(&tr.dag_run_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("the DAG run is gone")?;
+        let siblings = store
+            .task_runs_of(&tr.dag_run_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for (name, value) in values {
+            let mut resolved = String::new();
+            let mut rest = value.as_str();
+            while let Some(start) = rest.find("${") {
+                resolved.push_str(&rest[..start]);
+                let after = &rest[start + 2..];
+                let end = after
+                    .find('}')
+                    .ok_or_else(|| format!("parameter {name}: unclosed `${{`"))?;
+                resolved.push_str(&self.template_value(&after[..end], &dag, &siblings).await?);
+                rest = &after[end + 1..];
+            }
+            resolved.push_str(rest);
+            out.push((name, resolved));
+        }
+        Ok(out)
+    }
+
+    async fn template_value(
+        &self,
+        expr: &str,
+        dag: &DagRun,
+        siblings: &[TaskRun],
+    ) -> std::result::Result<String, String> {
+        let parts: Vec<&str> = expr.split('.').collect();
+        match parts.as_slice() {
+            ["dag_run", "id"] => Ok(dag.id.clone()),
+            ["dag_run", "logical_date"] => jiff::Timestamp::from_millisecond(dag.logical_date)
+                .map(|t| t.strftime("%Y-%m-%d").to_string())
+                .map_err(|e| e.to_string()),
+            ["tasks", task, field @ ..] => {
+                let upstream = siblings
+                    .iter()
+                    .find(|t| t.task.name == *task)
+                    .ok_or_else(|| format!("task {task:?} is not part of this DAG run"))?;
+                let run = match &upstream.run_id {
+                    Some(id) => self
+                        .engine
+                        .inner
+                        .store
+                        .find_run(id)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                    None => None,
+                }
+                .ok_or_else(|| format!("task {task:?} has not run in this DAG run"))?;
+                match field {
+                    ["run_id"] => Ok(run.databricks_run_id.unwrap_or(run.id)),
+                    ["outputs", "exit_value"] => run
+                        .notebook_exit_value
+                        .ok_or_else(|| format!("task {task:?} returned no exit value")),
+                    ["outputs", other] => Err(format!(
+                        "task {task:?} has no output {other:?} (a Databricks job's only output is exit_value)"
+                    )),
+                    _ => Err(format!("`${{{expr}}}` is not a known value")),
+                }
+            }
+            _ => Err(format!("`${{{expr}}}` is not a known value")),
+        }
+    }
+
+    /// Follows one running attempt: honours cancel and timeout, polls, and
+    /// when the run has ended records the attempt and decides the next
+    /// step (done, retry, fail). Returns whether the attempt ended.
+    async fn track(&self, tr: TaskRun) -> Result<bool> {
+        let Some(run_id) = tr.run_id.clone() else {
+            return Ok(false);
+        };
+        let now = now_ms();
+        let store = &self.engine.inner.store;
+        if store.find_run(&run_id).await?.is_none() {
+            // Claimed, then the process died before the run was created.
+            self.start_attempt(&tr).await?;
+        }
+        let Some(run) = store.find_run(&run_id).await? else {
+            return Ok(false);
+        };
+        let timed_out = !tr.timed_out
+            && !run.status.is_terminal()
+            && tr
+                .task
+                .timeout_ms
+                .is_some_and(|t| now - run.created_at > i64::try_from(t).unwrap_or(i64::MAX));
+        if timed_out {
+            let next = TaskRun {
+                timed_out: true,
+                message: Some("exceeded its timeout; cancelling the Databricks run".into()),
+                ..tr.clone()
+            };
+            if let Update::Applied(_) = store.update_task_run(&next, now).await? {
+                self.cancel_quietly(&run_id).await;
+            }
+            return Ok(false);
+        }
+        if tr.cancel_requested && !run.status.is_terminal() {
+            self.cancel_quietly(&run_id).await;
+        }
+        let run = match self.engine.resume_run(&run_id).await {
+            Ok(run) => run,
+            Err(e) => {
+                tracing::warn!(run = %run_id, "tracking: {e}");
+                return Ok(false);
+            }
+        };
+        if !run.status.is_terminal() {
+            return Ok(false);
+        }
+        self.end_attempt(&tr, &run).await?;
+        Ok(true)
+    }
+
+    async fn cancel_quietly(&self, run_id: &str) {
+        if let Err(e) = self.engine.cancel_run(run_id).await {
+            tracing::warn!(run = %run_id, "cancelling: {e}");
+        }
+    }
+
+    /// Records how an attempt ended and what the task run does next.
+    async fn end_attempt(&self, tr: &TaskRun, run: &polysync_core::Run) -> Result<()> {
+        let now = now_ms();
+        let message = run
+            .error_message
+            .clone()
+            .or_else(|| run.state_message.clone());
+        let attempt_status = match run.status {
+            RunStatus::Success => TaskRunStatus::Success,
+            RunStatus::Cancelled if tr.cancel_requested => TaskRunStatus::Cancelled,
+            RunStatus::Cancelled if tr.timed_out => TaskRunStatus::TimedOut,
+            RunStatus::Cancelled => TaskRunStatus::Cancelled,
+            _ => TaskRunStatus::Failed,
+        };
+        let retry = &tr.task.retry;
+        let retryable = matches!(
+            attempt_status,
+            TaskRunStatus::Failed | TaskRunStatus::TimedOut
+        ) && !tr.cancel_requested
+            && tr.attempt < retry.attempts;
+        let mut next = TaskRun {
+            lease_owner: None,
+            lease_until: None,
+            timed_out: false,
+            ..tr.clone()
+        };
+        if retryable {
+            let wait = retry.backoff_before(tr.attempt + 1);
+            next.status = TaskRunStatus::Retrying;
+            next.not_before = now.saturating_add(i64::try_from(wait).unwrap_or(i64::MAX));
+            next.message = Some(format!(
+                "attempt {} ended {}{}; attempt {} of {} in {}",
+                tr.attempt,
+                attempt_status,
+                message
+                    .as_deref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default(),
+                tr.attempt + 1,
+                retry.attempts,
+                polysync_core::task::format_duration(Duration::from_millis(wait))
+            ));
+        } else {
+            next.status = if tr.cancel_requested {
+                TaskRunStatus::Cancelled
+            } else {
+                attempt_status
+            };
+            next.ended_at = Some(now);
+            next.message = message.clone();
+        }
+        let mut tx = self.engine.inner.store.begin().await?;
+        tx.end_attempt(&tr.id, tr.attempt, attempt_status, now, message.as_deref())
+            .await?;
+        if tx.update_task_run(&next, now).await?.is_applied() {
+            tx.release_slots(&tr.id).await?;
+            tx.commit().await?;
+        } else {
+            // Changed meanwhile (cancelled): the next pass sees the new state.
+            tx.rollback().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a task run was skipped: the upstream outcome that fails its
+/// condition.
+fn skip_reason(task: &Task, statuses: &BTreeMap<String, TaskRunStatus>) -> String {
+    task.after
+        .iter()
+        .find_map(|d| {
+            let s = statuses.get(&d.task)?;
+            let met = match d.on {
+                polysync_core::Condition::Done => true,
+                polysync_core::Condition::Success => *s == TaskRunStatus::Success,
+                polysync_core::Condition::Failure => {
+                    matches!(s, TaskRunStatus::Failed | TaskRunStatus::TimedOut)
+                }
+            };
+            (!met).then(|| format!("skipped: {} ended {s}, this task runs on {}", d.task, d.on))
+        })
+        .unwrap_or_else(|| "skipped: its conditions can no longer be met".into())
+}

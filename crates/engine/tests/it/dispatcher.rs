@@ -1,0 +1,352 @@
+//! The dispatcher end to end against the emulator: retries with backoff
+//! (each attempt its own Databricks run), exhausted retries, timeouts that
+//! cancel the Databricks run, user cancels never retried, contention limits
+//! never exceeded, a DAG with success / failure / done conditions and
+//! Skipped, missed schedules caught up once, one dispatcher per SQLite file.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use base64::Engine as _;
+use polysync_engine::{ApplyMode, DagRunStatus, DispatcherOptions, TaskRunStatus};
+use polysync_store::Backend;
+use serde_json::json;
+
+use crate::harness::{Env, e2e};
+
+const APPLY: ApplyMode = ApplyMode {
+    prune: false,
+    dry_run: false,
+};
+
+fn fast() -> DispatcherOptions {
+    DispatcherOptions {
+        idle_tick: Duration::from_millis(20),
+        ..DispatcherOptions::default()
+    }
+}
+
+/// Writes a notebook into the emulator's workspace and re-imports.
+async fn notebook(env: &Env<'_>, path: &str, directive: &str) {
+    let source = format!("# Databricks notebook source\n# emulator: {directive}\nprint(1)\n");
+    env.post(
+        "/api/2.0/workspace/import",
+        json!({
+            "path": path,
+            "format": "SOURCE",
+            "language": "PYTHON",
+            "overwrite": true,
+            "content": base64::engine::general_purpose::STANDARD.encode(source),
+        }),
+    )
+    .await;
+    env.import().await;
+}
+
+async fn run_task(env: &Env<'_>, task: &str) -> polysync_engine::DagRunView {
+    let dag = env
+        .engine
+        .start_dag_run(task, &[], "manual", None)
+        .await
+        .expect("start");
+    let d = env.engine.dispatcher(fast()).await.expect("dispatcher");
+    let view = tokio::time::timeout(Duration::from_secs(120), d.run_dag(&dag.id))
+        .await
+        .expect("the DAG run ends in time")
+        .expect("run");
+    d.stop().await.expect("stop");
+    view
+}
+
+e2e!(
+    retries_with_backoff_until_success_each_attempt_its_own_run,
+    |env| {
+        notebook(&env, "/Shared/flaky", "fail_first=2 duration=1s").await;
+        let file = "tasks:\n  - name: flaky\n    job: /Shared/flaky\n    retry: { attempts: 3, backoff: 50ms, exponential: true }\n";
+        env.engine
+            .apply_tasks("t.yaml", file, APPLY)
+            .await
+            .expect("apply");
+        let before = env.emu.stats().runs_created;
+        let view = run_task(&env, "flaky").await;
+        assert_eq!(view.status, DagRunStatus::Success, "{view:#?}");
+        let task = &view.tasks[0];
+        assert_eq!(task.status, TaskRunStatus::Success);
+        let statuses: Vec<_> = task.attempts.iter().map(|a| a.status).collect();
+        assert_eq!(
+            statuses,
+            vec![
+                TaskRunStatus::Failed,
+                TaskRunStatus::Failed,
+                TaskRunStatus::Success
+            ]
+        );
+        let ids: BTreeSet<_> = task
+            .attempts
+            .iter()
+            .filter_map(|a| a.databricks_run_id.clone())
+            .collect();
+        assert_eq!(ids.len(), 3, "three distinct Databricks runs: {task:#?}");
+        assert_eq!(env.emu.stats().runs_created - before, 3);
+        assert!(
+            task.attempts
+                .iter()
+                .all(|a| a.monitor_url.is_some() && a.ended_at.is_some())
+        );
+        let tokens: BTreeSet<_> = env
+            .bodies("POST", "jobs/runs/submit")
+            .iter()
+            .filter_map(|b| b["idempotency_token"].as_str().map(str::to_owned))
+            .collect();
+        assert_eq!(
+            tokens.len(),
+            3,
+            "each attempt has its own idempotency token"
+        );
+    }
+);
+
+e2e!(
+    exhausted_retries_fail_and_timeouts_cancel_the_databricks_run,
+    |env| {
+        notebook(&env, "/Shared/always_fails", "fail_first=100 duration=1s").await;
+        let file = "tasks:\n  - name: broken\n    job: /Shared/always_fails\n    retry: { attempts: 2, backoff: 10ms }\n  - name: stuck\n    job: /Shared/behaviour/slow\n    timeout: 300ms\n";
+        env.engine
+            .apply_tasks("t.yaml", file, APPLY)
+            .await
+            .expect("apply");
+        let broken = run_task(&env, "broken").await;
+        assert_eq!(broken.status, DagRunStatus::Failed);
+        assert_eq!(broken.tasks[0].status, TaskRunStatus::Failed);
+        assert_eq!(broken.tasks[0].attempts.len(), 2);
+
+        let stuck = run_task(&env, "stuck").await;
+        assert_eq!(stuck.tasks[0].status, TaskRunStatus::TimedOut, "{stuck:#?}");
+        assert_eq!(stuck.tasks[0].attempts.len(), 1);
+        let dbr = stuck.tasks[0].attempts[0]
+            .databricks_run_id
+            .clone()
+            .expect("submitted");
+        let (_, got) = (
+            (),
+            env.admin
+                .jobs()
+                .get_run(dbr.parse().expect("numeric"))
+                .await
+                .expect("runs/get"),
+        );
+        let state = serde_json::to_value(&got).expect("json");
+        assert_eq!(
+            state["state"]["result_state"], "CANCELED",
+            "the Databricks run was cancelled: {state}"
+        );
+    }
+);
+
+e2e!(a_user_cancel_is_never_retried, |env| {
+    env.import().await;
+    let file = "tasks:\n  - name: long\n    job: /Shared/behaviour/slow\n    retry: { attempts: 3, backoff: 10ms }\n";
+    env.engine
+        .apply_tasks("t.yaml", file, APPLY)
+        .await
+        .expect("apply");
+    let dag = env
+        .engine
+        .start_dag_run("long", &[], "manual", None)
+        .await
+        .expect("start");
+    let d = env.engine.dispatcher(fast()).await.expect("dispatcher");
+    // Let the attempt start in Databricks.
+    for _ in 0..200 {
+        d.pass().await.expect("pass");
+        let v = env.engine.get_dag_run(&dag.id).await.expect("view");
+        if v.tasks[0]
+            .attempts
+            .first()
+            .is_some_and(|a| a.databricks_run_id.is_some())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    env.engine.cancel_dag_run(&dag.id).await.expect("cancel");
+    let view = tokio::time::timeout(Duration::from_secs(60), d.run_dag(&dag.id))
+        .await
+        .expect("ends")
+        .expect("run");
+    d.stop().await.expect("stop");
+    assert_eq!(view.status, DagRunStatus::Cancelled);
+    assert_eq!(view.tasks[0].status, TaskRunStatus::Cancelled);
+    assert_eq!(view.tasks[0].attempts.len(), 1, "never retried: {view:#?}");
+});
+
+e2e!(a_limit_is_never_exceeded_under_load, |env| {
+    notebook(&env, "/Shared/limited", "duration=20s").await;
+    let file = "limits:\n  warehouse-a: 2\ntasks:\n  - name: load\n    job: /Shared/limited\n    limits: [warehouse-a]\n";
+    env.engine
+        .apply_tasks("t.yaml", file, APPLY)
+        .await
+        .expect("apply");
+    let mut dags = Vec::new();
+    for _ in 0..6 {
+        dags.push(
+            env.engine
+                .start_dag_run("load", &[], "manual", None)
+                .await
+                .expect("start")
+                .id,
+        );
+    }
+    let d = env.engine.dispatcher(fast()).await.expect("dispatcher");
+    let mut max_held = 0;
+    for _ in 0..3_000 {
+        d.pass().await.expect("pass");
+        let held = env.store.held_slots().await.expect("slots");
+        max_held = max_held.max(held.get("warehouse-a").copied().unwrap_or(0));
+        let mut done = true;
+        for id in &dags {
+            done &= env
+                .engine
+                .get_dag_run(id)
+                .await
+                .expect("view")
+                .status
+                .is_terminal();
+        }
+        if done {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    d.stop().await.expect("stop");
+    for id in &dags {
+        assert_eq!(
+            env.engine.get_dag_run(id).await.expect("view").status,
+            DagRunStatus::Success
+        );
+    }
+    assert_eq!(max_held, 2, "the limit was used, never exceeded");
+    assert!(
+        env.emu.stats().max_concurrent_task_runs <= 2,
+        "the emulator saw at most 2 at once: {:?}",
+        env.emu.stats()
+    );
+});
+
+e2e!(
+    a_five_task_dag_follows_success_failure_done_and_skips,
+    |env| {
+        env.import().await;
+        let file = r#"tasks:
+  - name: a
+    job: /Shared/behaviour/failed
+  - name: on_success
+    job: /Shared/behaviour/success
+    after: [a]
+  - name: on_failure
+    job: /Shared/behaviour/success
+    after: [{ task: a, on: failure }]
+  - name: on_done
+    job: /Shared/behaviour/success
+    after: [{ task: a, on: done }]
+  - name: after_skipped
+    job: /Shared/behaviour/success
+    after: [on_success]
+"#;
+        env.engine
+            .apply_tasks("t.yaml", file, APPLY)
+            .await
+            .expect("apply");
+        let view = run_task(&env, "a").await;
+        let status = |name: &str| {
+            view.tasks
+                .iter()
+                .find(|t| t.task == name)
+                .map(|t| t.status)
+                .expect("task")
+        };
+        assert_eq!(status("a"), TaskRunStatus::Failed);
+        assert_eq!(status("on_success"), TaskRunStatus::Skipped);
+        assert_eq!(status("on_failure"), TaskRunStatus::Success);
+        assert_eq!(status("on_done"), TaskRunStatus::Success);
+        assert_eq!(status("after_skipped"), TaskRunStatus::Skipped);
+        assert_eq!(
+            view.status,
+            DagRunStatus::Failed,
+            "a failed task run fails the DAG run"
+        );
+        let skipped = view
+            .tasks
+            .iter()
+            .find(|t| t.task == "on_success")
+            .expect("t");
+        assert!(
+            skipped
+                .message
+                .as_deref()
+                .is_some_and(|m| m.contains("a ended Failed")),
+            "{skipped:?}"
+        );
+        assert!(skipped.attempts.is_empty());
+    }
+);
+
+e2e!(
+    a_missed_schedule_fires_once_and_sqlite_allows_one_dispatcher,
+    |env| {
+        env.import().await;
+        let file = "tasks:\n  - name: nightly\n    job: /Shared/behaviour/success\n    schedule: { cron: '* * * * *', timezone: UTC }\n";
+        env.engine
+            .apply_tasks("t.yaml", file, APPLY)
+            .await
+            .expect("apply");
+        // Pretend the dispatcher was down for an hour: 60 fires were missed.
+        let due = env
+            .engine
+            .get_task("nightly")
+            .await
+            .expect("task")
+            .next_fire_at
+            .expect("next");
+        assert!(
+            env.store
+                .advance_schedule(
+                    "nightly",
+                    due,
+                    Some(jiff::Timestamp::now().as_millisecond() - 3_600_000)
+                )
+                .await
+                .expect("rewind")
+        );
+        let d = env.engine.dispatcher(fast()).await.expect("dispatcher");
+        if env.store.backend() == Backend::Sqlite {
+            let second = env
+                .engine
+                .dispatcher(fast())
+                .await
+                .expect_err("one per SQLite file");
+            assert!(
+                second.to_string().contains("another dispatcher"),
+                "{second}"
+            );
+        }
+        let pass = d.pass().await.expect("pass");
+        assert_eq!(pass.fired, 1, "caught up once, not 60 times");
+        assert_eq!(d.pass().await.expect("pass").fired, 0);
+        let runs = env.engine.list_dag_runs(10).await.expect("dag runs");
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].trigger, "schedule");
+        let next = env
+            .engine
+            .get_task("nightly")
+            .await
+            .expect("task")
+            .next_fire_at
+            .expect("next");
+        assert!(
+            next > jiff::Timestamp::now().as_millisecond(),
+            "the next fire is in the future"
+        );
+        d.stop().await.expect("stop");
+    }
+);

@@ -1,0 +1,726 @@
+//! The dispatcher's durable state: DAG runs, their task runs (the queue),
+//! attempts, held contention-limit slots, status history and the live
+//! dispatcher instances. Every transition is written here before it is
+//! acted on; a claim takes the lease, the limit slots and the attempt in
+//! one transaction, so a crash at any moment leaves either all or none.
+
+use std::collections::BTreeMap;
+
+use polysync_core::dag::{Attempt, DagRun, TaskRun, TaskRunStatus};
+
+use crate::error::{DbResultExt, Error, Result};
+use crate::rows::{RowExt, parse_col};
+use crate::tx::{Tx, TxInner, on_tx};
+use crate::{Store, Update, on_db};
+
+const DAG_COLUMNS: &str =
+    "id, root_task, trigger, logical_date, status, created_at, ended_at, version";
+const TR_COLUMNS: &str = "id, dag_run_id, task, definition, params, limit_keys, status, attempt, run_id, \
+     priority, seq, not_before, lease_owner, lease_until, cancel_requested, timed_out, message, \
+     started_at, ended_at, version";
+
+/// Advisory lock key of claims (an arbitrary constant: "psyncclm"): the
+/// limit accounting of a claim must see every other claim's slots.
+const CLAIM_LOCK: i64 = 0x7073_796e_6363_6c6d;
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::internal(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(column: &'static str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::Corrupt {
+        column,
+        message: e.to_string(),
+    })
+}
+
+fn dag_from_row(r: &impl RowExt) -> Result<DagRun> {
+    Ok(DagRun {
+        id: r.text("id")?,
+        root_task: r.text("root_task")?,
+        trigger: r.text("trigger")?,
+        logical_date: r.int("logical_date")?,
+        status: parse_col("dag_runs.status", &r.text("status")?)?,
+        created_at: r.int("created_at")?,
+        ended_at: r.opt_int("ended_at")?,
+        version: r.int("version")?,
+    })
+}
+
+fn task_run_from_row(r: &impl RowExt) -> Result<TaskRun> {
+    Ok(TaskRun {
+        id: r.text("id")?,
+        dag_run_id: r.text("dag_run_id")?,
+        task: from_json("task_runs.definition", &r.text("definition")?)?,
+        params: from_json("task_runs.params", &r.text("params")?)?,
+        limit_keys: from_json("task_runs.limit_keys", &r.text("limit_keys")?)?,
+        status: parse_col("task_runs.status", &r.text("status")?)?,
+        attempt: u32::try_from(r.int("attempt")?).unwrap_or(0),
+        run_id: r.opt_text("run_id")?,
+        priority: r.int("priority")?,
+        seq: r.int("seq")?,
+        not_before: r.int("not_before")?,
+        lease_owner: r.opt_text("lease_owner")?,
+        lease_until: r.opt_int("lease_until")?,
+        cancel_requested: r.boolean("cancel_requested")?,
+        timed_out: r.boolean("timed_out")?,
+        message: r.opt_text("message")?,
+        started_at: r.opt_int("started_at")?,
+        ended_at: r.opt_int("ended_at")?,
+        version: r.int("version")?,
+    })
+}
+
+fn attempt_from_row(r: &impl RowExt) -> Result<Attempt> {
+    Ok(Attempt {
+        attempt: u32::try_from(r.int("attempt")?).unwrap_or(0),
+        run_id: r.text("run_id")?,
+        status: parse_col("task_attempts.status", &r.text("status")?)?,
+        started_at: r.int("started_at")?,
+        ended_at: r.opt_int("ended_at")?,
+        message: r.opt_text("message")?,
+    })
+}
+
+/// One recorded status change of a DAG run or task run.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DagStatusChange {
+    /// When, epoch ms.
+    pub at: i64,
+    /// The status entered.
+    pub status: String,
+    /// Why, when known.
+    pub message: Option<String>,
+}
+
+/// A dispatcher instance as registered.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DispatcherInfo {
+    /// Its id.
+    pub id: String,
+    /// Host name.
+    pub host: String,
+    /// Process id.
+    pub pid: i64,
+    /// When it started, epoch ms.
+    pub started_at: i64,
+    /// Its last heartbeat, epoch ms.
+    pub heartbeat_at: i64,
+}
+
+macro_rules! history {
+    ($conn:expr, $entity:expr, $id:expr, $at:expr, $status:expr, $message:expr) => {
+        sqlx::query(
+            "INSERT INTO dag_status_history (entity, entity_id, at, status, message) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind($entity)
+        .bind($id)
+        .bind($at)
+        .bind($status)
+        .bind($message)
+        .execute($conn)
+        .await
+        .db()?
+    };
+}
+
+impl Tx {
+    /// Records a status change of a DAG run or task run.
+    async fn history(
+        &mut self,
+        entity: &str,
+        id: &str,
+        at: i64,
+        status: &str,
+        message: Option<&str>,
+    ) -> Result<()> {
+        on_tx!(self, c => { history!(&mut **c, entity, id, at, status, message); });
+        Ok(())
+    }
+
+    /// One task run, locked for the rest of the transaction on PostgreSQL.
+    pub async fn find_task_run(&mut self, id: &str) -> Result<Option<TaskRun>> {
+        let row = match &mut self.inner {
+            TxInner::Sqlite(c) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {TR_COLUMNS} FROM task_runs WHERE id = $1"
+            )))
+            .bind(id)
+            .fetch_optional(&mut **c)
+            .await
+            .db()?
+            .as_ref()
+            .map(task_run_from_row)
+            .transpose()?,
+            TxInner::Postgres(c) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {TR_COLUMNS} FROM task_runs WHERE id = $1 FOR UPDATE"
+            )))
+            .bind(id)
+            .fetch_optional(&mut **c)
+            .await
+            .db()?
+            .as_ref()
+            .map(task_run_from_row)
+            .transpose()?,
+        };
+        Ok(row)
+    }
+
+    /// Saves a task run compare-and-set on its version; records history
+    /// when the status changed. Never overwrites a newer write.
+    pub async fn update_task_run(&mut self, tr: &TaskRun, now: i64) -> Result<Update<TaskRun>> {
+        let Some(old) = self.find_task_run(&tr.id).await? else {
+            return Err(Error::not_found("task run", &tr.id));
+        };
+        if old.version != tr.version {
+            return Ok(Update::Stale { current: old });
+        }
+        let done = on_tx!(self, c => {
+            sqlx::query("UPDATE task_runs SET status = $2, attempt = $3, run_id = $4, not_before = $5, \
+                 lease_owner = $6, lease_until = $7, cancel_requested = $8, timed_out = $9, message = $10, \
+                 started_at = $11, ended_at = $12, version = version + 1 WHERE id = $1 AND version = $13")
+                .bind(&tr.id)
+                .bind(tr.status.as_str())
+                .bind(i64::from(tr.attempt))
+                .bind(&tr.run_id)
+                .bind(tr.not_before)
+                .bind(&tr.lease_owner)
+                .bind(tr.lease_until)
+                .bind(tr.cancel_requested)
+                .bind(tr.timed_out)
+                .bind(&tr.message)
+                .bind(tr.started_at)
+                .bind(tr.ended_at)
+                .bind(tr.version)
+                .execute(&mut **c)
+                .await
+                .db()?
+                .rows_affected()
+        });
+        if done != 1 {
+            let current = self
+                .find_task_run(&tr.id)
+                .await?
+                .ok_or_else(|| Error::not_found("task run", &tr.id))?;
+            return Ok(Update::Stale { current });
+        }
+        if old.status != tr.status {
+            self.history(
+                "task_run",
+                &tr.id,
+                now,
+                tr.status.as_str(),
+                tr.message.as_deref(),
+            )
+            .await?;
+        }
+        Ok(Update::Applied(TaskRun {
+            version: tr.version + 1,
+            ..tr.clone()
+        }))
+    }
+
+    /// Records a new attempt (Running).
+    pub async fn insert_attempt(&mut self, task_run_id: &str, attempt: &Attempt) -> Result<()> {
+        on_tx!(self, c => {
+            sqlx::query("INSERT INTO task_attempts (task_run_id, attempt, run_id, status, started_at, ended_at, message) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(task_run_id)
+                .bind(i64::from(attempt.attempt))
+                .bind(&attempt.run_id)
+                .bind(attempt.status.as_str())
+                .bind(attempt.started_at)
+                .bind(attempt.ended_at)
+                .bind(&attempt.message)
+                .execute(&mut **c)
+                .await
+                .db()?;
+        });
+        Ok(())
+    }
+
+    /// Ends an attempt.
+    pub async fn end_attempt(
+        &mut self,
+        task_run_id: &str,
+        attempt: u32,
+        status: TaskRunStatus,
+        at: i64,
+        message: Option<&str>,
+    ) -> Result<()> {
+        on_tx!(self, c => {
+            sqlx::query("UPDATE task_attempts SET status = $3, ended_at = $4, message = $5 WHERE task_run_id = $1 AND attempt = $2")
+                .bind(task_run_id)
+                .bind(i64::from(attempt))
+                .bind(status.as_str())
+                .bind(at)
+                .bind(message)
+                .execute(&mut **c)
+                .await
+                .db()?;
+        });
+        Ok(())
+    }
+
+    /// Frees the limit slots a task run holds.
+    pub async fn release_slots(&mut self, task_run_id: &str) -> Result<()> {
+        on_tx!(self, c => {
+            sqlx::query("DELETE FROM limit_slots WHERE task_run_id = $1").bind(task_run_id).execute(&mut **c).await.db()?;
+        });
+        Ok(())
+    }
+
+    /// Ends a DAG run (if it is still Running).
+    pub async fn end_dag_run(
+        &mut self,
+        id: &str,
+        status: polysync_core::DagRunStatus,
+        at: i64,
+    ) -> Result<bool> {
+        let done = on_tx!(self, c => {
+            sqlx::query("UPDATE dag_runs SET status = $2, ended_at = $3, version = version + 1 WHERE id = $1 AND status = 'Running'")
+                .bind(id)
+                .bind(status.as_str())
+                .bind(at)
+                .execute(&mut **c)
+                .await
+                .db()?
+                .rows_affected()
+        });
+        if done == 1 {
+            self.history("dag_run", id, at, status.as_str(), None)
+                .await?;
+        }
+        Ok(done == 1)
+    }
+}
+
+impl Store {
+    /// Starts a DAG run: the run and all its task runs, in one transaction.
+    pub async fn insert_dag_run(&self, dag: &DagRun, task_runs: &[TaskRun]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        on_tx!(tx, c => {
+            sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO dag_runs ({DAG_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, 1)")))
+                .bind(&dag.id)
+                .bind(&dag.root_task)
+                .bind(&dag.trigger)
+                .bind(dag.logical_date)
+                .bind(dag.status.as_str())
+                .bind(dag.created_at)
+                .bind(dag.ended_at)
+                .execute(&mut **c)
+                .await
+                .db()?;
+            history!(&mut **c, "dag_run", &dag.id, dag.created_at, dag.status.as_str(), None::<String>);
+            for tr in task_runs {
+                sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO task_runs ({TR_COLUMNS}) VALUES \
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1)")))
+                    .bind(&tr.id)
+                    .bind(&tr.dag_run_id)
+                    .bind(&tr.task.name)
+                    .bind(json(&tr.task)?)
+                    .bind(json(&tr.params)?)
+                    .bind(json(&tr.limit_keys)?)
+                    .bind(tr.status.as_str())
+                    .bind(i64::from(tr.attempt))
+                    .bind(&tr.run_id)
+                    .bind(tr.priority)
+                    .bind(tr.seq)
+                    .bind(tr.not_before)
+                    .bind(&tr.lease_owner)
+                    .bind(tr.lease_until)
+                    .bind(tr.cancel_requested)
+                    .bind(tr.timed_out)
+                    .bind(&tr.message)
+                    .bind(tr.started_at)
+                    .bind(tr.ended_at)
+                    .execute(&mut **c)
+                    .await
+                    .db()?;
+                history!(&mut **c, "task_run", &tr.id, dag.created_at, tr.status.as_str(), None::<String>);
+            }
+        });
+        tx.commit().await
+    }
+
+    /// DAG runs, newest first.
+    pub async fn list_dag_runs(&self, limit: u32) -> Result<Vec<DagRun>> {
+        let sql = format!(
+            "SELECT {DAG_COLUMNS} FROM dag_runs ORDER BY created_at DESC, id DESC LIMIT $1"
+        );
+        on_db!(&self.db, p => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit)).fetch_all(p).await.db()?;
+            rows.iter().map(dag_from_row).collect()
+        })
+    }
+
+    /// DAG runs still Running.
+    pub async fn running_dag_runs(&self) -> Result<Vec<DagRun>> {
+        let sql = format!(
+            "SELECT {DAG_COLUMNS} FROM dag_runs WHERE status = 'Running' ORDER BY created_at"
+        );
+        on_db!(&self.db, p => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(p).await.db()?;
+            rows.iter().map(dag_from_row).collect()
+        })
+    }
+
+    /// One DAG run, if it exists.
+    pub async fn find_dag_run(&self, id: &str) -> Result<Option<DagRun>> {
+        let sql = format!("SELECT {DAG_COLUMNS} FROM dag_runs WHERE id = $1");
+        on_db!(&self.db, p => {
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await.db()?;
+            row.as_ref().map(dag_from_row).transpose()
+        })
+    }
+
+    /// A DAG run's task runs, in creation (FIFO) order.
+    pub async fn task_runs_of(&self, dag_run_id: &str) -> Result<Vec<TaskRun>> {
+        let sql = format!("SELECT {TR_COLUMNS} FROM task_runs WHERE dag_run_id = $1 ORDER BY seq");
+        on_db!(&self.db, p => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(dag_run_id).fetch_all(p).await.db()?;
+            rows.iter().map(task_run_from_row).collect()
+        })
+    }
+
+    /// Task runs in `status`, oldest first, at most `limit`.
+    pub async fn task_runs_in(&self, status: TaskRunStatus, limit: u32) -> Result<Vec<TaskRun>> {
+        let sql =
+            format!("SELECT {TR_COLUMNS} FROM task_runs WHERE status = $1 ORDER BY seq LIMIT $2");
+        on_db!(&self.db, p => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(status.as_str()).bind(i64::from(limit)).fetch_all(p).await.db()?;
+            rows.iter().map(task_run_from_row).collect()
+        })
+    }
+
+    /// Running task runs leased by `owner`.
+    pub async fn leased_by(&self, owner: &str) -> Result<Vec<TaskRun>> {
+        let sql = format!(
+            "SELECT {TR_COLUMNS} FROM task_runs WHERE status = 'Running' AND lease_owner = $1 ORDER BY seq"
+        );
+        on_db!(&self.db, p => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner).fetch_all(p).await.db()?;
+            rows.iter().map(task_run_from_row).collect()
+        })
+    }
+
+    /// A task run's attempts, first first.
+    pub async fn attempts_of(&self, task_run_id: &str) -> Result<Vec<Attempt>> {
+        on_db!(&self.db, p => {
+            let rows = sqlx::query("SELECT attempt, run_id, status, started_at, ended_at, message FROM task_attempts WHERE task_run_id = $1 ORDER BY attempt")
+                .bind(task_run_id)
+                .fetch_all(p)
+                .await
+                .db()?;
+            rows.iter().map(attempt_from_row).collect()
+        })
+    }
+
+    /// A DAG run's or task run's status history, oldest first.
+    pub async fn dag_history(&self, entity_id: &str) -> Result<Vec<DagStatusChange>> {
+        on_db!(&self.db, p => {
+            let rows = sqlx::query("SELECT at, status, message FROM dag_status_history WHERE entity_id = $1 ORDER BY id")
+                .bind(entity_id)
+                .fetch_all(p)
+                .await
+                .db()?;
+            rows.iter()
+                .map(|r| Ok(DagStatusChange { at: r.int("at")?, status: r.text("status")?, message: r.opt_text("message")? }))
+                .collect()
+        })
+    }
+
+    /// [`Tx::update_task_run`] in its own transaction.
+    pub async fn update_task_run(&self, tr: &TaskRun, now: i64) -> Result<Update<TaskRun>> {
+        let mut tx = self.begin().await?;
+        let out = tx.update_task_run(tr, now).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Claims up to `max` ready task runs (Queued, or Retrying past their
+    /// backoff) for `owner`, highest priority first then FIFO, each only
+    /// when every limit it names has a free slot: lease, slots and the new
+    /// attempt are written in one transaction. Claims are serialised across
+    /// dispatchers (PostgreSQL advisory lock; SQLite's single writer), so a
+    /// limit is never exceeded; PostgreSQL also skips rows another
+    /// transaction holds (`FOR UPDATE SKIP LOCKED`).
+    pub async fn claim_task_runs(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+        max: u32,
+    ) -> Result<Vec<TaskRun>> {
+        let mut tx = self.begin().await?;
+        let candidates_sql = format!(
+            "SELECT {TR_COLUMNS} FROM task_runs WHERE status IN ('Queued', 'Retrying') AND not_before <= $1 \
+             ORDER BY priority DESC, seq LIMIT $2"
+        );
+        let window = i64::from(max.saturating_mul(8).max(64));
+        let (candidates, held) = match &mut tx.inner {
+            TxInner::Sqlite(c) => {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(candidates_sql))
+                    .bind(now)
+                    .bind(window)
+                    .fetch_all(&mut **c)
+                    .await
+                    .db()?;
+                let held = sqlx::query(
+                    "SELECT limit_key, COUNT(*) AS n FROM limit_slots GROUP BY limit_key",
+                )
+                .fetch_all(&mut **c)
+                .await
+                .db()?;
+                (
+                    rows.iter()
+                        .map(task_run_from_row)
+                        .collect::<Result<Vec<_>>>()?,
+                    held.iter()
+                        .map(|r| Ok((r.text("limit_key")?, r.int("n")?)))
+                        .collect::<Result<BTreeMap<_, _>>>()?,
+                )
+            }
+            TxInner::Postgres(c) => {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(CLAIM_LOCK)
+                    .execute(&mut **c)
+                    .await
+                    .db()?;
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "{candidates_sql} FOR UPDATE SKIP LOCKED"
+                )))
+                .bind(now)
+                .bind(window)
+                .fetch_all(&mut **c)
+                .await
+                .db()?;
+                let held = sqlx::query(
+                    "SELECT limit_key, COUNT(*) AS n FROM limit_slots GROUP BY limit_key",
+                )
+                .fetch_all(&mut **c)
+                .await
+                .db()?;
+                (
+                    rows.iter()
+                        .map(task_run_from_row)
+                        .collect::<Result<Vec<_>>>()?,
+                    held.iter()
+                        .map(|r| Ok((r.text("limit_key")?, r.int("n")?)))
+                        .collect::<Result<BTreeMap<_, _>>>()?,
+                )
+            }
+        };
+        let mut held = held;
+        let mut claimed = Vec::new();
+        for tr in candidates {
+            if claimed.len() >= max as usize {
+                break;
+            }
+            let free = tr
+                .limit_keys
+                .iter()
+                .all(|(key, cap)| held.get(key).copied().unwrap_or(0) < i64::from(*cap));
+            if !free {
+                continue;
+            }
+            for (key, _) in &tr.limit_keys {
+                *held.entry(key.clone()).or_insert(0) += 1;
+                on_tx!(tx, c => {
+                    sqlx::query("INSERT INTO limit_slots (limit_key, task_run_id) VALUES ($1, $2)")
+                        .bind(key)
+                        .bind(&tr.id)
+                        .execute(&mut **c)
+                        .await
+                        .db()?;
+                });
+            }
+            let attempt = tr.attempt + 1;
+            let run_id = polysync_core::dag::attempt_run_id(&tr.id, attempt);
+            let next = TaskRun {
+                status: TaskRunStatus::Running,
+                attempt,
+                run_id: Some(run_id.clone()),
+                lease_owner: Some(owner.to_owned()),
+                lease_until: Some(now + lease_ms),
+                timed_out: false,
+                message: None,
+                started_at: tr.started_at.or(Some(now)),
+                ..tr.clone()
+            };
+            match tx.update_task_run(&next, now).await? {
+                Update::Applied(stored) => {
+                    tx.insert_attempt(
+                        &stored.id,
+                        &Attempt {
+                            attempt,
+                            run_id,
+                            status: TaskRunStatus::Running,
+                            started_at: now,
+                            ended_at: None,
+                            message: None,
+                        },
+                    )
+                    .await?;
+                    claimed.push(stored);
+                }
+                Update::Stale { .. } => {
+                    // Changed under us (cancelled): give the slots back.
+                    tx.release_slots(&tr.id).await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    /// Takes over Running task runs whose lease expired (their dispatcher
+    /// died): they become `owner`'s, to be tracked to their end.
+    pub async fn take_over_expired(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<TaskRun>> {
+        let sql = format!(
+            "UPDATE task_runs SET lease_owner = $1, lease_until = $2, version = version + 1 \
+             WHERE status = 'Running' AND (lease_until IS NULL OR lease_until < $3) RETURNING {TR_COLUMNS}"
+        );
+        on_db!(&self.db, p => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner).bind(now + lease_ms).bind(now).fetch_all(p).await.db()?;
+            rows.iter().map(task_run_from_row).collect()
+        })
+    }
+
+    /// Registers a dispatcher instance. With `exclusive_since`, refuses
+    /// (returning the live one) when another dispatcher has a heartbeat
+    /// newer than that: check and insert happen in one write transaction,
+    /// so of two starting together exactly one registers.
+    pub async fn register_dispatcher(
+        &self,
+        info: &DispatcherInfo,
+        exclusive_since: Option<i64>,
+    ) -> Result<std::result::Result<(), DispatcherInfo>> {
+        let mut tx = self.begin().await?;
+        let live = on_tx!(tx, c => {
+            let rows = sqlx::query("SELECT id, host, pid, started_at, heartbeat_at FROM dispatchers WHERE heartbeat_at >= $1 ORDER BY started_at")
+                .bind(exclusive_since.unwrap_or(i64::MAX))
+                .fetch_all(&mut **c)
+                .await
+                .db()?;
+            rows.iter()
+                .map(|r| Ok(DispatcherInfo {
+                    id: r.text("id")?,
+                    host: r.text("host")?,
+                    pid: r.int("pid")?,
+                    started_at: r.int("started_at")?,
+                    heartbeat_at: r.int("heartbeat_at")?,
+                }))
+                .collect::<Result<Vec<_>>>()?
+        });
+        if let Some(other) = live.into_iter().next() {
+            return Ok(Err(other));
+        }
+        on_tx!(tx, c => {
+            sqlx::query("INSERT INTO dispatchers (id, host, pid, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(&info.id)
+                .bind(&info.host)
+                .bind(info.pid)
+                .bind(info.started_at)
+                .bind(info.heartbeat_at)
+                .execute(&mut **c)
+                .await
+                .db()?;
+        });
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    /// A dispatcher's heartbeat: refreshes its row and extends the leases
+    /// of the task runs it works on.
+    pub async fn heartbeat(&self, id: &str, now: i64, lease_ms: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        on_tx!(tx, c => {
+            sqlx::query("UPDATE dispatchers SET heartbeat_at = $2 WHERE id = $1").bind(id).bind(now).execute(&mut **c).await.db()?;
+            sqlx::query("UPDATE task_runs SET lease_until = $2 WHERE lease_owner = $1 AND status = 'Running'")
+                .bind(id)
+                .bind(now + lease_ms)
+                .execute(&mut **c)
+                .await
+                .db()?;
+        });
+        tx.commit().await
+    }
+
+    /// Dispatchers whose heartbeat is newer than `since`.
+    pub async fn live_dispatchers(&self, since: i64) -> Result<Vec<DispatcherInfo>> {
+        on_db!(&self.db, p => {
+            let rows = sqlx::query("SELECT id, host, pid, started_at, heartbeat_at FROM dispatchers WHERE heartbeat_at >= $1 ORDER BY started_at")
+                .bind(since)
+                .fetch_all(p)
+                .await
+                .db()?;
+            rows.iter()
+                .map(|r| Ok(DispatcherInfo {
+                    id: r.text("id")?,
+                    host: r.text("host")?,
+                    pid: r.int("pid")?,
+                    started_at: r.int("started_at")?,
+                    heartbeat_at: r.int("heartbeat_at")?,
+                }))
+                .collect()
+        })
+    }
+
+    /// Removes a dispatcher's row (clean shutdown) and releases its leases
+    /// at once, so another instance picks its runs up without waiting.
+    pub async fn deregister_dispatcher(&self, id: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        on_tx!(tx, c => {
+            sqlx::query("DELETE FROM dispatchers WHERE id = $1").bind(id).execute(&mut **c).await.db()?;
+            sqlx::query("UPDATE task_runs SET lease_until = 0 WHERE lease_owner = $1 AND status = 'Running'").bind(id).execute(&mut **c).await.db()?;
+        });
+        tx.commit().await
+    }
+
+    /// Scheduled tasks due at `now`: (name, fire time).
+    pub async fn due_schedules(&self, now: i64) -> Result<Vec<(String, i64)>> {
+        on_db!(&self.db, p => {
+            let rows = sqlx::query("SELECT name, next_fire_at FROM tasks WHERE next_fire_at IS NOT NULL AND next_fire_at <= $1 ORDER BY next_fire_at")
+                .bind(now)
+                .fetch_all(p)
+                .await
+                .db()?;
+            rows.iter().map(|r| Ok((r.text("name")?, r.int("next_fire_at")?))).collect()
+        })
+    }
+
+    /// Moves a task's next fire time from `fired` to `next`,
+    /// compare-and-set: of several dispatchers seeing the same due fire,
+    /// exactly one gets `true` and starts the DAG run.
+    pub async fn advance_schedule(
+        &self,
+        name: &str,
+        fired: i64,
+        next: Option<i64>,
+    ) -> Result<bool> {
+        on_db!(&self.db, p => {
+            let done = sqlx::query("UPDATE tasks SET next_fire_at = $3 WHERE name = $1 AND next_fire_at = $2")
+                .bind(name)
+                .bind(fired)
+                .bind(next)
+                .execute(p)
+                .await
+                .db()?
+                .rows_affected();
+            Ok(done == 1)
+        })
+    }
+
+    /// Held slots per limit key (for `dispatcher` status and tests).
+    pub async fn held_slots(&self) -> Result<BTreeMap<String, i64>> {
+        on_db!(&self.db, p => {
+            let rows = sqlx::query("SELECT limit_key, COUNT(*) AS n FROM limit_slots GROUP BY limit_key").fetch_all(p).await.db()?;
+            rows.iter().map(|r| Ok((r.text("limit_key")?, r.int("n")?))).collect()
+        })
+    }
+}

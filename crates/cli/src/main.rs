@@ -43,6 +43,11 @@ enum Command {
     /// Apply a tasks file; list, show and remove tasks.
     #[command(subcommand)]
     Tasks(commands::tasks::TasksCommand),
+    /// List, show and cancel DAG runs.
+    #[command(subcommand, name = "dag-runs")]
+    DagRuns(commands::dag::DagRunsCommand),
+    /// Run the dispatcher in the foreground (Ctrl-C / SIGTERM drains it).
+    Dispatcher,
     /// Cancel a run by its Polysync run id.
     Cancel(commands::runs::CancelArgs),
     /// Run the Databricks workspace emulator (REST API compatible with official clients).
@@ -81,6 +86,8 @@ fn main() -> ExitCode {
             Command::Runs(cmd) => commands::runs::run(db, cmd).await,
             Command::Cancel(args) => commands::runs::cancel(db, args).await,
             Command::Tasks(cmd) => commands::tasks::run(db, cmd).await,
+            Command::DagRuns(cmd) => commands::dag::dag_runs(db, cmd).await,
+            Command::Dispatcher => commands::dag::dispatcher(db).await,
             Command::Emulator(args) => commands::emulator::run(args).await,
             Command::Arazzo(cmd) => commands::arazzo::run(db, cmd).await,
         }

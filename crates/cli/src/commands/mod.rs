@@ -1,6 +1,7 @@
 //! One module per top-level subcommand, plus the error and exit-code conventions they share.
 
 pub mod arazzo;
+pub mod dag;
 pub mod emulator;
 pub mod import;
 pub mod jobs;

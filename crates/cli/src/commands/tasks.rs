@@ -40,6 +40,8 @@ pub enum TasksCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Start a DAG run of a task and everything downstream of it.
+    Run(super::dag::TaskRunArgs),
     /// Remove one task (refused while other tasks run after it).
     Remove {
         /// The task's name.
@@ -106,6 +108,7 @@ pub async fn run(db: Option<String>, cmd: TasksCommand) -> anyhow::Result<ExitCo
                 show(&task, &dag.into_iter().collect::<Vec<_>>());
             }
         }
+        TasksCommand::Run(args) => return super::dag::run_task(db, args).await,
         TasksCommand::Remove { name } => {
             let engine = open_engine(db).await?;
             engine.remove_task(&name).await?;

@@ -6,6 +6,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use polysync_emulator::EmulatorHandle;
+
 use serde_json::Value;
 
 /// The built binary, without the variables of the developer's shell that would change what it
@@ -63,6 +65,53 @@ impl Out {
         );
         self
     }
+}
+
+/// The platform token variable the helpers below set, and its value.
+pub const TOKEN_VAR: &str = "POLYSYNC_CLI_TEST_TOKEN";
+pub const TOKEN: &str = "cli-concurrency-token-0123";
+
+pub const QUICK: &str = "# Databricks notebook source\n# emulator: duration=1s\ndbutils.widgets.text(\"name\", \"world\")\n";
+pub const SLOW: &str = "# Databricks notebook source\n# emulator: duration=2h\nprint(1)\n";
+
+/// The binary on `db`, with the platform's token variable set.
+pub fn cli(db: &str, args: &[&str]) -> Command {
+    let mut cmd = polysync();
+    cmd.arg("--database-url")
+        .arg(db)
+        .args(args)
+        .env(TOKEN_VAR, TOKEN);
+    cmd
+}
+
+pub async fn run(db: &str, args: &[&str]) -> Out {
+    Out::of_async(cli(db, args)).await
+}
+
+/// An emulator (fast clock) with the notebooks `/Tests/quick` (1 s) and `/Tests/slow` (2 h), registered as `emu` on `db` and imported.
+pub async fn imported(db: &str) -> (EmulatorHandle, tempfile::TempDir) {
+    let dir = polysync_testkit::write_files(&[("Tests/quick.py", QUICK), ("Tests/slow.py", SLOW)]);
+    let emu = polysync_testkit::start_emulator(TOKEN, |c| {
+        c.workspace_dir = Some(dir.path().to_path_buf());
+        c.time_scale = 100.0;
+    })
+    .await;
+    run(
+        db,
+        &[
+            "platform",
+            "add",
+            "emu",
+            "--host",
+            &emu.url(),
+            "--token-env",
+            TOKEN_VAR,
+        ],
+    )
+    .await
+    .ok();
+    run(db, &["import", "emu"]).await.ok();
+    (emu, dir)
 }
 
 /// The api-evangelist Azure Databricks corpus (Arazzo workflows and the OpenAPI they use), kept

@@ -6,58 +6,12 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use polysync_emulator::{EmulatorHandle, FaultConfig, OAuthClient};
+use polysync_emulator::{FaultConfig, OAuthClient};
 use polysync_testkit::TestDb;
-use support::{Out, polysync};
-
-const TOKEN_VAR: &str = "POLYSYNC_CLI_TEST_TOKEN";
-const TOKEN: &str = "cli-concurrency-token-0123";
-
-const QUICK: &str = "# Databricks notebook source\n# emulator: duration=1s\ndbutils.widgets.text(\"name\", \"world\")\n";
-const SLOW: &str = "# Databricks notebook source\n# emulator: duration=2h\nprint(1)\n";
-
-/// The binary on `db`, with the platform's token variable set.
-fn cli(db: &str, args: &[&str]) -> Command {
-    let mut cmd = polysync();
-    cmd.arg("--database-url")
-        .arg(db)
-        .args(args)
-        .env(TOKEN_VAR, TOKEN);
-    cmd
-}
-
-async fn run(db: &str, args: &[&str]) -> Out {
-    Out::of_async(cli(db, args)).await
-}
-
-/// An emulator with the two notebooks, registered as `emu` on `db` and imported.
-async fn imported(db: &str) -> (EmulatorHandle, tempfile::TempDir) {
-    let dir = polysync_testkit::write_files(&[("Tests/quick.py", QUICK), ("Tests/slow.py", SLOW)]);
-    let emu = polysync_testkit::start_emulator(TOKEN, |c| {
-        c.workspace_dir = Some(dir.path().to_path_buf());
-        c.time_scale = 100.0;
-    })
-    .await;
-    run(
-        db,
-        &[
-            "platform",
-            "add",
-            "emu",
-            "--host",
-            &emu.url(),
-            "--token-env",
-            TOKEN_VAR,
-        ],
-    )
-    .await
-    .ok();
-    run(db, &["import", "emu"]).await.ok();
-    (emu, dir)
-}
+use support::{Out, TOKEN, TOKEN_VAR, cli, imported, run};
 
 fn runs_json(db: &str) -> Vec<serde_json::Value> {
     let out = Out::of(&mut cli(db, &["runs", "list", "--json", "--limit", "100"])).ok();

@@ -95,6 +95,18 @@ pub enum Error {
         #[source]
         source: Option<Box<polysync_databricks::Error>>,
     },
+    /// A reference (a run id prefix, a Databricks run id) matches several
+    /// records: acting on one picked at random would be wrong, so the user
+    /// is shown the candidates to choose from.
+    #[error("{entity} {key:?} is ambiguous: it matches {}", candidates.join(", "))]
+    Ambiguous {
+        /// "run".
+        entity: &'static str,
+        /// The reference given.
+        key: String,
+        /// What it matches (ids with a short description).
+        candidates: Vec<String>,
+    },
     /// A run cannot be cancelled or refreshed in its current state.
     #[error("run {run_id}: {message}")]
     RunState {
@@ -125,6 +137,7 @@ impl Error {
         match self {
             Error::Invalid(_) => ErrorKind::Invalid,
             Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::Ambiguous { .. } => ErrorKind::Invalid,
             Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
             Error::Conflict(_) => ErrorKind::Conflict,
             Error::Store(_) => ErrorKind::Store,
@@ -176,6 +189,9 @@ impl Error {
                 _ => return None,
             }),
             Error::Conflict(_) => None,
+            Error::Ambiguous { .. } => Some(Hint::text(
+                "give more characters of the run id (or the full id) to pick one",
+            )),
             Error::Store(e) if e.is_retryable() => Some(Hint::text(
                 "the database is busy or unreachable for now; retry in a moment",
             )),

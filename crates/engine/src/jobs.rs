@@ -10,7 +10,12 @@ use crate::{Engine, Error, ImportReport, JobFilter, Result, SyncReport};
 
 impl Engine {
     /// Jobs matching `filter`.
+    /// An unknown platform in the filter is [`Error::NotFound`], not an
+    /// empty list that would read as "nothing imported yet".
     pub async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>> {
+        if let Some(platform) = &filter.platform {
+            self.get_platform(platform).await?;
+        }
         Ok(self.inner.store.list_jobs(filter).await?)
     }
 

@@ -8,5 +8,6 @@ mod credentials;
 mod import;
 mod run_steps;
 mod runs;
+mod runs_hardening;
 mod status_rows;
 mod troubleshooting;

@@ -109,9 +109,11 @@ pub async fn run(db: Option<String>, args: RunArgs) -> anyhow::Result<ExitCode> 
     }
     let label = format!("{} ({})", run.job_name, run.id);
     let check = hint_check_interval(pending_hint_after);
+    // Biased: the Ctrl-C handler is installed (first poll) before the wait prints anything.
     let waited = tokio::select! {
-        r = wait_with_line(&engine, &run, &label, opts, args.json, check) => Some(r),
+        biased;
         _ = tokio::signal::ctrl_c() => None,
+        r = wait_with_line(&engine, &run, &label, opts, args.json, check) => Some(r),
     };
     let Some(last) = waited else {
         return interrupted(&engine, &run, args.cancel_on_interrupt).await;

@@ -616,7 +616,13 @@ impl Engine {
     }
 
     async fn task_runs(&self, run: &Run, outputs: bool) -> Result<Vec<TaskRun>> {
-        if run.databricks_run_id.is_none() || run.job_type == JobType::DatabricksPipeline {
+        // A submitted notebook is one task and a pipeline has updates, not tasks: no request.
+        if run.databricks_run_id.is_none()
+            || matches!(
+                run.job_type,
+                JobType::DatabricksPipeline | JobType::DatabricksNotebook
+            )
+        {
             return Ok(Vec::new());
         }
         let conn = self.connect(&run.platform).await?;

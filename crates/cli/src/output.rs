@@ -26,17 +26,58 @@ pub fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A table with the given header, styled for the terminal or plain ASCII otherwise.
+/// The width to fit output to: `COLUMNS` when set (as shells and `less` do, also when stdout
+/// is a pipe, e.g. `COLUMNS=120 polysync runs list | tee`), else the terminal's width, else
+/// none (a pipe without `COLUMNS` gets whole lines).
+pub fn width() -> Option<u16> {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<u16>().ok())
+        .filter(|w| *w >= 20)
+        .or_else(|| {
+            stdout_is_tty()
+                .then(|| console::Term::stdout().size_checked().map(|(_, cols)| cols))
+                .flatten()
+        })
+}
+
+/// A table with the given header, styled for the terminal or plain ASCII otherwise, fitted to
+/// [`width`]: long cells wrap inside their column instead of making lines wider than the
+/// terminal (the full values stay in `--json`).
 pub fn table<const N: usize>(header: [&str; N]) -> Table {
     let mut t = Table::new();
     if stdout_is_tty() {
         t.load_style(presets::UTF8_FULL_CONDENSED);
-        t.set_content_arrangement(ContentArrangement::Dynamic);
     } else {
         t.load_style(presets::ASCII_MARKDOWN);
     }
+    if let Some(w) = width() {
+        t.set_width(w);
+        t.set_content_arrangement(ContentArrangement::Dynamic);
+    }
     t.set_header(header);
     t
+}
+
+/// Cuts `s` to at most `max` characters, marking the cut with `…`: for one-line displays
+/// (the `--wait` status line) that must not wrap.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// A duration in milliseconds, short: `42s`, `3m05s`, `1h02m`.
+pub fn duration(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
 }
 
 /// Removes control characters from text that came from outside (Databricks messages).
@@ -134,33 +175,46 @@ pub fn compute_text(p: &Platform) -> String {
     parts.join(" ")
 }
 
-/// One table row for a run.
+/// One table row for a run. "Started" is Databricks' start time (`-` until Databricks
+/// reports one); the duration runs from it (else from the submit) to the end or now.
 pub fn run_row(r: &Run) -> Vec<String> {
+    let now = jiff::Timestamp::now().as_millisecond();
     vec![
         r.id.clone(),
-        r.job_name.clone(),
+        clean(&r.job_name),
         r.job_type.display_name().to_owned(),
         status(r.status),
         r.databricks_run_id.clone().unwrap_or_else(|| "-".into()),
-        time(r.created_at),
+        r.started_at.map(time).unwrap_or_else(|| "-".into()),
+        duration(r.duration_ms(now)),
         r.monitor_url.clone().unwrap_or_else(|| "-".into()),
     ]
 }
 
 /// The header matching [`run_row`].
-pub const RUN_HEADER: [&str; 7] = [
+pub const RUN_HEADER: [&str; 8] = [
     "Run id",
     "Job",
     "Type",
     "Status",
     "Databricks run",
     "Started",
+    "Duration",
     "Monitor URL",
 ];
 
 #[cfg(test)]
 mod tests {
-    use super::shell_quote;
+    use super::{duration, shell_quote, truncate};
+
+    #[test]
+    fn durations_and_truncation() {
+        assert_eq!(duration(42_500), "42s");
+        assert_eq!(duration(185_000), "3m05s");
+        assert_eq!(duration(3_720_000), "1h02m");
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(truncate("abc", 4), "abc");
+    }
 
     #[test]
     fn shell_quote_leaves_plain_words_and_quotes_the_rest() {

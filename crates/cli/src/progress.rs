@@ -82,11 +82,13 @@ impl RunLine {
     pub fn new(label: &str, quiet: bool) -> Self {
         let tty = output::stderr_is_tty();
         let pb = bar(tty);
-        if let Ok(style) = ProgressStyle::with_template("{spinner} {prefix} {msg} ({elapsed})") {
+        // `wide_msg` is cut to the terminal's width: the line never wraps (a wrapped live
+        // line leaves a trail of copies on every redraw).
+        if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed}] {wide_msg}") {
             pb.set_style(style);
         }
         pb.set_prefix(output::clean(label));
-        pb.set_message("submitting");
+        pb.set_message(format!("{} submitting", output::clean(label)));
         Self {
             pb,
             tty,
@@ -114,9 +116,13 @@ impl RunLine {
             return;
         }
         if self.tty {
-            self.pb.set_message(text.clone());
+            self.pb.set_message(format!("{} {text}", self.pb.prefix()));
         } else if !self.quiet {
-            eprintln!("{}: {text}", self.pb.prefix());
+            let line = format!("{}: {text}", self.pb.prefix());
+            match output::width() {
+                Some(w) => eprintln!("{}", output::truncate(&line, usize::from(w))),
+                None => eprintln!("{line}"),
+            }
         }
         self.last = Some(text);
     }

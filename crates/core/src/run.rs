@@ -88,6 +88,11 @@ pub struct Run {
     pub created_at: i64,
     /// Last change, epoch ms.
     pub updated_at: i64,
+    /// When Databricks started the run (its `start_time`, a pipeline
+    /// update's `creation_time`), epoch ms: what the Databricks UI shows,
+    /// later than `created_at` when the run was queued or sent late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<i64>,
     /// When the run reached a terminal status, epoch ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<i64>,
@@ -134,6 +139,7 @@ impl Run {
             parameters: BTreeMap::new(),
             created_at: now_ms,
             updated_at: now_ms,
+            started_at: None,
             ended_at: None,
             monitor_url: None,
             error_message: None,
@@ -166,14 +172,19 @@ impl Run {
         if let Some(url) = &obs.run_page_url {
             self.monitor_url = Some(url.clone());
         }
-        let changed = before
-            != (
-                self.status,
-                self.life_cycle_state.clone(),
-                self.result_state.clone(),
-                self.update_state.clone(),
-                self.state_message.clone(),
-            );
+        let started = obs.start_time.is_some() && self.started_at != obs.start_time;
+        if started {
+            self.started_at = obs.start_time;
+        }
+        let changed = started
+            || before
+                != (
+                    self.status,
+                    self.life_cycle_state.clone(),
+                    self.result_state.clone(),
+                    self.update_state.clone(),
+                    self.state_message.clone(),
+                );
         if changed {
             self.updated_at = now_ms;
             if self.status.is_terminal() && self.ended_at.is_none() {
@@ -181,6 +192,13 @@ impl Run {
             }
         }
         changed
+    }
+
+    /// How long the run has taken so far (or took, once ended), in ms: from
+    /// Databricks' start when known, else from its creation in Polysync.
+    pub fn duration_ms(&self, now_ms: i64) -> i64 {
+        let from = self.started_at.unwrap_or(self.created_at);
+        (self.ended_at.unwrap_or(now_ms) - from).max(0)
     }
 
     /// The pipeline run id, for pipeline runs that were submitted.

@@ -215,6 +215,14 @@ pub struct StateObservation {
     pub state_message: Option<String>,
     /// `run_page_url` when the response has one.
     pub run_page_url: Option<String>,
+    /// When Databricks started the run (`start_time`, or a pipeline
+    /// update's `creation_time`), epoch ms: the start the user sees in the
+    /// Databricks UI, which can be much later than the Polysync submit.
+    pub start_time: Option<i64>,
+}
+
+fn time_at(v: &Value, key: &str) -> Option<i64> {
+    v.get(key).and_then(Value::as_i64).filter(|t| *t > 0)
 }
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -238,6 +246,7 @@ pub fn observe_job_run(run: &Value) -> StateObservation {
             update_state: None,
             state_message: str_at(run, &["state", "state_message"]).map(str::to_owned),
             run_page_url: page,
+            start_time: time_at(run, "start_time"),
         };
     }
     let state = str_at(run, &["status", "state"]);
@@ -251,6 +260,7 @@ pub fn observe_job_run(run: &Value) -> StateObservation {
         state_message: str_at(run, &["status", "termination_details", "message"])
             .map(str::to_owned),
         run_page_url: page,
+        start_time: time_at(run, "start_time"),
     }
 }
 
@@ -266,6 +276,7 @@ pub fn observe_pipeline_update(response: &Value) -> StateObservation {
         update_state: state.map(str::to_owned),
         state_message: str_at(update, &["cause"]).map(str::to_owned),
         run_page_url: None,
+        start_time: time_at(update, "creation_time"),
     }
 }
 

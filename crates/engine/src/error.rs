@@ -63,15 +63,6 @@ pub enum Error {
     /// line, task and field. Nothing was changed.
     #[error(transparent)]
     TaskFile(#[from] polysync_core::TaskFileError),
-    /// A reference names several jobs (on different platforms); nothing
-    /// was done.
-    #[error("{reference:?} is ambiguous: it names {} jobs: {}", candidates.len(), candidates.join(", "))]
-    Ambiguous {
-        /// What was given.
-        reference: String,
-        /// Each candidate as `PLATFORM:EXTERNAL_ID (name)`.
-        candidates: Vec<String>,
-    },
     /// The write clashes with existing data (dependent rows, identity taken,
     /// a concurrent change).
     #[error("{0}")]
@@ -107,6 +98,19 @@ pub enum Error {
         /// The client's error (HTTP status, retryability), when there is one.
         #[source]
         source: Option<Box<polysync_databricks::Error>>,
+    },
+    /// A reference (a run id prefix, a Databricks run id, a job name or
+    /// path shared by several platforms) matches several records: acting on
+    /// one picked at random (or by import order) would be wrong, so the user
+    /// is shown the candidates to choose from. Nothing was done.
+    #[error("{entity} {key:?} is ambiguous: it matches {}", candidates.join(", "))]
+    Ambiguous {
+        /// "run" or "job".
+        entity: &'static str,
+        /// The reference given.
+        key: String,
+        /// What it matches (ids with a short description).
+        candidates: Vec<String>,
     },
     /// A run cannot be cancelled or refreshed in its current state.
     #[error("run {run_id}: {message}")]
@@ -195,8 +199,11 @@ impl Error {
             Error::TaskFile(_) => Some(Hint::text(
                 "fix the file where each problem says and apply it again; nothing was changed",
             )),
-            Error::Ambiguous { .. } => Some(Hint::text(
+            Error::Ambiguous { entity: "job", .. } => Some(Hint::text(
                 "name the job as PLATFORM:EXTERNAL_ID, one of the candidates listed",
+            )),
+            Error::Ambiguous { .. } => Some(Hint::text(
+                "give more characters of the run id (or the full id) to pick one",
             )),
             Error::Conflict(_) => None,
             Error::Store(e) if e.is_retryable() => Some(Hint::text(

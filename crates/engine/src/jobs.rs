@@ -10,7 +10,12 @@ use crate::{Engine, Error, ImportReport, JobFilter, Result, Skipped, SyncReport}
 
 impl Engine {
     /// Jobs matching `filter`.
+    /// An unknown platform in the filter is [`Error::NotFound`], not an
+    /// empty list that would read as "nothing imported yet".
     pub async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>> {
+        if let Some(platform) = &filter.platform {
+            self.get_platform(platform).await?;
+        }
         Ok(self.inner.store.list_jobs(filter).await?)
     }
 
@@ -46,7 +51,8 @@ impl Engine {
             matching.iter().map(|j| j.platform.as_str()).collect();
         if platforms.len() > 1 {
             return Err(Error::Ambiguous {
-                reference: job_ref.to_owned(),
+                entity: "job",
+                key: job_ref.to_owned(),
                 candidates: matching
                     .iter()
                     .map(|j| format!("{}:{} ({})", j.platform, j.external_id, j.name))

@@ -34,7 +34,7 @@ pub use polysync_core::{
     Parameter, ParameterMapping, PipelineRunId, Platform, Run, RunStatus, TaskType,
 };
 pub use polysync_core::{Condition, DagRun, DagRunStatus, Task, TaskRunStatus};
-pub use polysync_providers::{ImportProgress, NoProgress, Skipped};
+pub use polysync_providers::{ImportProgress, NoProgress, Skipped, TaskRun};
 pub use polysync_store::{
     ApplyMode, JobFilter, RunFilter, StatusChange, StoredTask, TaskApplySummary,
 };
@@ -122,6 +122,35 @@ pub struct RunDetails {
     /// PENDING on a new cluster, STOPPING pipeline).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<Hint>,
+    /// A multi-task run's task runs (key, state, duration; error and trace
+    /// of failed tasks), read live from Databricks: the parent's message
+    /// alone does not say which task failed or why. Empty for single-task
+    /// and pipeline runs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<TaskRun>,
+    /// Why the task runs could not be read (Databricks unreachable), when
+    /// that happened; the stored run is shown regardless.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tasks_error: Option<String>,
+}
+
+/// What [`Engine::refresh_runs`] returns: the runs as stored after the
+/// refresh, and the platforms that could not be asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefreshedRuns {
+    /// The runs the filter selects, newest first, refreshed.
+    pub runs: Vec<Run>,
+    /// Platforms whose runs could not be refreshed (shown as last stored).
+    pub failures: Vec<RefreshFailure>,
+}
+
+/// A platform whose runs [`Engine::refresh_runs`] could not refresh.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefreshFailure {
+    /// The platform.
+    pub platform: String,
+    /// Why, in the user's terms.
+    pub message: String,
 }
 
 /// The use cases. Cheap to clone (an `Arc` inside), so a server can share it.
@@ -226,6 +255,8 @@ mod tests {
         assert_send(&engine.refresh_run("r"));
         assert_send(&engine.wait_run("r", WaitOptions::default(), &mut |_| {}));
         assert_send(&engine.cancel_run("r"));
+        assert_send(&engine.refresh_runs(&RunFilter::default(), 10));
+        assert_send(&engine.get_run_details("r", true));
         assert_send(&engine.preview_request("j", &[]));
         assert_send(&engine.platform_authorization("p"));
     }

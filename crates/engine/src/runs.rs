@@ -16,14 +16,19 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use polysync_core::{Action, Hint, Job, Run, RunStatus};
+use polysync_core::{Action, Hint, Job, JobType, Run, RunStatus};
 use polysync_databricks::Method;
-use polysync_providers::{self as providers, ApiRequest, Connection};
+use polysync_providers::{self as providers, ApiRequest, Connection, Polled, TaskRun};
 use polysync_store::Update;
 use serde_json::{Value, json};
 
 use crate::troubleshoot::{self, translate};
-use crate::{Engine, Error, Result, RunDetails, RunFilter, WaitOptions};
+use crate::{
+    Engine, Error, RefreshFailure, RefreshedRuns, Result, RunDetails, RunFilter, WaitOptions,
+};
+
+/// How many candidates an ambiguous run reference lists.
+const MAX_CANDIDATES: u32 = 10;
 
 /// How often a compare-and-set write is retried against concurrent writers
 /// before giving up with a conflict.
@@ -280,7 +285,8 @@ impl Engine {
     /// process died, or the response was lost) is recovered first by
     /// re-sending its request under the same idempotency token. Ended runs
     /// and runs never sent are returned as stored.
-    pub async fn refresh_run(&self, run_id: &str) -> Result<Run> {
+    pub async fn refresh_run(&self, run_ref: &str) -> Result<Run> {
+        let run_id = &self.resolve_run_id(run_ref).await?;
         let run = self.inner.store.get_run(run_id).await?;
         if run.status.is_terminal() {
             return Ok(run);
@@ -304,8 +310,14 @@ impl Engine {
             .poll(conn, run)
             .await
             .map_err(|e| translate(e, &conn.platform, None))?;
+        self.store_polled(&run.id, &polled).await
+    }
+
+    /// Stores what a poll (or a batched listing) saw of a run, when
+    /// anything changed; never moves a run back from a terminal status.
+    async fn store_polled(&self, run_id: &str, polled: &Polled) -> Result<Run> {
         let now = now_ms();
-        self.modify_run(&run.id, |r| {
+        self.modify_run(run_id, |r| {
             // A newer writer may have stored the end already: never move a
             // run back from a terminal status.
             if r.status.is_terminal() {
@@ -326,6 +338,103 @@ impl Engine {
             changed
         })
         .await
+    }
+
+    /// The Polysync run id a user means by `reference`: the id itself, a
+    /// unique prefix of it, or a Databricks run id (the one in the
+    /// Databricks UI). Several matches are [`Error::Ambiguous`] with the
+    /// candidates, none is [`Error::NotFound`].
+    pub async fn resolve_run_id(&self, reference: &str) -> Result<String> {
+        if self.inner.store.find_run(reference).await?.is_some() {
+            return Ok(reference.to_owned());
+        }
+        let not_found = || Error::NotFound {
+            entity: "run",
+            key: reference.to_owned(),
+        };
+        if reference.trim().is_empty() {
+            return Err(not_found());
+        }
+        let found = self
+            .inner
+            .store
+            .find_runs_by_ref(reference, MAX_CANDIDATES + 1)
+            .await?;
+        match found.as_slice() {
+            [] => Err(not_found()),
+            [one] => Ok(one.id.clone()),
+            many => Err(Error::Ambiguous {
+                entity: "run",
+                key: reference.to_owned(),
+                candidates: many
+                    .iter()
+                    .take(MAX_CANDIDATES as usize)
+                    .map(|r| {
+                        format!(
+                            "{} ({}, Databricks run {})",
+                            r.id,
+                            r.job_name,
+                            r.databricks_run_id.as_deref().unwrap_or("-")
+                        )
+                    })
+                    .collect(),
+            }),
+        }
+    }
+
+    /// Refreshes every active run among those `filter` selects (newest
+    /// first, at most `limit`) with one batched listing per platform (one
+    /// `jobs/runs/list`, one updates list per pipeline) instead of one
+    /// `runs/get` per run, then returns the runs as stored. Runs the
+    /// listing did not show, and runs whose submit answer was lost, are
+    /// refreshed one by one. A platform that cannot be reached is reported
+    /// in `failures`; its runs are shown as last stored.
+    pub async fn refresh_runs(&self, filter: &RunFilter, limit: u32) -> Result<RefreshedRuns> {
+        let runs = self.list_runs(filter, limit).await?;
+        let mut by_platform: BTreeMap<&str, Vec<&Run>> = BTreeMap::new();
+        for r in runs.iter().filter(|r| !r.status.is_terminal()) {
+            by_platform.entry(r.platform.as_str()).or_default().push(r);
+        }
+        let mut failures = Vec::new();
+        for (platform, active) in by_platform {
+            if let Err(e) = self.refresh_platform_runs(platform, &active).await {
+                failures.push(RefreshFailure {
+                    platform: platform.to_owned(),
+                    message: e.to_string(),
+                });
+            }
+        }
+        let runs = self.inner.store.list_runs(filter, limit).await?;
+        Ok(RefreshedRuns { runs, failures })
+    }
+
+    async fn refresh_platform_runs(&self, platform: &str, active: &[&Run]) -> Result<()> {
+        let (sent, unsent): (Vec<&Run>, Vec<&Run>) = active
+            .iter()
+            .copied()
+            .partition(|r| r.databricks_run_id.is_some());
+        // Never sent: nothing to ask Databricks; attempted: recover one by one.
+        for r in unsent.iter().filter(|r| r.submit_attempted_at.is_some()) {
+            self.refresh_run(&r.id).await?;
+        }
+        if sent.is_empty() {
+            return Ok(());
+        }
+        let conn = self.connect(platform).await?;
+        let seen = providers::observe_runs(&conn, &sent)
+            .await
+            .map_err(|e| translate(e, &conn.platform, None))?;
+        for r in sent {
+            match r.databricks_run_id.as_ref().and_then(|id| seen.get(id)) {
+                Some(polled) => {
+                    self.store_polled(&r.id, polled).await?;
+                }
+                None => {
+                    self.poll_once(&conn, r).await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Starts a run: the three steps chained (enqueue, submit, a first poll
@@ -414,20 +523,16 @@ impl Engine {
     /// guarded against stopping another update) and records what follows.
     /// A run that was never sent is cancelled locally (nothing to stop); a
     /// run whose submit response was lost is recovered first, so it is
-    /// cancelled rather than left running.
-    pub async fn cancel_run(&self, run_id: &str) -> Result<Run> {
+    /// cancelled rather than left running. A run that already ended is
+    /// returned unchanged (a no-op, as the Databricks CLI does): the caller
+    /// sees its final status. Databricks stops a run asynchronously, so the
+    /// returned run is usually still Running (TERMINATING); `wait_run`
+    /// follows it to its end.
+    pub async fn cancel_run(&self, run_ref: &str) -> Result<Run> {
+        let run_id = &self.resolve_run_id(run_ref).await?;
         let run = self.inner.store.get_run(run_id).await?;
         if run.status.is_terminal() {
-            return Err(Error::RunState {
-                run_id: run.id.clone(),
-                message: format!("the run already ended as {}", run.status.as_str()),
-                hint: Some(Hint::action(
-                    "see how it ended",
-                    Action::ShowRun {
-                        run_id: run.id.clone(),
-                    },
-                )),
-            });
+            return Ok(run);
         }
         let run = match (&run.databricks_run_id, run.submit_attempted_at) {
             (Some(_), _) => run,
@@ -503,17 +608,92 @@ impl Engine {
         }))
     }
 
-    /// A run and its status history.
-    pub async fn get_run(&self, run_id: &str) -> Result<RunDetails> {
-        let run = self.inner.store.get_run(run_id).await?;
-        let history = self.inner.store.run_history(run_id).await?;
-        let hint = self.run_hint(&run).await;
-        Ok(RunDetails { run, history, hint })
+    /// A run (by id, unique id prefix or Databricks run id) and its status
+    /// history; for a multi-task run also its task runs, read live from
+    /// Databricks (see [`Engine::get_run_details`]).
+    pub async fn get_run(&self, run_ref: &str) -> Result<RunDetails> {
+        self.get_run_details(run_ref, false).await
     }
 
-    /// Runs matching `filter`, newest first.
+    /// [`Engine::get_run`], with `outputs` also reading every ended task's
+    /// notebook exit value. The task runs are not stored (Databricks keeps
+    /// them); when Databricks cannot be reached they are left out and
+    /// `tasks_error` says why, so the stored run is still shown.
+    pub async fn get_run_details(&self, run_ref: &str, outputs: bool) -> Result<RunDetails> {
+        let run_id = self.resolve_run_id(run_ref).await?;
+        let run = self.inner.store.get_run(&run_id).await?;
+        let history = self.inner.store.run_history(&run_id).await?;
+        let hint = self.run_hint(&run).await;
+        let (tasks, tasks_error) = match self.task_runs(&run, outputs).await {
+            Ok(t) => (t, None),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        };
+        Ok(RunDetails {
+            run,
+            history,
+            hint,
+            tasks,
+            tasks_error,
+        })
+    }
+
+    async fn task_runs(&self, run: &Run, outputs: bool) -> Result<Vec<TaskRun>> {
+        // A submitted notebook is one task and a pipeline has updates, not tasks: no request.
+        if run.databricks_run_id.is_none()
+            || matches!(
+                run.job_type,
+                JobType::DatabricksPipeline | JobType::DatabricksNotebook
+            )
+        {
+            return Ok(Vec::new());
+        }
+        let conn = self.connect(&run.platform).await?;
+        providers::provider_for(run.job_type)
+            .task_runs(&conn, run, outputs, now_ms())
+            .await
+            .map_err(|e| translate(e, &conn.platform, None))
+    }
+
+    /// Runs matching `filter`, newest first. A job filter may name the job
+    /// as `PLATFORM:EXTERNAL_ID` too; an unknown job or platform is
+    /// [`Error::NotFound`] (not an empty list, which would read as "no runs
+    /// yet"), unless runs recorded under that name remain from a job or
+    /// platform removed since.
     pub async fn list_runs(&self, filter: &RunFilter, limit: u32) -> Result<Vec<Run>> {
-        Ok(self.inner.store.list_runs(filter, limit).await?)
+        let mut filter = filter.clone();
+        if let Some(job_ref) = &filter.job_name {
+            match self.find_job(job_ref).await? {
+                Some(job) => filter.job_name = Some(job.name),
+                None => self.require_recorded(&filter, "job", job_ref).await?,
+            }
+        }
+        if let Some(platform) = &filter.platform
+            && self.find_platform(platform).await?.is_none()
+        {
+            self.require_recorded(&filter, "platform", platform).await?;
+        }
+        Ok(self.inner.store.list_runs(&filter, limit).await?)
+    }
+
+    /// Ok when some run is recorded under the filter (a job or platform
+    /// removed after it ran), else [`Error::NotFound`] for `entity`.
+    async fn require_recorded(
+        &self,
+        filter: &RunFilter,
+        entity: &'static str,
+        key: &str,
+    ) -> Result<()> {
+        let probe = RunFilter {
+            status: None,
+            ..filter.clone()
+        };
+        if self.inner.store.list_runs(&probe, 1).await?.is_empty() {
+            return Err(Error::NotFound {
+                entity,
+                key: key.to_owned(),
+            });
+        }
+        Ok(())
     }
 }
 

@@ -24,6 +24,7 @@ mod request;
 
 pub use connection::Connection;
 pub use error::{Operation, ProviderError, Result};
+pub use job_run::TaskRun;
 pub use progress::{Discovery, ImportProgress, NoProgress, Skipped};
-pub use provider::{Polled, Provider, Submitted, discover_platform, provider_for};
+pub use provider::{Polled, Provider, Submitted, discover_platform, observe_runs, provider_for};
 pub use request::{ApiRequest, jobs_path};

@@ -5,6 +5,8 @@
 //! stops whatever update is active, so we first check that the active
 //! update is the run's own.
 
+use std::collections::{HashMap, HashSet};
+
 use futures_util::TryStreamExt;
 use polysync_core::pipeline_params::{pipeline_parameters, update_body};
 use polysync_core::run::PipelineRunId;
@@ -213,6 +215,66 @@ pub(crate) async fn poll(conn: &Connection, run: &Run) -> Result<Polled> {
         exit_value: None,
         error,
     })
+}
+
+/// The state of several runs of one pipeline from its updates list
+/// (newest first), paging back only until every wanted update was seen or
+/// the list reaches updates created before `since_ms` (minus clock skew):
+/// one call per pipeline instead of one `get_update` per run. Runs missing
+/// from the list are absent from the map (keyed by the run's Databricks id).
+pub(crate) async fn list_updates(
+    conn: &Connection,
+    pipeline_id: &str,
+    wanted: &[&Run],
+    since_ms: i64,
+) -> Result<HashMap<String, Polled>> {
+    let mut missing: HashSet<String> = wanted
+        .iter()
+        .filter_map(|r| run_id(r).ok())
+        .filter(|id| id.pipeline_id == pipeline_id)
+        .map(|id| id.update_id)
+        .collect();
+    let mut out = HashMap::new();
+    let mut updates = std::pin::pin!(conn.client.pipelines().list_updates(pipeline_id));
+    while !missing.is_empty() {
+        let Some(update) = updates.try_next().await.map_err(ProviderError::api(
+            Operation::Poll,
+            T,
+            pipeline_id,
+        ))?
+        else {
+            break;
+        };
+        if update
+            .creation_time
+            .is_some_and(|t| t < since_ms - CLOCK_SKEW_MS)
+        {
+            break;
+        }
+        if !missing.remove(&update.update_id) {
+            continue;
+        }
+        let id = PipelineRunId {
+            pipeline_id: pipeline_id.to_owned(),
+            update_id: update.update_id.clone(),
+        };
+        let observation =
+            observe_pipeline_update(&to_json(&update, Operation::Poll, &id.to_string())?);
+        let error = if observation.status == Some(RunStatus::Failed) {
+            failure_message(conn, &id).await
+        } else {
+            None
+        };
+        out.insert(
+            id.to_string(),
+            Polled {
+                observation,
+                exit_value: None,
+                error,
+            },
+        );
+    }
+    Ok(out)
 }
 
 /// Stops the pipeline only when the active update is the run's own.

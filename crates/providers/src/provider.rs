@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::connection::Connection;
 use crate::error::Result;
+use crate::job_run::TaskRun;
 use crate::progress::{Discovery, ImportProgress, Skipped};
 use crate::request::ApiRequest;
 use crate::{job, job_run, notebook, pipeline};
@@ -172,6 +173,22 @@ impl Provider {
         }
     }
 
+    /// The task runs of a multi-task run, with the error and trace of
+    /// failed tasks (and every ended task's exit value when `outputs`);
+    /// empty for pipelines and single-task runs.
+    pub async fn task_runs(
+        self,
+        conn: &Connection,
+        run: &Run,
+        outputs: bool,
+        now_ms: i64,
+    ) -> Result<Vec<TaskRun>> {
+        match self {
+            Provider::Pipeline => Ok(Vec::new()),
+            _ => job_run::task_runs(conn, self.job_type(), run, outputs, now_ms).await,
+        }
+    }
+
     /// Where to watch the run: `run_page_url` verbatim, else the seed's
     /// fallback.
     pub fn monitor_url(self, platform: &Platform, run: &Run, run_page_url: Option<&str>) -> String {
@@ -180,6 +197,37 @@ impl Provider {
             _ => job_run::monitor_url(platform, run, run_page_url),
         }
     }
+}
+
+/// The current state of many runs of one platform, batched: one
+/// `jobs/runs/list` listing for every notebook, job and workflow run, and
+/// one updates listing per pipeline, instead of a `runs/get` per run.
+/// Keyed by the run's Databricks run id; runs the listings did not show
+/// (deleted, or too old for the window) are absent, for the caller to poll
+/// one by one.
+pub async fn observe_runs(
+    conn: &Connection,
+    runs: &[&Run],
+) -> Result<std::collections::HashMap<String, Polled>> {
+    let since = |rs: &[&Run]| rs.iter().map(|r| r.created_at).min().unwrap_or(0);
+    let (pipelines, job_runs): (Vec<&Run>, Vec<&Run>) = runs
+        .iter()
+        .copied()
+        .filter(|r| r.databricks_run_id.is_some())
+        .partition(|r| r.job_type == JobType::DatabricksPipeline);
+    let mut out = job_run::list_runs(conn, &job_runs, since(&job_runs)).await?;
+    let mut by_pipeline: std::collections::BTreeMap<&str, Vec<&Run>> =
+        std::collections::BTreeMap::new();
+    for r in pipelines {
+        by_pipeline
+            .entry(r.job_external_id.as_str())
+            .or_default()
+            .push(r);
+    }
+    for (pipeline_id, rs) in by_pipeline {
+        out.extend(pipeline::list_updates(conn, pipeline_id, &rs, since(&rs)).await?);
+    }
+    Ok(out)
 }
 
 /// The listings an import walks, each of which may fail on its own.

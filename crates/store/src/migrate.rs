@@ -22,6 +22,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0002_versions_and_intents.sql"),
     ),
     (
+        3,
+        "run started at",
+        include_str!("../migrations/sqlite/0003_run_started_at.sql"),
+    ),
+    (
         5,
         "tasks",
         include_str!("../migrations/sqlite/0005_tasks.sql"),
@@ -43,6 +48,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "versions and intents",
         include_str!("../migrations/postgres/0002_versions_and_intents.sql"),
+    ),
+    (
+        3,
+        "run started at",
+        include_str!("../migrations/postgres/0003_run_started_at.sql"),
     ),
     (
         5,

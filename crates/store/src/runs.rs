@@ -40,17 +40,17 @@ pub struct RunFilter {
 
 const COLUMNS: &str = "id, job_name, job_type, job_external_id, platform, databricks_run_id, status, \
      life_cycle_state, result_state, update_state, state_message, parameters, created_at, updated_at, \
-     ended_at, monitor_url, error_message, notebook_exit_value, request, submit_attempted_at, version";
+     ended_at, monitor_url, error_message, notebook_exit_value, request, submit_attempted_at, version, started_at";
 const INSERT_RUN: &str = "INSERT INTO runs (id, job_id, job_name, job_type, job_external_id, platform, \
      databricks_run_id, status, life_cycle_state, result_state, update_state, state_message, parameters, \
      created_at, updated_at, ended_at, monitor_url, error_message, notebook_exit_value, request, \
-     submit_attempted_at, version) \
+     submit_attempted_at, version, started_at) \
      VALUES ($1, (SELECT id FROM jobs WHERE name = $2), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-     $14, $15, $16, $17, $18, $19, $20, 1)";
+     $14, $15, $16, $17, $18, $19, $20, 1, $21)";
 const UPDATE_RUN: &str = "UPDATE runs SET databricks_run_id = $2, status = $3, life_cycle_state = $4, \
      result_state = $5, update_state = $6, state_message = $7, parameters = $8, updated_at = $9, \
      ended_at = $10, monitor_url = $11, error_message = $12, notebook_exit_value = $13, request = $14, \
-     submit_attempted_at = $15, version = version + 1 WHERE id = $1 AND version = $16";
+     submit_attempted_at = $15, started_at = $17, version = version + 1 WHERE id = $1 AND version = $16";
 const INSERT_HISTORY: &str = "INSERT INTO run_status_history (run_id, at, status, life_cycle_state, \
      result_state, update_state, state_message) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 const HISTORY: &str = "SELECT at, status, life_cycle_state, result_state, update_state, state_message \
@@ -71,6 +71,14 @@ fn list_runs_sql() -> String {
         "SELECT {COLUMNS} FROM runs \
          WHERE ($1 IS NULL OR job_name = $1) AND ($2 IS NULL OR platform = $2) AND ($3 IS NULL OR status = $3) \
          ORDER BY created_at DESC, id DESC LIMIT $4"
+    )
+}
+
+fn runs_by_ref_sql() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM runs \
+         WHERE substr(id, 1, length(CAST($1 AS TEXT))) = CAST($1 AS TEXT) OR databricks_run_id = CAST($1 AS TEXT) \
+         ORDER BY created_at DESC, id DESC LIMIT $2"
     )
 }
 
@@ -99,6 +107,7 @@ fn run_from_row(r: &impl RowExt) -> Result<Run> {
         parameters: params,
         created_at: r.int("created_at")?,
         updated_at: r.int("updated_at")?,
+        started_at: r.opt_int("started_at")?,
         ended_at: r.opt_int("ended_at")?,
         monitor_url: r.opt_text("monitor_url")?,
         error_message: r.opt_text("error_message")?,
@@ -196,6 +205,7 @@ impl Tx {
                 .bind(&run.notebook_exit_value)
                 .bind(&request)
                 .bind(run.submit_attempted_at)
+                .bind(run.started_at)
                 .execute(&mut **c)
                 .await;
             match inserted {
@@ -269,6 +279,7 @@ impl Tx {
                 .bind(&request)
                 .bind(run.submit_attempted_at)
                 .bind(run.version)
+                .bind(run.started_at)
                 .execute(&mut **c)
                 .await
                 .db()?
@@ -337,6 +348,22 @@ impl Store {
                 .bind(&filter.job_name)
                 .bind(&filter.platform)
                 .bind(status)
+                .bind(i64::from(limit))
+                .fetch_all(p)
+                .await
+                .db()?;
+            rows.iter().map(run_from_row).collect()
+        })
+    }
+
+    /// Runs a user may mean by `reference`: those whose Polysync id starts
+    /// with it, and those whose Databricks run id is it (newest first, at
+    /// most `limit`), so `runs show` accepts a short prefix or the id seen
+    /// in the Databricks UI.
+    pub async fn find_runs_by_ref(&self, reference: &str, limit: u32) -> Result<Vec<Run>> {
+        on_db!(&self.db, p => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(runs_by_ref_sql()))
+                .bind(reference)
                 .bind(i64::from(limit))
                 .fetch_all(p)
                 .await

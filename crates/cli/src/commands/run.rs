@@ -35,7 +35,14 @@ pub struct RunArgs {
     /// suggests a faster compute type.
     #[arg(long, default_value = "120", value_name = "SECS")]
     pub pending_hint_after: String,
+    /// On Ctrl-C while waiting, cancel the run in Databricks before exiting (without it the
+    /// run goes on and its id and the cancel command are printed).
+    #[arg(long, requires = "wait")]
+    pub cancel_on_interrupt: bool,
 }
+
+/// Exit code after Ctrl-C (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// How often a wait asks the engine for a hint (a run stuck in PENDING on a new job cluster,
 /// a pipeline draining in STOPPING): those situations produce no state change, so the status
@@ -47,7 +54,8 @@ fn hint_check_interval(pending_hint_after: Duration) -> Duration {
 /// The check interval used when the caller keeps the engine's default hint delay (120 s).
 pub const DEFAULT_HINT_CHECK: Duration = Duration::from_secs(10);
 
-fn seconds(flag: &str, raw: &str) -> anyhow::Result<Duration> {
+/// A positive number of seconds from a flag's value (exit 2 otherwise).
+pub fn seconds(flag: &str, raw: &str) -> anyhow::Result<Duration> {
     match raw.trim().parse::<f64>() {
         Ok(s) if s.is_finite() && s > 0.0 && s < 1e9 => Ok(Duration::from_secs_f64(s)),
         _ => Err(usage(
@@ -101,7 +109,16 @@ pub async fn run(db: Option<String>, args: RunArgs) -> anyhow::Result<ExitCode> 
     }
     let label = format!("{} ({})", run.job_name, run.id);
     let check = hint_check_interval(pending_hint_after);
-    let last = wait_with_line(&engine, &run, &label, opts, args.json, check).await?;
+    // Biased: the Ctrl-C handler is installed (first poll) before the wait prints anything.
+    let waited = tokio::select! {
+        biased;
+        _ = tokio::signal::ctrl_c() => None,
+        r = wait_with_line(&engine, &run, &label, opts, args.json, check) => Some(r),
+    };
+    let Some(last) = waited else {
+        return interrupted(&engine, &run, args.cancel_on_interrupt).await;
+    };
+    let last = last?;
     if args.json {
         output::print_json(&last)?;
     } else {
@@ -158,6 +175,34 @@ pub async fn wait_with_line(
     };
     line.finish();
     Ok(result?)
+}
+
+/// Ctrl-C during `run --wait`: the run lives in Databricks, so say which run goes on and how
+/// to cancel it, or cancel it first when asked to (`--cancel-on-interrupt`). Exit 130.
+async fn interrupted(engine: &Engine, run: &Run, cancel: bool) -> anyhow::Result<ExitCode> {
+    let databricks = run.databricks_run_id.as_deref().unwrap_or("-");
+    if cancel {
+        let cancelled = engine.cancel_run(&run.id).await?;
+        eprintln!(
+            "interrupted: cancelling run {} (Databricks run {databricks}): {}",
+            cancelled.id,
+            if cancelled.status.is_terminal() {
+                output::status(cancelled.status)
+            } else {
+                "Databricks is terminating the run".to_owned()
+            }
+        );
+    } else {
+        eprintln!(
+            "interrupted: run {} (Databricks run {databricks}) goes on in Databricks",
+            run.id
+        );
+        eprintln!(
+            "hint: follow it with `polysync runs show {id} --refresh`, cancel it with `polysync cancel {id}`",
+            id = run.id
+        );
+    }
+    Ok(ExitCode::from(EXIT_INTERRUPTED))
 }
 
 fn print_final(r: &Run) {

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use polysync_engine::{RunFilter, RunStatus};
+use polysync_engine::{RunFilter, RunStatus, TaskRun, WaitOptions};
 
 use super::{open_engine, usage};
 use crate::output;
@@ -12,12 +12,16 @@ use crate::output;
 pub enum RunsCommand {
     /// List runs, newest first.
     List {
-        /// Only runs of this job (Polysync name).
+        /// Only runs of this job (Polysync name or PLATFORM:EXTERNAL_ID); unknown: exit 2.
         #[arg(long)]
         job: Option<String>,
-        /// Only runs on this platform.
+        /// Only runs on this platform (unknown: exit 2).
         #[arg(long)]
         platform: Option<String>,
+        /// Refresh the runs shown that have not ended from Databricks first (one batched
+        /// listing per platform, not one request per run).
+        #[arg(long)]
+        refresh: bool,
         /// Only runs with this status (Queued, Running, Success, Failed, Cancelled, Unknown).
         #[arg(long)]
         status: Option<String>,
@@ -28,13 +32,16 @@ pub enum RunsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show a run (by Polysync run id) and its status history.
+    /// Show a run, its status history and (multi-task runs) its task runs.
     Show {
-        /// Polysync run id (as printed by `polysync run`).
+        /// Polysync run id, a unique prefix of it, or the Databricks run id.
         run: String,
         /// Refresh the status from Databricks first.
         #[arg(long)]
         refresh: bool,
+        /// Also read each ended task's notebook exit value (one request per task).
+        #[arg(long)]
+        output: bool,
         /// Print JSON (`{run, history}`) instead of tables.
         #[arg(long)]
         json: bool,
@@ -44,8 +51,14 @@ pub enum RunsCommand {
 /// Arguments of `polysync cancel`.
 #[derive(Debug, clap::Args)]
 pub struct CancelArgs {
-    /// Polysync run id.
+    /// Polysync run id, a unique prefix of it, or the Databricks run id.
     pub run: String,
+    /// Wait until the run has ended and print its final status.
+    #[arg(long)]
+    pub wait: bool,
+    /// Seconds between status polls with --wait.
+    #[arg(long, default_value = "1", value_name = "SECS")]
+    pub poll_interval: String,
     /// Print the run as JSON.
     #[arg(long)]
     pub json: bool,
@@ -69,6 +82,7 @@ pub async fn run(db: Option<String>, cmd: RunsCommand) -> anyhow::Result<ExitCod
         RunsCommand::List {
             job,
             platform,
+            refresh,
             status,
             limit,
             json,
@@ -80,7 +94,19 @@ pub async fn run(db: Option<String>, cmd: RunsCommand) -> anyhow::Result<ExitCod
                 platform,
                 status,
             };
-            let runs = engine.list_runs(&filter, limit).await?;
+            let runs = if refresh {
+                let refreshed = engine.refresh_runs(&filter, limit).await?;
+                for f in &refreshed.failures {
+                    eprintln!(
+                        "warning: runs on platform {} not refreshed: {}",
+                        f.platform,
+                        output::clean(&f.message)
+                    );
+                }
+                refreshed.runs
+            } else {
+                engine.list_runs(&filter, limit).await?
+            };
             if json {
                 output::print_json(&runs)?;
             } else if runs.is_empty() {
@@ -93,12 +119,17 @@ pub async fn run(db: Option<String>, cmd: RunsCommand) -> anyhow::Result<ExitCod
                 println!("{t}");
             }
         }
-        RunsCommand::Show { run, refresh, json } => {
+        RunsCommand::Show {
+            run,
+            refresh,
+            output: outputs,
+            json,
+        } => {
             let engine = open_engine(db).await?;
             if refresh {
                 engine.refresh_run(&run).await?;
             }
-            let details = engine.get_run(&run).await?;
+            let details = engine.get_run_details(&run, outputs).await?;
             if json {
                 // The CLI's JSON keeps the hint as the line it prints.
                 let mut value = serde_json::to_value(&details)?;
@@ -130,6 +161,13 @@ pub async fn run(db: Option<String>, cmd: RunsCommand) -> anyhow::Result<ExitCod
                         r.notebook_exit_value.as_deref().map(output::clean),
                     ),
                     ("Created", Some(output::time(r.created_at))),
+                    ("Started", r.started_at.map(output::time)),
+                    (
+                        "Duration",
+                        Some(output::duration(
+                            r.duration_ms(jiff::Timestamp::now().as_millisecond()),
+                        )),
+                    ),
                     ("Updated", Some(output::time(r.updated_at))),
                     ("Ended", r.ended_at.map(output::time)),
                     ("Monitor URL", r.monitor_url.clone()),
@@ -146,6 +184,10 @@ pub async fn run(db: Option<String>, cmd: RunsCommand) -> anyhow::Result<ExitCod
                     ]);
                 }
                 println!("{t}");
+                print_tasks(&details.tasks, outputs);
+                if let Some(e) = &details.tasks_error {
+                    eprintln!("warning: task runs not read: {}", output::clean(e));
+                }
                 if let Some(hint) = engine.run_hint(r).await {
                     println!("hint: {}", output::clean(&crate::hints::render(&hint)));
                 }
@@ -179,19 +221,101 @@ pub async fn run(db: Option<String>, cmd: RunsCommand) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-/// Run `polysync cancel`.
+/// A multi-task run's task runs: key, status, duration, and under a failed task its error and
+/// trace (with `--output`, every task's notebook exit value).
+fn print_tasks(tasks: &[TaskRun], outputs: bool) {
+    if tasks.is_empty() {
+        return;
+    }
+    let mut t = output::table(["Task", "Status", "Databricks state", "Duration", "Task run"]);
+    for task in tasks {
+        let state = [
+            task.life_cycle_state.as_deref(),
+            task.result_state.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("/");
+        t.add_row(vec![
+            output::clean(&task.task_key),
+            output::status(task.status),
+            state,
+            task.duration_ms.map(output::duration).unwrap_or_default(),
+            task.run_id.clone(),
+        ]);
+    }
+    println!("{t}");
+    for task in tasks {
+        let key = output::clean(&task.task_key);
+        if let Some(e) = &task.error {
+            println!("task {key} error: {}", output::clean(e));
+        }
+        if let Some(trace) = &task.error_trace {
+            println!("task {key} error trace:");
+            for line in trace.lines() {
+                println!("    {}", output::clean(line));
+            }
+        }
+        if outputs {
+            match &task.notebook_exit_value {
+                Some(v) => println!("task {key} output: {}", output::clean(v)),
+                None => println!("task {key} output: (none)"),
+            }
+        }
+    }
+}
+
+/// Run `polysync cancel`: asks Databricks to stop the run (asynchronous there, so the run is
+/// usually still terminating when this returns), or says the run had already ended (a no-op,
+/// exit 0). With `--wait`, follows the run to its end and prints the final status.
 pub async fn cancel(db: Option<String>, args: CancelArgs) -> anyhow::Result<ExitCode> {
+    let poll_interval = super::run::seconds("--poll-interval", &args.poll_interval)?;
     let engine = open_engine(db).await?;
+    let asked = jiff::Timestamp::now().as_millisecond();
     let run = engine.cancel_run(&args.run).await?;
+    let label = format!("run {} {}", run.id, output::clean(&run.job_name));
+    // Ended before the cancel was asked, or ended otherwise than cancelled: not our doing.
+    let already_ended = run.status.is_terminal()
+        && (run.ended_at.is_some_and(|e| e < asked) || run.status != RunStatus::Cancelled);
+    if already_ended {
+        if args.json {
+            output::print_json(&run)?;
+        } else {
+            println!(
+                "{label} already ended as {}; nothing to cancel",
+                output::status(run.status)
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let run = if args.wait && !run.status.is_terminal() {
+        if !args.json {
+            println!("{label}: cancelling; Databricks is terminating the run");
+        }
+        let opts = WaitOptions {
+            poll_interval,
+            timeout: None,
+        };
+        super::run::wait_with_line(
+            &engine,
+            &run,
+            &label,
+            opts,
+            args.json,
+            super::run::DEFAULT_HINT_CHECK,
+        )
+        .await?
+    } else {
+        run
+    };
     if args.json {
         output::print_json(&run)?;
+    } else if run.status.is_terminal() {
+        println!("{label}: {}", output::status(run.status));
     } else {
-        println!(
-            "run {} {}: {}",
-            run.id,
-            output::clean(&run.job_name),
-            output::status(run.status)
-        );
+        println!("{label}: cancelling; Databricks is terminating the run");
+        println!("follow it with: polysync runs show {} --refresh", run.id);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -11,6 +11,7 @@ mod partial_import;
 mod references;
 mod run_steps;
 mod runs;
+mod runs_hardening;
 mod status_rows;
 mod tasks;
 mod troubleshooting;

@@ -164,9 +164,10 @@ e2e!(cancel_notebook_job_and_workflow, |env| {
         .await
         .expect("wait");
     assert_eq!(done.status, RunStatus::Cancelled, "{done:?}");
-    // Cancelling a finished run is refused with a hint.
-    let err = env.engine.cancel_run(&run.id).await.expect_err("finished");
-    assert!(err.hint().is_some());
+    // Cancelling a finished run is a no-op that returns it unchanged.
+    let again = env.engine.cancel_run(&run.id).await.expect("no-op");
+    assert_eq!(again.status, RunStatus::Cancelled);
+    assert_eq!(again.version, done.version);
     // A single-task Databricks Job.
     let jid = env
         .create_job(json!({"name": "slow-job", "tasks": [{"task_key": "a", "description": "emulator: duration=10m", "spark_python_task": {"python_file": "dbfs:/s.py"}}]}))

@@ -20,9 +20,46 @@ pub fn stderr_is_tty() -> bool {
     std::io::stderr().is_terminal()
 }
 
+/// Writes one line on stdout, used through [`outln!`] instead of `println!`.
+///
+/// `println!` panics when stdout is closed (`polysync jobs list | head` once `head` has
+/// exited), which showed a panic and exit status 101. Like other Unix tools, Polysync stops
+/// writing quietly instead: a broken pipe is ignored (the command ends with its usual exit
+/// status). Any other write error (a full disk) is reported in the usual two-line shape and
+/// ends the process with exit status 1, since the output the user asked for is lost.
+pub fn write_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_fmt(args)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => {
+            eprintln!("error: cannot write to standard output: {e}");
+            eprintln!("hint: check the file or device standard output is redirected to");
+            std::process::exit(i32::from(crate::commands::EXIT_ERROR));
+        }
+    }
+}
+
+/// `println!` for command output: the same formatting, but a closed stdout (a pipe into
+/// `head`) ends the output quietly instead of panicking (see [`write_line`]).
+macro_rules! outln {
+    () => {
+        $crate::output::write_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::write_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use outln;
+
 /// Prints a value as pretty JSON on stdout (and nothing else).
 pub fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    outln!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 

@@ -175,7 +175,7 @@ pub async fn run(database_url: Option<String>, cmd: ArazzoCommand) -> anyhow::Re
             if report {
                 eprint!("{}", rep.report());
             }
-            println!("{}", serde_json::to_string(&rep.outputs)?);
+            crate::output::outln!("{}", serde_json::to_string(&rep.outputs)?);
             match &rep.error {
                 None => Ok(ExitCode::SUCCESS),
                 Some(e) => {

@@ -39,7 +39,7 @@ pub async fn import_with_bar(engine: &Engine, platform: &str) -> anyhow::Result<
 
 /// The human summary: counts, then the names that changed.
 pub fn print_summary(r: &ImportReport) {
-    println!(
+    crate::output::outln!(
         "imported {}: {} added, {} updated, {} unchanged, {} removed",
         r.platform,
         r.added.len(),
@@ -53,7 +53,7 @@ pub fn print_summary(r: &ImportReport) {
         ("removed", &r.removed),
     ] {
         for n in names {
-            println!("  {label:<8} {}", output::clean(n));
+            crate::output::outln!("  {label:<8} {}", output::clean(n));
         }
     }
 }

@@ -124,7 +124,7 @@ pub async fn run(db: Option<String>, cmd: JobsCommand) -> anyhow::Result<ExitCod
                 let v: Vec<_> = jobs.iter().map(output::job_json).collect();
                 output::print_json(&v)?;
             } else if jobs.is_empty() {
-                println!("no jobs; import a platform with `polysync import PLATFORM`");
+                crate::output::outln!("no jobs; import a platform with `polysync import PLATFORM`");
             } else {
                 let mut t =
                     output::table(["Name", "Type", "External Id", "Platform", "Parameters"]);
@@ -145,7 +145,7 @@ pub async fn run(db: Option<String>, cmd: JobsCommand) -> anyhow::Result<ExitCod
                             .join(", "),
                     ]);
                 }
-                println!("{t}");
+                crate::output::outln!("{t}");
             }
         }
         JobsCommand::Show { job, json } => {
@@ -159,7 +159,7 @@ pub async fn run(db: Option<String>, cmd: JobsCommand) -> anyhow::Result<ExitCod
             if json {
                 output::print_json(&report)?;
             } else {
-                println!(
+                crate::output::outln!(
                     "synced {}: {} added, {} removed, {} kept values",
                     output::clean(&report.job),
                     report.added.len(),
@@ -172,7 +172,7 @@ pub async fn run(db: Option<String>, cmd: JobsCommand) -> anyhow::Result<ExitCod
                     ("kept", &report.kept_values),
                 ] {
                     for n in names {
-                        println!("  {label:<8} {}", output::clean(n));
+                        crate::output::outln!("  {label:<8} {}", output::clean(n));
                     }
                 }
             }
@@ -199,7 +199,7 @@ pub async fn run(db: Option<String>, cmd: JobsCommand) -> anyhow::Result<ExitCod
             if args.json {
                 output::print_json(&output::job_json(&saved))?;
             } else {
-                println!("job {} added", output::clean(&saved.name));
+                crate::output::outln!("job {} added", output::clean(&saved.name));
             }
         }
         JobsCommand::Edit(args) => {
@@ -242,7 +242,7 @@ pub async fn run(db: Option<String>, cmd: JobsCommand) -> anyhow::Result<ExitCod
             if args.json {
                 output::print_json(&output::job_json(&saved))?;
             } else {
-                println!("job {} saved", output::clean(&saved.name));
+                crate::output::outln!("job {} saved", output::clean(&saved.name));
             }
         }
     }
@@ -335,9 +335,9 @@ fn print_job(j: &Job, json: bool) -> anyhow::Result<()> {
     if let Some(at) = j.removed_at {
         t.add_row(vec!["Removed".to_owned(), output::time(at)]);
     }
-    println!("{t}");
+    crate::output::outln!("{t}");
     if j.parameters.is_empty() {
-        println!("no parameters");
+        crate::output::outln!("no parameters");
         return Ok(());
     }
     let mut p = output::table([
@@ -364,6 +364,6 @@ fn print_job(j: &Job, json: bool) -> anyhow::Result<()> {
             if q.forwarded { "yes" } else { "reference only" }.to_owned(),
         ]);
     }
-    println!("{p}");
+    crate::output::outln!("{p}");
     Ok(())
 }

@@ -100,7 +100,7 @@ pub async fn run(db: Option<String>, cmd: PlatformCommand) -> anyhow::Result<Exi
             if args.json {
                 output::print_json(&output::platform_json(&saved))?;
             } else {
-                println!(
+                crate::output::outln!(
                     "platform {} added ({}); next: polysync import {}",
                     saved.name,
                     saved.workspace_url,
@@ -114,7 +114,7 @@ pub async fn run(db: Option<String>, cmd: PlatformCommand) -> anyhow::Result<Exi
                 let v: Vec<_> = platforms.iter().map(output::platform_json).collect();
                 output::print_json(&v)?;
             } else if platforms.is_empty() {
-                println!(
+                crate::output::outln!(
                     "no platforms; add one with `polysync platform add NAME --host URL --token-env VAR`"
                 );
             } else {
@@ -128,7 +128,7 @@ pub async fn run(db: Option<String>, cmd: PlatformCommand) -> anyhow::Result<Exi
                         p.jobs_api_version.to_string(),
                     ]);
                 }
-                println!("{t}");
+                crate::output::outln!("{t}");
             }
         }
         PlatformCommand::Show { name, json } => {
@@ -146,12 +146,12 @@ pub async fn run(db: Option<String>, cmd: PlatformCommand) -> anyhow::Result<Exi
                 ]);
                 t.add_row(vec!["Jobs API".to_owned(), p.jobs_api_version.to_string()]);
                 t.add_row(vec!["Compute".to_owned(), output::compute_text(&p)]);
-                println!("{t}");
+                crate::output::outln!("{t}");
             }
         }
         PlatformCommand::Remove { name } => {
             engine.remove_platform(&name).await?;
-            println!("platform {name} removed");
+            crate::output::outln!("platform {name} removed");
         }
     }
     Ok(ExitCode::SUCCESS)

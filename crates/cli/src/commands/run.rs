@@ -86,16 +86,16 @@ pub async fn run(db: Option<String>, args: RunArgs) -> anyhow::Result<ExitCode> 
         if args.json {
             output::print_json(&run)?;
         } else {
-            println!(
+            crate::output::outln!(
                 "run {} started ({}; Databricks run {})",
                 run.id,
                 output::status(run.status),
                 run.databricks_run_id.as_deref().unwrap_or("-")
             );
             if let Some(url) = &run.monitor_url {
-                println!("monitor: {url}");
+                crate::output::outln!("monitor: {url}");
             }
-            println!("follow it with: polysync runs show {}", run.id);
+            crate::output::outln!("follow it with: polysync runs show {}", run.id);
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -107,7 +107,7 @@ pub async fn run(db: Option<String>, args: RunArgs) -> anyhow::Result<ExitCode> 
     } else {
         print_final(&last);
         if let Some(hint) = engine.run_hint(&last).await {
-            println!("hint: {}", output::clean(&crate::hints::render(&hint)));
+            crate::output::outln!("hint: {}", output::clean(&crate::hints::render(&hint)));
         }
     }
     Ok(exit_for(&last))
@@ -161,7 +161,7 @@ pub async fn wait_with_line(
 }
 
 fn print_final(r: &Run) {
-    println!(
+    crate::output::outln!(
         "run {} {}: {} (Databricks run {})",
         r.id,
         output::clean(&r.job_name),
@@ -169,13 +169,13 @@ fn print_final(r: &Run) {
         r.databricks_run_id.as_deref().unwrap_or("-")
     );
     if let Some(url) = &r.monitor_url {
-        println!("monitor: {url}");
+        crate::output::outln!("monitor: {url}");
     }
     if let Some(msg) = &r.error_message {
-        println!("error: {}", output::clean(msg));
+        crate::output::outln!("error: {}", output::clean(msg));
     }
     if let Some(v) = &r.notebook_exit_value {
-        println!("notebook exit value: {}", output::clean(v));
+        crate::output::outln!("notebook exit value: {}", output::clean(v));
     }
 }
 

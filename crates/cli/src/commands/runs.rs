@@ -84,13 +84,13 @@ pub async fn run(db: Option<String>, cmd: RunsCommand) -> anyhow::Result<ExitCod
             if json {
                 output::print_json(&runs)?;
             } else if runs.is_empty() {
-                println!("no runs; start one with `polysync run JOB --wait`");
+                crate::output::outln!("no runs; start one with `polysync run JOB --wait`");
             } else {
                 let mut t = output::table(output::RUN_HEADER);
                 for r in &runs {
                     t.add_row(output::run_row(r));
                 }
-                println!("{t}");
+                crate::output::outln!("{t}");
             }
         }
         RunsCommand::Show { run, refresh, json } => {
@@ -145,9 +145,9 @@ pub async fn run(db: Option<String>, cmd: RunsCommand) -> anyhow::Result<ExitCod
                         output::clean(v),
                     ]);
                 }
-                println!("{t}");
+                crate::output::outln!("{t}");
                 if let Some(hint) = engine.run_hint(r).await {
-                    println!("hint: {}", output::clean(&crate::hints::render(&hint)));
+                    crate::output::outln!("hint: {}", output::clean(&crate::hints::render(&hint)));
                 }
                 if !details.history.is_empty() {
                     let mut h = output::table(["At", "Status", "Databricks state", "Message"]);
@@ -171,7 +171,7 @@ pub async fn run(db: Option<String>, cmd: RunsCommand) -> anyhow::Result<ExitCod
                                 .unwrap_or_default(),
                         ]);
                     }
-                    println!("{h}");
+                    crate::output::outln!("{h}");
                 }
             }
         }
@@ -186,7 +186,7 @@ pub async fn cancel(db: Option<String>, args: CancelArgs) -> anyhow::Result<Exit
     if args.json {
         output::print_json(&run)?;
     } else {
-        println!(
+        crate::output::outln!(
             "run {} {}: {}",
             run.id,
             output::clean(&run.job_name),

@@ -34,6 +34,18 @@ pub fn write_line(args: std::fmt::Arguments<'_>) {
         .write_fmt(args)
         .and_then(|()| out.write_all(b"\n"))
         .and_then(|()| out.flush());
+    stdout_written(written);
+}
+
+/// Writes bytes as they are on stdout (generated scripts and man pages), with the same
+/// handling of a closed pipe as [`write_line`].
+pub fn write_bytes(bytes: &[u8]) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    stdout_written(out.write_all(bytes).and_then(|()| out.flush()));
+}
+
+fn stdout_written(written: std::io::Result<()>) {
     match written {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}

@@ -128,3 +128,61 @@ async fn closed_stdout_pipe_exits_quietly() {
     })
     .await;
 }
+
+/// Item 22: typos keep clap's suggestion in the two-line error; `--database-url` is offered
+/// only by commands that open the store; completions and a man page are generated.
+#[test]
+fn typos_suggest_and_database_url_belongs_to_store_commands() {
+    let typo = Out::of(polysync().args(["jbos", "list"]));
+    assert_eq!(typo.code, 2, "{}", typo.stderr);
+    assert_eq!(typo.stderr.lines().count(), 2, "{}", typo.stderr);
+    assert!(typo.stderr.contains("`jobs`"), "{}", typo.stderr);
+    let flag = Out::of(polysync().args(["run", "x", "--wiat"]));
+    assert_eq!(flag.code, 2, "{}", flag.stderr);
+    assert_eq!(flag.stderr.lines().count(), 2, "{}", flag.stderr);
+    assert!(flag.stderr.contains("`--wait`"), "{}", flag.stderr);
+
+    for (args, offered) in [
+        (&["emulator", "--help"][..], false),
+        (&["arazzo", "validate", "--help"], false),
+        (&["completions", "--help"], false),
+        (&["jobs", "list", "--help"], true),
+        (&["platform", "remove", "--help"], true),
+        (&["run", "--help"], true),
+        (&["arazzo", "run", "--help"], true),
+    ] {
+        let help = Out::of(polysync().args(args)).ok();
+        assert_eq!(
+            help.stdout.contains("--database-url"),
+            offered,
+            "{args:?}:\n{}",
+            help.stdout
+        );
+    }
+    let refused = Out::of(polysync().args(["--database-url", "x.db", "emulator"]));
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("--database-url"),
+        "{}",
+        refused.stderr
+    );
+
+    // After the command, as well as before it.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.db");
+    let db = db.to_str().unwrap();
+    let after = Out::of(polysync().args(["platform", "list", "--json", "--database-url", db])).ok();
+    assert_eq!(after.json(), serde_json::json!([]));
+    assert!(std::path::Path::new(db).exists());
+
+    let bash = Out::of(polysync().args(["completions", "bash"])).ok();
+    assert!(bash.stdout.contains("_polysync"), "{}", bash.stdout);
+    let zsh = Out::of(polysync().args(["completions", "zsh"])).ok();
+    assert!(zsh.stdout.contains("#compdef polysync"), "{}", zsh.stdout);
+    let man = Out::of(polysync().arg("man")).ok();
+    assert!(man.stdout.contains(".TH polysync 1"), "{}", man.stdout);
+    let pages = dir.path().join("man");
+    Out::of(polysync().args(["man", "--dir", pages.to_str().unwrap()])).ok();
+    assert!(pages.join("polysync.1").is_file());
+    assert!(pages.join("polysync-jobs.1").is_file());
+}

@@ -186,3 +186,57 @@ fn typos_suggest_and_database_url_belongs_to_store_commands() {
     assert!(pages.join("polysync.1").is_file());
     assert!(pages.join("polysync-jobs.1").is_file());
 }
+
+/// Item 13: `platform remove` pointed at a missing way to remove jobs; `jobs remove` and
+/// `platform remove --with-jobs` now exist, and runs survive both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_remove_and_platform_remove_with_jobs() {
+    imported(|cli, _| {
+        let run = cli
+            .run(&["run", "/H/other", "--wait", "--json"])
+            .ok()
+            .json();
+        let run_id = run["id"].as_str().unwrap().to_owned();
+
+        let refused = cli.run(&["platform", "remove", "emu"]);
+        assert_eq!(refused.code, 2, "{}", refused.stderr);
+        assert_eq!(refused.stderr.lines().count(), 2, "{}", refused.stderr);
+        assert!(
+            refused.stderr.contains("polysync jobs remove")
+                && refused
+                    .stderr
+                    .contains("polysync platform remove emu --with-jobs"),
+            "{}",
+            refused.stderr
+        );
+
+        let removed = cli.run(&["jobs", "remove", "emu:/H/other"]).ok();
+        assert!(removed.stdout.contains("/H/other"), "{}", removed.stdout);
+        let missing = cli.run(&["jobs", "remove", "/H/other"]);
+        assert_eq!(missing.code, 2, "{}", missing.stderr);
+        let names: Vec<String> = cli
+            .run(&["jobs", "list", "--all", "--json"])
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["name"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(!names.contains(&"/H/other".to_owned()), "{names:?}");
+
+        let out = cli.run(&["platform", "remove", "emu", "--with-jobs"]).ok();
+        assert!(out.stdout.contains("/H/region"), "{}", out.stdout);
+        assert_eq!(
+            cli.run(&["jobs", "list", "--all", "--json"]).ok().json(),
+            serde_json::json!([])
+        );
+        assert_eq!(
+            cli.run(&["platform", "list", "--json"]).ok().json(),
+            serde_json::json!([])
+        );
+        let shown = cli.run(&["runs", "show", &run_id, "--json"]).ok().json();
+        assert_eq!(shown["run"]["job_name"], "/H/other", "{shown}");
+    })
+    .await;
+}

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::error::{DbResultExt, Error, IntoStore, Result, is_unique_violation};
 use crate::rows::{RowExt, parse_col};
-use crate::tx::on_tx;
+use crate::tx::{Tx, on_tx};
 use crate::{Store, Update, now_ms, on_db};
 
 /// What an import changed, by job name.
@@ -621,8 +621,23 @@ impl Store {
     /// Deletes a job and its parameters; its runs keep their copy of the
     /// job's name.
     pub async fn delete_job(&self, name: &str) -> Result<()> {
-        on_db!(&self.db, p => {
-            let done = sqlx::query("DELETE FROM jobs WHERE name = $1").bind(name).execute(p).await.db()?;
+        let mut t = self.begin().await?;
+        t.delete_job(name).await?;
+        t.commit().await
+    }
+}
+
+impl Tx {
+    /// Deletes a job and its parameters inside the transaction;
+    /// [`Error::NotFound`] when there is no job of that name. Its runs keep
+    /// their copy of the job's name (their link to the job becomes NULL).
+    pub async fn delete_job(&mut self, name: &str) -> Result<()> {
+        on_tx!(self, c => {
+            let done = sqlx::query("DELETE FROM jobs WHERE name = $1")
+                .bind(name)
+                .execute(&mut **c)
+                .await
+                .db()?;
             if done.rows_affected() == 0 {
                 return Err(Error::not_found("job", name));
             }

@@ -1,4 +1,4 @@
-//! `polysync jobs list|show|sync-params|add|edit`.
+//! `polysync jobs list|show|sync-params|add|edit|remove`.
 
 use std::process::ExitCode;
 
@@ -43,6 +43,12 @@ pub enum JobsCommand {
     },
     /// Create a job by hand.
     Add(AddArgs),
+    /// Remove a job and its parameters (its runs are kept; a re-import brings an imported job
+    /// back if Databricks still has it).
+    Remove {
+        /// Job name or `PLATFORM:EXTERNAL_ID`.
+        job: String,
+    },
     /// Change a job: type, External Id, parameters and their values.
     Edit(EditArgs),
 }
@@ -176,6 +182,11 @@ pub async fn run(db: Option<String>, cmd: JobsCommand) -> anyhow::Result<ExitCod
                     }
                 }
             }
+        }
+        JobsCommand::Remove { job } => {
+            let engine = open_engine(db).await?;
+            let removed = engine.remove_job(&job).await?;
+            crate::output::outln!("job {} removed", output::clean(&removed.name));
         }
         JobsCommand::Add(args) => {
             let job_type = parse_type(&args.job_type)?;

@@ -27,10 +27,13 @@ pub enum PlatformCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Remove a platform (refused while it still has jobs).
+    /// Remove a platform (refused while it still has jobs, unless `--with-jobs`).
     Remove {
         /// Platform name.
         name: String,
+        /// Also remove the platform's jobs, in the same transaction (their runs are kept).
+        #[arg(long)]
+        with_jobs: bool,
     },
 }
 
@@ -149,9 +152,31 @@ pub async fn run(db: Option<String>, cmd: PlatformCommand) -> anyhow::Result<Exi
                 crate::output::outln!("{t}");
             }
         }
-        PlatformCommand::Remove { name } => {
-            engine.remove_platform(&name).await?;
-            crate::output::outln!("platform {name} removed");
+        PlatformCommand::Remove { name, with_jobs } => {
+            let jobs = match engine.remove_platform(&name, with_jobs).await {
+                Ok(jobs) => jobs,
+                Err(e) if e.kind() == polysync_engine::ErrorKind::Conflict => {
+                    return Err(usage(
+                        e.to_string(),
+                        format!(
+                            "remove its jobs one by one (polysync jobs list --platform {q}, then polysync jobs remove JOB), or all of them with: polysync platform remove {q} --with-jobs",
+                            q = output::shell_quote(&name)
+                        ),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if jobs.is_empty() {
+                crate::output::outln!("platform {name} removed");
+            } else {
+                crate::output::outln!(
+                    "platform {name} removed with its {} job(s); their runs are kept",
+                    jobs.len()
+                );
+                for j in &jobs {
+                    crate::output::outln!("  removed  {}", output::clean(j));
+                }
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -132,6 +132,7 @@ pub fn parameter_json(p: &Parameter) -> Value {
         "default": p.default_value,
         "value": p.current_value,
         "forwarded": p.forwarded,
+        "choices": p.choices,
     })
 }
 

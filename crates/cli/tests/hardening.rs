@@ -240,3 +240,88 @@ async fn jobs_remove_and_platform_remove_with_jobs() {
     })
     .await;
 }
+
+/// A raw `POST` to the emulator (no HTTP client in this crate's dependencies): what a user
+/// does in the Databricks UI between two imports.
+fn post(url: &str, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    answer
+}
+
+/// Item 23: a dropdown's choices are kept, shown and enforced; a removed job's dry run warns
+/// and its real run is an input error (exit 2: nothing was sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropdown_choices_and_removed_jobs() {
+    imported(|cli, url| {
+        let shown = cli
+            .run(&["jobs", "show", "/H/region", "--json"])
+            .ok()
+            .json();
+        let region = shown["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "region")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            region["choices"],
+            serde_json::json!(["EMEA", "APAC", "AMER"])
+        );
+        let table = cli.run(&["jobs", "show", "/H/region"]).ok();
+        assert!(
+            table.stdout.contains("EMEA, APAC, AMER"),
+            "{}",
+            table.stdout
+        );
+
+        let refused = cli.run(&["run", "/H/region", "-p", "region=MARS"]);
+        assert_eq!(refused.code, 2, "{}", refused.stderr);
+        assert!(
+            refused.stderr.contains("MARS") && refused.stderr.contains("EMEA, APAC, AMER"),
+            "{}",
+            refused.stderr
+        );
+        let dry = cli.run(&["run", "/H/region", "-p", "region=MARS", "--dry-run"]);
+        assert_eq!(dry.code, 2, "{}", dry.stderr);
+        cli.run(&["run", "/H/region", "-p", "region=APAC", "--dry-run"])
+            .ok();
+        let set = cli.run(&["jobs", "edit", "/H/region", "--set", "region=MARS"]);
+        assert_eq!(set.code, 2, "{}", set.stderr);
+
+        // The notebook disappears from the workspace; the re-import marks the job removed.
+        post(url, "/api/2.0/workspace/delete", r#"{"path": "/H/other"}"#);
+        let report = cli.run(&["import", "emu", "--json"]).ok().json();
+        assert_eq!(
+            report["removed"],
+            serde_json::json!(["/H/other"]),
+            "{report}"
+        );
+        let dry = cli.run(&["run", "/H/other", "--dry-run"]).ok();
+        assert!(
+            dry.stderr.starts_with("warning: ") && dry.stderr.contains("removed"),
+            "{}",
+            dry.stderr
+        );
+        assert_eq!(dry.json()["warnings"].as_array().unwrap().len(), 1);
+        let run = cli.run(&["run", "/H/other"]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stderr.contains("polysync import emu"), "{}", run.stderr);
+        assert_eq!(
+            cli.run(&["runs", "list", "--json"]).ok().json(),
+            serde_json::json!([])
+        );
+    })
+    .await;
+}

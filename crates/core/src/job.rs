@@ -269,6 +269,7 @@ impl Job {
             p.data_type
                 .to_wire(value)
                 .map_err(|m| Error::parameter(name, m))?;
+            p.check_choice(value)?;
             p.current_value = Some(value.to_owned());
         }
         Ok(())
@@ -398,6 +399,30 @@ mod tests {
         ));
         j.parameters[0].data_type = DataType::Number;
         assert!(j.apply_overrides([("env", "x")]).is_err());
+    }
+
+    /// Issue 8 item 23: a dropdown's value outside its choices was accepted.
+    #[test]
+    fn overrides_outside_a_dropdowns_choices_are_refused_naming_them() {
+        let mut j = workflow();
+        j.parameters.push(Parameter {
+            choices: vec!["EMEA".into(), "APAC".into()],
+            ..Parameter::input("region", Some("EMEA".into()))
+        });
+        let err = j
+            .apply_overrides([("region", "MARS")])
+            .expect_err("outside the choices");
+        assert!(
+            matches!(&err, Error::InvalidParameter { name, message }
+                if name == "region" && message.contains("EMEA, APAC")),
+            "{err}"
+        );
+        assert_eq!(j.parameters[2].current_value, None);
+        j.apply_overrides([("region", "APAC")]).expect("a choice");
+        assert_eq!(j.parameters[2].current_value.as_deref(), Some("APAC"));
+        // A stored value outside the choices (jobs edit --set) is refused too.
+        j.parameters[2].current_value = Some("MARS".into());
+        assert!(j.validate().is_err());
     }
 
     #[test]

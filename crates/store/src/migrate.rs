@@ -21,6 +21,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "versions and intents",
         include_str!("../migrations/sqlite/0002_versions_and_intents.sql"),
     ),
+    (
+        4,
+        "parameter choices",
+        include_str!("../migrations/sqlite/0004_parameter_choices.sql"),
+    ),
 ];
 
 const POSTGRES: &[(i64, &str, &str)] = &[
@@ -33,6 +38,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "versions and intents",
         include_str!("../migrations/postgres/0002_versions_and_intents.sql"),
+    ),
+    (
+        4,
+        "parameter choices",
+        include_str!("../migrations/postgres/0004_parameter_choices.sql"),
     ),
 ];
 

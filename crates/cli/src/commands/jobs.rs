@@ -357,6 +357,7 @@ fn print_job(j: &Job, json: bool) -> anyhow::Result<()> {
         "Direction",
         "Default",
         "Value",
+        "Choices",
         "Sent",
     ]);
     for q in &j.parameters {
@@ -372,6 +373,11 @@ fn print_job(j: &Job, json: bool) -> anyhow::Result<()> {
                 .as_deref()
                 .map(output::clean)
                 .unwrap_or_default(),
+            q.choices
+                .iter()
+                .map(|c| output::clean(c))
+                .collect::<Vec<_>>()
+                .join(", "),
             if q.forwarded { "yes" } else { "reference only" }.to_owned(),
         ]);
     }

@@ -78,6 +78,11 @@ pub async fn run(db: Option<String>, args: RunArgs) -> anyhow::Result<ExitCode> 
         .with_pending_hint_after(pending_hint_after);
     if args.dry_run {
         let preview = engine.preview_request(&args.job, &overrides).await?;
+        for w in preview["warnings"].as_array().into_iter().flatten() {
+            if let Some(w) = w.as_str() {
+                eprintln!("warning: {}", output::clean(w));
+            }
+        }
         output::print_json(&preview)?;
         return Ok(ExitCode::SUCCESS);
     }

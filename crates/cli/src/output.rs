@@ -6,7 +6,7 @@
 use std::io::IsTerminal;
 
 use comfy_table::{ContentArrangement, Table, presets};
-use polysync_engine::{Job, Parameter, Platform, Run, RunStatus};
+use polysync_engine::{Job, Parameter, ParameterMapping, Platform, Run, RunStatus, TaskType};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -140,12 +140,29 @@ pub fn parameter_json(p: &Parameter) -> Value {
 pub fn job_json(j: &Job) -> Value {
     json!({
         "name": j.name,
-        "type": j.job_type.as_str(),
+        "type": j.job_type.id(),
         "external_id": j.external_id,
         "platform": j.platform,
         "removed": j.removed_at.is_some(),
         "parameters": j.parameters.iter().map(parameter_json).collect::<Vec<_>>(),
     })
+}
+
+/// How a Databricks Job's parameters reach `run-now`, in words (never the Rust debug form).
+pub fn mapping_text(m: &ParameterMapping) -> String {
+    match m {
+        ParameterMapping::JobParameters => "job-level parameters (job_parameters)".to_owned(),
+        ParameterMapping::Task { task_type } => match task_type {
+            TaskType::Notebook => "notebook task (notebook_params)",
+            TaskType::PythonWheel => "Python wheel task (python_named_params)",
+            TaskType::PythonScript => "Python script task (python_params)",
+            TaskType::SparkJar => "Spark JAR task (jar_params)",
+            TaskType::Sql => "SQL task (sql_params)",
+            TaskType::Dbt => "dbt task (takes no parameters)",
+            _ => "other task type (only job-level parameters reach it)",
+        }
+        .to_owned(),
+    }
 }
 
 /// The JSON shape of a platform (credential references only, never a secret).

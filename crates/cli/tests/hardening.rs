@@ -325,3 +325,63 @@ async fn dropdown_choices_and_removed_jobs() {
     })
     .await;
 }
+
+/// Item 20: no internal names: job types spelled `notebook` in flags and JSON and
+/// `Databricks Notebook` in tables; compute types as the flag spells them; the parameter
+/// mapping in words; absent fields are `null`, never omitted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_spelling_per_medium_and_nulls_for_absent_fields() {
+    imported(|cli, url| {
+        post(
+            url,
+            "/api/2.1/jobs/create",
+            r#"{"name": "single", "tasks": [{"task_key": "t", "notebook_task": {"notebook_path": "/H/other"}}]}"#,
+        );
+        cli.run(&["import", "emu"]).ok();
+        let shown = cli.run(&["jobs", "show", "single"]).ok();
+        assert!(
+            shown.stdout.contains("notebook task (notebook_params)")
+                && !shown.stdout.contains("Task {")
+                && !shown.stdout.contains("task_type"),
+            "{}",
+            shown.stdout
+        );
+        let table = cli.run(&["jobs", "list", "--type", "notebook"]).ok();
+        assert!(table.stdout.contains("Databricks Notebook"), "{}", table.stdout);
+        let list = cli.run(&["jobs", "list", "--type", "job", "--json"]).ok().json();
+        assert_eq!(list[0]["type"], "job", "{list}");
+
+        let run = cli.run(&["run", "/H/other", "--json"]).ok().json();
+        assert_eq!(run["job_type"], "notebook", "{run}");
+        for key in ["ended_at", "error_message", "notebook_exit_value", "result_state"] {
+            assert!(
+                run.as_object().unwrap().contains_key(key) && run[key].is_null(),
+                "{key} absent or not null: {run}"
+            );
+        }
+        let platform = cli.run(&["platform", "show", "emu", "--json"]).ok().json();
+        assert_eq!(platform["compute"]["compute_type"], "serverless", "{platform}");
+        assert!(
+            platform["compute"].as_object().unwrap().contains_key("node_type"),
+            "{platform}"
+        );
+
+        for (extra, flag_value) in [
+            (&["--compute", "existing-cluster"][..], "existing-cluster"),
+            (&["--node-type", "Standard_DS3_v2"], "new-job-cluster"),
+        ] {
+            let mut args = vec!["platform", "add", "c", "--host", url, "--token-env", "X"];
+            args.extend_from_slice(extra);
+            let out = cli.run(&args);
+            assert_eq!(out.code, 2, "{}", out.stderr);
+            assert!(
+                out.stderr.contains(flag_value)
+                    && !out.stderr.contains("ExistingInteractiveCluster")
+                    && !out.stderr.contains("NewJobCluster"),
+                "{}",
+                out.stderr
+            );
+        }
+    })
+    .await;
+}

@@ -10,15 +10,24 @@ use crate::job_params::ParameterMapping;
 use crate::parameter::Parameter;
 
 /// The four Databricks job types from the seeds.
+///
+/// One spelling per medium: the identifier ([`JobType::id`], `workflow`) in
+/// flags and JSON (serde uses it; the older `DatabricksWorkflow` is still
+/// read), the display name (`Databricks Workflow`) in tables and messages,
+/// and [`JobType::as_str`] in storage only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum JobType {
     /// A notebook run once through `runs/submit`; External Id = path.
+    #[serde(rename = "notebook", alias = "DatabricksNotebook")]
     DatabricksNotebook,
     /// A single-task (or non-notebook) job run through `run-now`.
+    #[serde(rename = "job", alias = "DatabricksJob")]
     DatabricksJob,
     /// A multi-task job (`settings.tasks.length > 1`) run through `run-now`.
+    #[serde(rename = "workflow", alias = "DatabricksWorkflow")]
     DatabricksWorkflow,
     /// A DLT pipeline update; External Id = pipeline id.
+    #[serde(rename = "pipeline", alias = "DatabricksPipeline")]
     DatabricksPipeline,
 }
 
@@ -41,7 +50,18 @@ impl JobType {
         }
     }
 
-    /// Stable identifier used in storage and JSON.
+    /// The user-facing identifier: what `--type` takes and JSON output
+    /// shows (`notebook`, `job`, `workflow`, `pipeline`).
+    pub fn id(self) -> &'static str {
+        match self {
+            JobType::DatabricksNotebook => "notebook",
+            JobType::DatabricksJob => "job",
+            JobType::DatabricksWorkflow => "workflow",
+            JobType::DatabricksPipeline => "pipeline",
+        }
+    }
+
+    /// Stable identifier used in storage (not shown to users).
     pub fn as_str(self) -> &'static str {
         match self {
             JobType::DatabricksNotebook => "DatabricksNotebook",

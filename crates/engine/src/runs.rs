@@ -435,7 +435,7 @@ impl Engine {
 
     /// What to do about a run's current state, when Polysync knows: a long
     /// PENDING on a new job cluster (suggest a faster compute type) or a
-    /// STOPPING pipeline (normal for continuous pipelines).
+    /// STOPPING pipeline (normal while DLT finishes the work in flight).
     pub async fn run_hint(&self, run: &Run) -> Option<Hint> {
         let platform = self
             .inner

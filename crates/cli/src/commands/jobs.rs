@@ -341,7 +341,10 @@ fn print_job(j: &Job, json: bool) -> anyhow::Result<()> {
     ]);
     t.add_row(vec!["Platform".to_owned(), j.platform.clone()]);
     if let Some(m) = &j.parameter_mapping {
-        t.add_row(vec!["Parameter mapping".to_owned(), format!("{m:?}")]);
+        t.add_row(vec![
+            "Parameters sent as".to_owned(),
+            output::mapping_text(m),
+        ]);
     }
     if let Some(at) = j.removed_at {
         t.add_row(vec!["Removed".to_owned(), output::time(at)]);

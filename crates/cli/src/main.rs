@@ -9,58 +9,107 @@ mod progress;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use commands::DbArgs;
 
 /// Polysync: orchestrate Databricks notebooks, jobs, workflows and pipelines.
 #[derive(Debug, Parser)]
 #[command(name = "polysync", version, about, propagate_version = true)]
 struct Cli {
-    /// Database: `sqlite:PATH`, a file path, or `postgres://…`. Default: a SQLite file in
-    /// the user's data directory (`<data dir>/polysync/polysync.db`).
-    #[arg(long, global = true, env = "POLYSYNC_DATABASE_URL", value_name = "URL")]
+    /// Database of the commands that use the store: `sqlite:PATH`, a file path, or
+    /// `postgres://…`. Default: a SQLite file in the user's data directory
+    /// (`<data dir>/polysync/polysync.db`). Those commands also accept it after their name.
+    #[arg(long, env = "POLYSYNC_DATABASE_URL", value_name = "URL")]
     database_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
+/// A command's own arguments plus `--database-url`, for the commands that open the store.
+#[derive(Debug, clap::Args)]
+struct WithDb<T: clap::Args> {
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(flatten)]
+    args: T,
+}
+
+/// A command group plus `--database-url` (accepted after any of its subcommands).
+#[derive(Debug, clap::Args)]
+struct GroupWithDb<T: Subcommand> {
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(subcommand)]
+    cmd: T,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Zero-config tour: embedded emulator, sample jobs of every type, import and runs.
-    Quickstart(commands::quickstart::QuickstartArgs),
+    Quickstart(WithDb<commands::quickstart::QuickstartArgs>),
     /// Register, list, show and remove Databricks workspaces.
-    #[command(subcommand)]
-    Platform(commands::platform::PlatformCommand),
+    Platform(GroupWithDb<commands::platform::PlatformCommand>),
     /// Discover a platform's notebooks, jobs, workflows and pipelines.
-    Import(commands::import::ImportArgs),
-    /// List, show, add, edit jobs and re-sync their parameters.
-    #[command(subcommand)]
-    Jobs(commands::jobs::JobsCommand),
+    Import(WithDb<commands::import::ImportArgs>),
+    /// List, show, add, edit, remove jobs and re-sync their parameters.
+    Jobs(GroupWithDb<commands::jobs::JobsCommand>),
     /// Run a job (`-p name=value` overrides, `--wait` to follow it to the end).
-    Run(commands::run::RunArgs),
+    Run(WithDb<commands::run::RunArgs>),
     /// List and show runs.
-    #[command(subcommand)]
-    Runs(commands::runs::RunsCommand),
-    /// Apply a tasks file; list, show and remove tasks.
-    #[command(subcommand)]
-    Tasks(commands::tasks::TasksCommand),
+    Runs(GroupWithDb<commands::runs::RunsCommand>),
+    /// Apply a tasks file; list, show, run and remove tasks.
+    Tasks(GroupWithDb<commands::tasks::TasksCommand>),
     /// List, show and cancel DAG runs.
-    #[command(subcommand, name = "dag-runs")]
-    DagRuns(commands::dag::DagRunsCommand),
+    #[command(name = "dag-runs")]
+    DagRuns(GroupWithDb<commands::dag::DagRunsCommand>),
     /// Run the dispatcher in the foreground (Ctrl-C / SIGTERM drains it).
-    Dispatcher,
+    Dispatcher(DbArgs),
     /// Cancel a run by its Polysync run id.
-    Cancel(commands::runs::CancelArgs),
+    Cancel(WithDb<commands::runs::CancelArgs>),
     /// Run the Databricks workspace emulator (REST API compatible with official clients).
     Emulator(commands::emulator::EmulatorArgs),
     /// Validate and run Arazzo 1.0.x workflow documents.
     #[command(subcommand)]
     Arazzo(commands::arazzo::ArazzoCommand),
+    /// Print a shell completion script (e.g. `polysync completions bash > /etc/bash_completion.d/polysync`).
+    Completions(commands::docs::CompletionsArgs),
+    /// Print the man page (roff), or write one page per command with `--dir`.
+    Man(commands::docs::ManArgs),
+}
+
+impl Command {
+    /// Whether the command may open the store (and so has a use for `--database-url`).
+    fn uses_store(&self) -> bool {
+        match self {
+            Command::Emulator(_) | Command::Completions(_) | Command::Man(_) => false,
+            Command::Arazzo(cmd) => matches!(cmd, commands::arazzo::ArazzoCommand::Run { .. }),
+            _ => true,
+        }
+    }
+}
+
+/// Parses the command line. A `--database-url` written before a command that never opens
+/// the store is refused rather than silently ignored (`POLYSYNC_DATABASE_URL` in the
+/// environment is not: it is meant for every command).
+fn parse() -> Result<Cli, clap::Error> {
+    let mut command = Cli::command();
+    let matches = command.try_get_matches_from_mut(std::env::args_os())?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    if !cli.command.uses_store()
+        && matches.value_source("database_url") == Some(clap::parser::ValueSource::CommandLine)
+    {
+        return Err(command.error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "--database-url applies only to the commands that use the store (not emulator, arazzo validate, completions or man)",
+        ));
+    }
+    Ok(cli)
 }
 
 fn main() -> ExitCode {
     // reqwest is built without a default TLS provider (see rust-stack notes); install ring once.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let cli = match Cli::try_parse() {
+    let cli = match parse() {
         Ok(cli) => cli,
         Err(err) => return commands::print_usage_error(&err),
     };
@@ -78,18 +127,22 @@ fn main() -> ExitCode {
     let db = cli.database_url;
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Quickstart(args) => commands::quickstart::run(db, args).await,
-            Command::Platform(cmd) => commands::platform::run(db, cmd).await,
-            Command::Import(args) => commands::import::run(db, args).await,
-            Command::Jobs(cmd) => commands::jobs::run(db, cmd).await,
-            Command::Run(args) => commands::run::run(db, args).await,
-            Command::Runs(cmd) => commands::runs::run(db, cmd).await,
-            Command::Cancel(args) => commands::runs::cancel(db, args).await,
-            Command::Tasks(cmd) => commands::tasks::run(db, cmd).await,
-            Command::DagRuns(cmd) => commands::dag::dag_runs(db, cmd).await,
-            Command::Dispatcher => commands::dag::dispatcher(db).await,
+            Command::Quickstart(c) => {
+                commands::quickstart::run(c.db.database_url.or(db), c.args).await
+            }
+            Command::Platform(c) => commands::platform::run(c.db.database_url.or(db), c.cmd).await,
+            Command::Import(c) => commands::import::run(c.db.database_url.or(db), c.args).await,
+            Command::Jobs(c) => commands::jobs::run(c.db.database_url.or(db), c.cmd).await,
+            Command::Run(c) => commands::run::run(c.db.database_url.or(db), c.args).await,
+            Command::Runs(c) => commands::runs::run(c.db.database_url.or(db), c.cmd).await,
+            Command::Cancel(c) => commands::runs::cancel(c.db.database_url.or(db), c.args).await,
+            Command::Tasks(c) => commands::tasks::run(c.db.database_url.or(db), c.cmd).await,
+            Command::DagRuns(c) => commands::dag::dag_runs(c.db.database_url.or(db), c.cmd).await,
+            Command::Dispatcher(c) => commands::dag::dispatcher(c.database_url.or(db)).await,
             Command::Emulator(args) => commands::emulator::run(args).await,
             Command::Arazzo(cmd) => commands::arazzo::run(db, cmd).await,
+            Command::Completions(args) => commands::docs::completions(Cli::command(), &args),
+            Command::Man(args) => commands::docs::man(Cli::command(), &args),
         }
     });
     // Nothing may outlive the command (emulators, pollers): stop background tasks promptly.

@@ -6,7 +6,7 @@
 use std::io::IsTerminal;
 
 use comfy_table::{ContentArrangement, Table, presets};
-use polysync_engine::{Job, Parameter, Platform, Run, RunStatus};
+use polysync_engine::{Job, Parameter, ParameterMapping, Platform, Run, RunStatus, TaskType};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -20,9 +20,58 @@ pub fn stderr_is_tty() -> bool {
     std::io::stderr().is_terminal()
 }
 
+/// Writes one line on stdout, used through [`outln!`] instead of `println!`.
+///
+/// `println!` panics when stdout is closed (`polysync jobs list | head` once `head` has
+/// exited), which showed a panic and exit status 101. Like other Unix tools, Polysync stops
+/// writing quietly instead: a broken pipe is ignored (the command ends with its usual exit
+/// status). Any other write error (a full disk) is reported in the usual two-line shape and
+/// ends the process with exit status 1, since the output the user asked for is lost.
+pub fn write_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_fmt(args)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    stdout_written(written);
+}
+
+/// Writes bytes as they are on stdout (generated scripts and man pages), with the same
+/// handling of a closed pipe as [`write_line`].
+pub fn write_bytes(bytes: &[u8]) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    stdout_written(out.write_all(bytes).and_then(|()| out.flush()));
+}
+
+fn stdout_written(written: std::io::Result<()>) {
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => {
+            eprintln!("error: cannot write to standard output: {e}");
+            eprintln!("hint: check the file or device standard output is redirected to");
+            std::process::exit(i32::from(crate::commands::EXIT_ERROR));
+        }
+    }
+}
+
+/// `println!` for command output: the same formatting, but a closed stdout (a pipe into
+/// `head`) ends the output quietly instead of panicking (see [`write_line`]).
+macro_rules! outln {
+    () => {
+        $crate::output::write_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::write_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use outln;
+
 /// Prints a value as pretty JSON on stdout (and nothing else).
 pub fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    outln!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
@@ -124,6 +173,7 @@ pub fn parameter_json(p: &Parameter) -> Value {
         "default": p.default_value,
         "value": p.current_value,
         "forwarded": p.forwarded,
+        "choices": p.choices,
     })
 }
 
@@ -131,12 +181,29 @@ pub fn parameter_json(p: &Parameter) -> Value {
 pub fn job_json(j: &Job) -> Value {
     json!({
         "name": j.name,
-        "type": j.job_type.as_str(),
+        "type": j.job_type.id(),
         "external_id": j.external_id,
         "platform": j.platform,
         "removed": j.removed_at.is_some(),
         "parameters": j.parameters.iter().map(parameter_json).collect::<Vec<_>>(),
     })
+}
+
+/// How a Databricks Job's parameters reach `run-now`, in words (never the Rust debug form).
+pub fn mapping_text(m: &ParameterMapping) -> String {
+    match m {
+        ParameterMapping::JobParameters => "job-level parameters (job_parameters)".to_owned(),
+        ParameterMapping::Task { task_type } => match task_type {
+            TaskType::Notebook => "notebook task (notebook_params)",
+            TaskType::PythonWheel => "Python wheel task (python_named_params)",
+            TaskType::PythonScript => "Python script task (python_params)",
+            TaskType::SparkJar => "Spark JAR task (jar_params)",
+            TaskType::Sql => "SQL task (sql_params)",
+            TaskType::Dbt => "dbt task (takes no parameters)",
+            _ => "other task type (only job-level parameters reach it)",
+        }
+        .to_owned(),
+    }
 }
 
 /// The JSON shape of a platform (credential references only, never a secret).

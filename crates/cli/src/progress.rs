@@ -30,7 +30,10 @@ pub struct ImportBar {
 impl ImportBar {
     /// A spinner on stderr (hidden when stderr is not a terminal).
     pub fn new(platform: &str) -> Self {
-        let pb = bar(output::stderr_is_tty());
+        Self::with_bar(bar(output::stderr_is_tty()), platform)
+    }
+
+    fn with_bar(pb: ProgressBar, platform: &str) -> Self {
         if let Ok(style) = ProgressStyle::with_template("{spinner} importing {prefix}: {msg}") {
             pb.set_style(style);
         }
@@ -59,7 +62,11 @@ impl ImportProgress for ImportBar {
         ));
     }
 
+    /// Each discovery phase (notebooks, jobs, pipelines) announces its own total, so the bar
+    /// restarts at 0 for it: one bar per phase, never "8/2" from a position carried over
+    /// from the previous phase.
     fn total(&self, n: u64) {
+        self.pb.set_position(0);
         self.pb.set_length(n);
         if let Ok(style) = ProgressStyle::with_template(
             "{spinner} importing {prefix} [{bar:30}] {pos}/{len} {wide_msg}",
@@ -157,6 +164,28 @@ impl Notes {
             self.pb.println(line);
         } else {
             eprintln!("{line}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 8 item 11: the counter read "4/2 … 8/2" because each phase's total replaced the
+    /// length while the position kept adding up across phases.
+    #[test]
+    fn import_counter_position_never_exceeds_the_phase_total() {
+        let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+        let bar = ImportBar::with_bar(pb.clone(), "p");
+        for (phase, total) in [("notebooks", 4u64), ("jobs", 2), ("pipelines", 3)] {
+            bar.phase(phase);
+            bar.total(total);
+            assert_eq!((pb.position(), pb.length()), (0, Some(total)), "{phase}");
+            for i in 1..=total {
+                bar.discovered(JobType::DatabricksNotebook, "x");
+                assert_eq!((pb.position(), pb.length()), (i, Some(total)), "{phase}");
+            }
         }
     }
 }

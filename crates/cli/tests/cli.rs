@@ -137,7 +137,7 @@ fn session(cli: &Cli, url: &str) {
     let list = cli.run(&["jobs", "list", "--json"]).ok().json();
     let jobs = jobs_by_name(&list);
     let hello = &jobs["/Tests/hello"];
-    assert_eq!(hello["type"], "DatabricksNotebook");
+    assert_eq!(hello["type"], "notebook");
     assert_eq!(hello["external_id"], "/Tests/hello");
     assert_eq!(hello["platform"], "emu");
     let params = hello["parameters"].as_array().unwrap();
@@ -545,7 +545,7 @@ async fn wait_prints_the_pending_hint_while_a_new_cluster_spins_up() {
             out.stderr
         );
         let hints = [lines[hint]];
-        assert!(hints[0].contains("Serverless"), "{}", hints[0]);
+        assert!(hints[0].contains("serverless"), "{}", hints[0]);
     })
     .await
     .unwrap();

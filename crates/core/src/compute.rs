@@ -14,16 +14,23 @@ use serde_json::{Map, Value, json};
 use crate::error::{Error, Result};
 
 /// Where runs/submit tasks execute.
+///
+/// Serialised as the flag spelling (`existing-cluster`); the older names
+/// (`ExistingInteractiveCluster`) are still read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub enum ComputeType {
     /// A fresh cluster per run (slow start, full isolation).
+    #[serde(rename = "new-job-cluster", alias = "NewJobCluster")]
     NewJobCluster,
     /// An all-purpose cluster that already runs.
+    #[serde(rename = "existing-cluster", alias = "ExistingInteractiveCluster")]
     ExistingInteractiveCluster,
     /// A new cluster drawn from a warm instance pool.
+    #[serde(rename = "instance-pool", alias = "ExistingInstancePool")]
     ExistingInstancePool,
     /// Databricks-managed serverless compute; no compute block is sent.
     #[default]
+    #[serde(rename = "serverless", alias = "Serverless")]
     Serverless,
 }
 
@@ -47,9 +54,26 @@ impl ComputeType {
     }
 }
 
+impl ComputeType {
+    /// The user-facing identifier, as the `--compute` flag and the JSON
+    /// output spell it (`existing-cluster`); [`as_str`](Self::as_str) is
+    /// the storage spelling. One spelling per medium, so an error never
+    /// names a value the user cannot type.
+    pub fn id(self) -> &'static str {
+        match self {
+            ComputeType::NewJobCluster => "new-job-cluster",
+            ComputeType::ExistingInteractiveCluster => "existing-cluster",
+            ComputeType::ExistingInstancePool => "instance-pool",
+            ComputeType::Serverless => "serverless",
+        }
+    }
+}
+
+/// Displays the user-facing identifier ([`ComputeType::id`]), which is what
+/// messages show.
 impl fmt::Display for ComputeType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.id())
     }
 }
 
@@ -75,7 +99,7 @@ impl FromStr for ComputeType {
                 return Err(Error::UnknownVariant {
                     what: "compute type",
                     value: s.to_owned(),
-                    expected: "NewJobCluster, ExistingInteractiveCluster, ExistingInstancePool, Serverless",
+                    expected: "new-job-cluster, existing-cluster, instance-pool, serverless",
                 });
             }
         })
@@ -88,19 +112,19 @@ pub struct Compute {
     /// Which kind of compute runs use.
     pub compute_type: ComputeType,
     /// Databricks Runtime version (`spark_version`), e.g. `15.4.x-scala2.12`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub cluster_version: Option<String>,
     /// Cluster node type (`node_type_id`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub node_type: Option<String>,
     /// Number of worker nodes; defaults to [`Compute::DEFAULT_WORKERS`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub num_workers: Option<u32>,
     /// Cluster id for [`ComputeType::ExistingInteractiveCluster`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub existing_cluster_id: Option<String>,
     /// Instance pool id for [`ComputeType::ExistingInstancePool`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub existing_instance_pool: Option<String>,
 }
 
@@ -161,12 +185,12 @@ impl Compute {
                 forbid(
                     "existing_cluster_id",
                     present(&self.existing_cluster_id).is_some(),
-                    "ExistingInteractiveCluster",
+                    "existing-cluster",
                 )?;
                 forbid(
                     "existing_instance_pool",
                     present(&self.existing_instance_pool).is_some(),
-                    "ExistingInstancePool",
+                    "instance-pool",
                 )?;
             }
             ComputeType::ExistingInteractiveCluster => {
@@ -175,7 +199,7 @@ impl Compute {
                     &self.existing_cluster_id,
                     "set the id of the running all-purpose cluster",
                 )?;
-                let new_cluster = "NewJobCluster or ExistingInstancePool";
+                let new_cluster = "new-job-cluster or instance-pool";
                 forbid(
                     "cluster_version",
                     present(&self.cluster_version).is_some(),
@@ -184,13 +208,13 @@ impl Compute {
                 forbid(
                     "node_type",
                     present(&self.node_type).is_some(),
-                    "NewJobCluster",
+                    "new-job-cluster",
                 )?;
                 forbid("num_workers", self.num_workers.is_some(), new_cluster)?;
                 forbid(
                     "existing_instance_pool",
                     present(&self.existing_instance_pool).is_some(),
-                    "ExistingInstancePool",
+                    "instance-pool",
                 )?;
             }
             ComputeType::ExistingInstancePool => {
@@ -207,16 +231,16 @@ impl Compute {
                 forbid(
                     "node_type",
                     present(&self.node_type).is_some(),
-                    "NewJobCluster",
+                    "new-job-cluster",
                 )?;
                 forbid(
                     "existing_cluster_id",
                     present(&self.existing_cluster_id).is_some(),
-                    "ExistingInteractiveCluster",
+                    "existing-cluster",
                 )?;
             }
             ComputeType::Serverless => {
-                let any = "NewJobCluster, ExistingInteractiveCluster or ExistingInstancePool";
+                let any = "new-job-cluster, existing-cluster or instance-pool";
                 forbid(
                     "cluster_version",
                     present(&self.cluster_version).is_some(),

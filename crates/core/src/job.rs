@@ -10,15 +10,24 @@ use crate::job_params::ParameterMapping;
 use crate::parameter::Parameter;
 
 /// The four Databricks job types from the seeds.
+///
+/// One spelling per medium: the identifier ([`JobType::id`], `workflow`) in
+/// flags and JSON (serde uses it; the older `DatabricksWorkflow` is still
+/// read), the display name (`Databricks Workflow`) in tables and messages,
+/// and [`JobType::as_str`] in storage only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum JobType {
     /// A notebook run once through `runs/submit`; External Id = path.
+    #[serde(rename = "notebook", alias = "DatabricksNotebook")]
     DatabricksNotebook,
     /// A single-task (or non-notebook) job run through `run-now`.
+    #[serde(rename = "job", alias = "DatabricksJob")]
     DatabricksJob,
     /// A multi-task job (`settings.tasks.length > 1`) run through `run-now`.
+    #[serde(rename = "workflow", alias = "DatabricksWorkflow")]
     DatabricksWorkflow,
     /// A DLT pipeline update; External Id = pipeline id.
+    #[serde(rename = "pipeline", alias = "DatabricksPipeline")]
     DatabricksPipeline,
 }
 
@@ -41,7 +50,18 @@ impl JobType {
         }
     }
 
-    /// Stable identifier used in storage and JSON.
+    /// The user-facing identifier: what `--type` takes and JSON output
+    /// shows (`notebook`, `job`, `workflow`, `pipeline`).
+    pub fn id(self) -> &'static str {
+        match self {
+            JobType::DatabricksNotebook => "notebook",
+            JobType::DatabricksJob => "job",
+            JobType::DatabricksWorkflow => "workflow",
+            JobType::DatabricksPipeline => "pipeline",
+        }
+    }
+
+    /// Stable identifier used in storage (not shown to users).
     pub fn as_str(self) -> &'static str {
         match self {
             JobType::DatabricksNotebook => "DatabricksNotebook",
@@ -269,6 +289,7 @@ impl Job {
             p.data_type
                 .to_wire(value)
                 .map_err(|m| Error::parameter(name, m))?;
+            p.check_choice(value)?;
             p.current_value = Some(value.to_owned());
         }
         Ok(())
@@ -398,6 +419,30 @@ mod tests {
         ));
         j.parameters[0].data_type = DataType::Number;
         assert!(j.apply_overrides([("env", "x")]).is_err());
+    }
+
+    /// Issue 8 item 23: a dropdown's value outside its choices was accepted.
+    #[test]
+    fn overrides_outside_a_dropdowns_choices_are_refused_naming_them() {
+        let mut j = workflow();
+        j.parameters.push(Parameter {
+            choices: vec!["EMEA".into(), "APAC".into()],
+            ..Parameter::input("region", Some("EMEA".into()))
+        });
+        let err = j
+            .apply_overrides([("region", "MARS")])
+            .expect_err("outside the choices");
+        assert!(
+            matches!(&err, Error::InvalidParameter { name, message }
+                if name == "region" && message.contains("EMEA, APAC")),
+            "{err}"
+        );
+        assert_eq!(j.parameters[2].current_value, None);
+        j.apply_overrides([("region", "APAC")]).expect("a choice");
+        assert_eq!(j.parameters[2].current_value.as_deref(), Some("APAC"));
+        // A stored value outside the choices (jobs edit --set) is refused too.
+        j.parameters[2].current_value = Some("MARS".into());
+        assert!(j.validate().is_err());
     }
 
     #[test]

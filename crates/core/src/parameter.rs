@@ -330,6 +330,13 @@ pub struct Parameter {
     /// task-level `base_parameters`) that are shown but never sent.
     #[serde(default = "yes")]
     pub forwarded: bool,
+    /// The only values accepted, when Databricks fixes them (a dropdown
+    /// widget's literal choices); empty means any value of the data type.
+    /// Kept so a `-p region=MARS` is refused before anything is sent
+    /// (Databricks would otherwise fail the run later) and so the choices
+    /// can be shown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -347,6 +354,7 @@ impl Parameter {
             default_value: default,
             current_value: None,
             forwarded: true,
+            choices: Vec::new(),
         }
     }
 
@@ -378,6 +386,9 @@ impl Parameter {
             ));
         }
         self.direction.check_supported(job_type, &self.name)?;
+        if let Some(v) = &self.current_value {
+            self.check_choice(v)?;
+        }
         for (which, v) in [
             ("default value", &self.default_value),
             ("current value", &self.current_value),
@@ -389,6 +400,22 @@ impl Parameter {
             }
         }
         Ok(())
+    }
+
+    /// Refuses a value outside the parameter's [`choices`](Self::choices)
+    /// (any value passes when there are none), naming the choices so the
+    /// user can pick one.
+    pub fn check_choice(&self, value: &str) -> Result<()> {
+        if self.choices.is_empty() || self.choices.iter().any(|c| c == value) {
+            return Ok(());
+        }
+        Err(Error::parameter(
+            &self.name,
+            format!(
+                "{value:?} is not one of its choices: {}",
+                self.choices.join(", ")
+            ),
+        ))
     }
 
     /// The canonical string sent to Databricks, if this parameter is sent

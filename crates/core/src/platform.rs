@@ -21,7 +21,7 @@ pub enum Auth {
         /// Profile (section) name.
         name: String,
         /// Alternative config file; `None` means the SDK default resolution.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default)]
         config_file: Option<PathBuf>,
     },
     /// A personal access token read from this environment variable when a
@@ -265,6 +265,10 @@ mod tests {
             config_file: None,
         })
         .unwrap();
-        assert_eq!(v, serde_json::json!({"kind": "profile", "name": "DEFAULT"}));
+        // An absent value is null, never an omitted key (one convention for all JSON output).
+        assert_eq!(
+            v,
+            serde_json::json!({"kind": "profile", "name": "DEFAULT", "config_file": null})
+        );
     }
 }

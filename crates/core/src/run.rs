@@ -51,6 +51,10 @@ impl FromStr for PipelineRunId {
 }
 
 /// One execution of a job.
+///
+/// Serialised with every field present: an absent value is `null`, never
+/// an omitted key (one convention for every JSON the CLI prints, so
+/// scripts can index fields without checking they exist).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Run {
     /// Polysync's run id (UUID v7), what `runs show` and `cancel` take.
@@ -65,21 +69,21 @@ pub struct Run {
     pub platform: String,
     /// Databricks run id (`run_id`), or `{pipeline_id}:{update_id}`;
     /// `None` until the submit call answered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub databricks_run_id: Option<String>,
     /// Decoded status.
     pub status: RunStatus,
     /// Last seen `life_cycle_state` (or `status.state`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub life_cycle_state: Option<String>,
     /// Last seen `result_state` (or termination code).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub result_state: Option<String>,
     /// Last seen pipeline update state.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub update_state: Option<String>,
     /// Last seen state message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub state_message: Option<String>,
     /// Parameters as sent (wire strings), for `runs show`.
     #[serde(default)]
@@ -94,16 +98,16 @@ pub struct Run {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<i64>,
     /// When the run reached a terminal status, epoch ms.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub ended_at: Option<i64>,
     /// Databricks UI link.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub monitor_url: Option<String>,
     /// Why the run failed or could not be submitted, in actionable words.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub error_message: Option<String>,
     /// `dbutils.notebook.exit()` value when Databricks returned one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub notebook_exit_value: Option<String>,
     /// The request that starts (or started) this run, built and stored when
     /// the run is enqueued so a worker resuming after a crash re-sends
@@ -113,7 +117,7 @@ pub struct Run {
     pub request: Option<serde_json::Value>,
     /// When a submit was first attempted, epoch ms: a run with this set and
     /// no Databricks run id may exist in Databricks already (lost response).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub submit_attempted_at: Option<i64>,
     /// Row version in the store: status updates are compare-and-set on it,
     /// so a stale writer learns it lost the race instead of overwriting.

@@ -274,7 +274,10 @@ pub fn observe_pipeline_update(response: &Value) -> StateObservation {
         life_cycle_state: None,
         result_state: None,
         update_state: state.map(str::to_owned),
-        state_message: str_at(update, &["cause"]).map(str::to_owned),
+        // `cause` (API_CALL, USER_ACTION, ...) says who started the update,
+        // not what happened to it: showing it as the run's message read as
+        // an error code. Failure details come from the pipeline's events.
+        state_message: None,
         run_page_url: None,
         start_time: time_at(update, "creation_time"),
     }
@@ -284,6 +287,16 @@ pub fn observe_pipeline_update(response: &Value) -> StateObservation {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Issue 8 item 20: pipeline runs showed the update cause `API_CALL` as their message.
+    #[test]
+    fn pipeline_update_cause_is_not_a_message() {
+        let obs = observe_pipeline_update(
+            &json!({"update": {"update_id": "u", "state": "RUNNING", "cause": "API_CALL"}}),
+        );
+        assert_eq!(obs.state_message, None);
+        assert_eq!(obs.update_state.as_deref(), Some("RUNNING"));
+    }
 
     fn run(life: &str, result: Option<&str>) -> RunStatus {
         decode_run_state(Some(life), result)

@@ -67,6 +67,18 @@ pub enum Error {
     /// a concurrent change).
     #[error("{0}")]
     Conflict(String),
+    /// The job was marked removed by the last import (Databricks no longer
+    /// has it): a run is refused before anything is stored or sent, so it is
+    /// an input error (exit 2 in the CLI), not a failed call.
+    #[error(
+        "job {job:?} was removed from Databricks (seen missing at the last import of {platform}); nothing was sent"
+    )]
+    JobRemoved {
+        /// The job's Polysync name.
+        job: String,
+        /// Its platform, to re-import.
+        platform: String,
+    },
     /// The database failed (connection, migration, corrupt value).
     #[error("store: {0}")]
     Store(#[source] polysync_store::Error),
@@ -147,6 +159,7 @@ impl Error {
             Error::Conflict(_) => ErrorKind::Conflict,
             // An unusable --database-url is the user's input, not an outage.
             Error::Store(e) if e.kind() == polysync_store::ErrorKind::Config => ErrorKind::Invalid,
+            Error::JobRemoved { .. } => ErrorKind::Invalid,
             Error::Store(_) => ErrorKind::Store,
             Error::Credentials { .. } => ErrorKind::Credentials,
             Error::Databricks { .. } => ErrorKind::Databricks,
@@ -206,6 +219,12 @@ impl Error {
                 "give more characters of the run id (or the full id) to pick one",
             )),
             Error::Conflict(_) => None,
+            Error::JobRemoved { platform, .. } => Some(Hint::action(
+                "re-import the platform to pick the current jobs",
+                Action::Import {
+                    platform: platform.clone(),
+                },
+            )),
             Error::Store(e) if e.is_retryable() => Some(Hint::text(
                 "the database is busy or unreachable for now; retry in a moment",
             )),

@@ -101,6 +101,18 @@ impl Engine {
         }
     }
 
+    /// Deletes a job (Polysync name or `PLATFORM:EXTERNAL_ID`) and its
+    /// parameters, so a platform can be emptied job by job; its runs stay,
+    /// with their copy of the job's name. A re-import adds an imported job
+    /// back if Databricks still has it. Returns the job as it was.
+    pub async fn remove_job(&self, job_ref: &str) -> Result<Job> {
+        let job = self.get_job(job_ref).await?;
+        let mut tx = self.inner.store.begin().await?;
+        tx.delete_job(&job.name).await?;
+        tx.commit().await?;
+        Ok(job)
+    }
+
     /// Discovers every job of the platform and records it idempotently:
     /// unchanged jobs stay unchanged, vanished ones are marked removed.
     pub async fn import(

@@ -131,11 +131,18 @@ impl Engine {
             })
     }
 
-    /// Removes a platform (refused while jobs reference it).
-    pub async fn remove_platform(&self, name: &str) -> Result<()> {
-        self.inner.store.delete_platform(name).await?;
+    /// Removes a platform. Without `with_jobs` it is refused while jobs
+    /// reference it (so jobs are never dropped by surprise); with it, the
+    /// platform's jobs and the platform are deleted in one store
+    /// transaction: all or nothing, also when another process works on the
+    /// store meanwhile. Runs stay, with their copy of the job's name.
+    /// Returns the names of the jobs removed.
+    pub async fn remove_platform(&self, name: &str, with_jobs: bool) -> Result<Vec<String>> {
+        let mut tx = self.inner.store.begin().await?;
+        let jobs = tx.delete_platform(name, with_jobs).await?;
+        tx.commit().await?;
         self.forget_client(name);
-        Ok(())
+        Ok(jobs)
     }
 
     /// Builds the client config from what the platform names ONLY: its

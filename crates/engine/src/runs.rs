@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use polysync_core::{Action, Hint, Job, JobType, Run, RunStatus};
+use polysync_core::{Hint, Job, JobType, Run, RunStatus};
 use polysync_databricks::Method;
 use polysync_providers::{self as providers, ApiRequest, Connection, Polled, TaskRun};
 use polysync_store::Update;
@@ -96,18 +96,9 @@ fn job_of(run: &Run) -> Job {
 }
 
 fn removed_job_error(job: &Job) -> Error {
-    Error::RunState {
-        run_id: job.name.clone(),
-        message: format!(
-            "job {:?} was removed from Databricks (seen missing at the last import)",
-            job.name
-        ),
-        hint: Some(Hint::action(
-            "re-import the platform to pick the current jobs",
-            Action::Import {
-                platform: job.platform.clone(),
-            },
-        )),
+    Error::JobRemoved {
+        job: job.name.clone(),
+        platform: job.platform.clone(),
     }
 }
 
@@ -571,7 +562,7 @@ impl Engine {
 
     /// What to do about a run's current state, when Polysync knows: a long
     /// PENDING on a new job cluster (suggest a faster compute type) or a
-    /// STOPPING pipeline (normal for continuous pipelines).
+    /// STOPPING pipeline (normal while DLT finishes the work in flight).
     pub async fn run_hint(&self, run: &Run) -> Option<Hint> {
         let platform = self
             .inner
@@ -589,7 +580,8 @@ impl Engine {
     }
 
     /// The job as it would be sent: overrides applied and validated, no
-    /// request made (for `run --dry-run` and tests).
+    /// request made (for `run --dry-run` and tests). `warnings` lists why a
+    /// real run would still be refused (the job was marked removed).
     pub async fn preview_request(
         &self,
         job_ref: &str,
@@ -601,10 +593,23 @@ impl Engine {
         let platform = self.get_platform(&job.platform).await?;
         let req =
             providers::provider_for(job.job_type).build_request(&platform, &job, "preview")?;
+        // A preview of a job a real run would refuse must say so (the request
+        // alone looked sendable).
+        let warnings: Vec<String> = job
+            .removed_at
+            .map(|_| {
+                format!(
+                    "job {:?} was removed from Databricks (seen missing at the last import of {}); a real run is refused",
+                    job.name, job.platform
+                )
+            })
+            .into_iter()
+            .collect();
         Ok(json!({
             "method": req.method.as_str(),
             "path": req.path,
             "body": req.body,
+            "warnings": warnings,
         }))
     }
 

@@ -21,9 +21,9 @@ pub const STALE_JOB_HINT: &str = "re-import the platform to pick the current Job
 pub const PIPELINE_REFUSED_HINT: &str =
     "investigate in the Databricks Delta Live Tables UI (target storage, cluster policy)";
 /// Seed (pipeline): a long STOPPING after cancel.
-pub const STOPPING_NOTE: &str = "the pipeline is STOPPING: DLT drains in-flight micro-batches before stopping; that's normal for continuous pipelines — it will end as Cancelled";
+pub const STOPPING_NOTE: &str = "the pipeline is STOPPING: DLT finishes the work in flight (the update's running flows, or a continuous pipeline's micro-batches) before it stops; this is normal and the run will end as Cancelled";
 /// Seed (notebook): a long PENDING on a new job cluster.
-pub const PENDING_HINT: &str = "the run is PENDING while Databricks spins up a new job cluster; switch the platform's Compute Type to ExistingInteractiveCluster, ExistingInstancePool or Serverless for faster starts";
+pub const PENDING_HINT: &str = "the run is PENDING while Databricks spins up a new job cluster; switch the platform's compute type to existing-cluster, instance-pool or serverless for faster starts";
 
 /// "Re-import `platform`" with the reason.
 fn reimport(text: &str, platform: &str) -> Hint {

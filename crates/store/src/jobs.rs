@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::error::{DbResultExt, Error, IntoStore, Result, is_unique_violation};
 use crate::rows::{RowExt, parse_col};
-use crate::tx::on_tx;
+use crate::tx::{Tx, on_tx};
 use crate::{Store, Update, now_ms, on_db};
 
 /// What an import changed, by job name.
@@ -78,16 +78,16 @@ const JOB_BY_EXTERNAL: &str = "SELECT id, name, job_type, external_id, platform,
      FROM jobs WHERE platform = $1 AND external_id = $2 ORDER BY job_type LIMIT 1";
 const JOBS_OF_PLATFORM: &str = "SELECT id, name, job_type, external_id, platform, parameter_mapping, origin, removed_at, version \
      FROM jobs WHERE platform = $1";
-const PARAMS_OF_JOB: &str = "SELECT job_id, position, name, data_type, direction, default_value, current_value, forwarded \
+const PARAMS_OF_JOB: &str = "SELECT job_id, position, name, data_type, direction, default_value, current_value, forwarded, choices \
      FROM parameters WHERE job_id = $1 ORDER BY position";
 const PARAMS_OF_PLATFORM: &str = "SELECT p.job_id, p.position, p.name, p.data_type, p.direction, p.default_value, \
-     p.current_value, p.forwarded FROM parameters p JOIN jobs j ON j.id = p.job_id WHERE j.platform = $1 \
+     p.current_value, p.forwarded, p.choices FROM parameters p JOIN jobs j ON j.id = p.job_id WHERE j.platform = $1 \
      ORDER BY p.job_id, p.position";
 const LIST_JOBS: &str = "SELECT id, name, job_type, external_id, platform, parameter_mapping, origin, removed_at, version \
      FROM jobs WHERE ($1 IS NULL OR platform = $1) AND ($2 IS NULL OR job_type = $2) \
      AND ($3 OR removed_at IS NULL) ORDER BY name";
 const LIST_PARAMS: &str = "SELECT p.job_id, p.position, p.name, p.data_type, p.direction, p.default_value, \
-     p.current_value, p.forwarded FROM parameters p JOIN jobs j ON j.id = p.job_id \
+     p.current_value, p.forwarded, p.choices FROM parameters p JOIN jobs j ON j.id = p.job_id \
      WHERE ($1 IS NULL OR j.platform = $1) AND ($2 IS NULL OR j.job_type = $2) \
      AND ($3 OR j.removed_at IS NULL) ORDER BY p.job_id, p.position";
 const ALL_NAMES: &str = "SELECT name FROM jobs";
@@ -107,7 +107,7 @@ const MARK_REMOVED: &str =
     "UPDATE jobs SET removed_at = $2, updated_at = $2, version = version + 1 WHERE id = $1";
 const DELETE_PARAMS: &str = "DELETE FROM parameters WHERE job_id = $1";
 const INSERT_PARAM: &str = "INSERT INTO parameters (job_id, position, name, data_type, direction, default_value, \
-     current_value, forwarded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+     current_value, forwarded, choices) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 /// A job row with its database id and origin.
 #[derive(Debug, Clone)]
@@ -153,8 +153,28 @@ fn param_from_row(r: &impl RowExt) -> Result<(String, Parameter)> {
             default_value: r.opt_text("default_value")?,
             current_value: r.opt_text("current_value")?,
             forwarded: r.boolean("forwarded")?,
+            choices: match r.opt_text("choices")? {
+                None => Vec::new(),
+                Some(text) => serde_json::from_str(&text).map_err(|e| Error::Corrupt {
+                    column: "parameters.choices",
+                    message: e.to_string(),
+                })?,
+            },
         },
     ))
+}
+
+/// A parameter's choices as stored: a JSON array, or NULL when there are none.
+fn choices_text(choices: &[String]) -> Result<Option<String>> {
+    if choices.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(choices)
+        .map(Some)
+        .map_err(|e| Error::Corrupt {
+            column: "parameters.choices",
+            message: e.to_string(),
+        })
 }
 
 fn attach(mut jobs: Vec<Stored>, params: Vec<(String, Parameter)>) -> Vec<Stored> {
@@ -197,6 +217,7 @@ fn merge_parameters(old: &[Parameter], new: Vec<Parameter>) -> (Vec<Parameter>, 
                 p.direction = o.direction;
                 if let Some(v) = &o.current_value
                     && p.data_type.to_wire(v).is_ok()
+                    && p.check_choice(v).is_ok()
                 {
                     p.current_value = Some(v.clone());
                     summary.kept_values.push(p.name.clone());
@@ -340,6 +361,7 @@ macro_rules! replace_params {
                 .bind(&p.default_value)
                 .bind(&p.current_value)
                 .bind(p.forwarded)
+                .bind(choices_text(&p.choices)?)
                 .execute(&mut *$tx)
                 .await
                 .db()?;
@@ -683,8 +705,23 @@ impl Store {
     /// Deletes a job and its parameters; its runs keep their copy of the
     /// job's name.
     pub async fn delete_job(&self, name: &str) -> Result<()> {
-        on_db!(&self.db, p => {
-            let done = sqlx::query("DELETE FROM jobs WHERE name = $1").bind(name).execute(p).await.db()?;
+        let mut t = self.begin().await?;
+        t.delete_job(name).await?;
+        t.commit().await
+    }
+}
+
+impl Tx {
+    /// Deletes a job and its parameters inside the transaction;
+    /// [`Error::NotFound`] when there is no job of that name. Its runs keep
+    /// their copy of the job's name (their link to the job becomes NULL).
+    pub async fn delete_job(&mut self, name: &str) -> Result<()> {
+        on_tx!(self, c => {
+            let done = sqlx::query("DELETE FROM jobs WHERE name = $1")
+                .bind(name)
+                .execute(&mut **c)
+                .await
+                .db()?;
             if done.rows_affected() == 0 {
                 return Err(Error::not_found("job", name));
             }

@@ -27,6 +27,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0003_run_started_at.sql"),
     ),
     (
+        4,
+        "parameter choices",
+        include_str!("../migrations/sqlite/0004_parameter_choices.sql"),
+    ),
+    (
         5,
         "tasks",
         include_str!("../migrations/sqlite/0005_tasks.sql"),
@@ -53,6 +58,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         3,
         "run started at",
         include_str!("../migrations/postgres/0003_run_started_at.sql"),
+    ),
+    (
+        4,
+        "parameter choices",
+        include_str!("../migrations/postgres/0004_parameter_choices.sql"),
     ),
     (
         5,

@@ -7,6 +7,7 @@ use sqlx::Row as _;
 
 use crate::error::{DbResultExt, Error, IntoStore, Result, is_unique_violation};
 use crate::rows::{RowExt, parse_col};
+use crate::tx::{Tx, on_tx};
 use crate::{Store, Update, now_ms, on_db};
 
 const INSERT: &str = "INSERT INTO platforms (name, workspace_url, auth_kind, auth_profile, auth_config_file, \
@@ -162,29 +163,55 @@ impl Store {
     /// Deletes a platform. Refused (Conflict) while jobs still reference
     /// it, so removing a platform never silently drops jobs.
     pub async fn delete_platform(&self, name: &str) -> Result<()> {
-        on_db!(&self.db, p => {
-            let jobs: i64 = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE platform = $1")
+        let mut t = self.begin().await?;
+        t.delete_platform(name, false).await?;
+        t.commit().await
+    }
+}
+
+impl Tx {
+    /// Deletes a platform inside the transaction. Without `with_jobs` it is
+    /// refused (Conflict) while jobs still reference the platform; with it,
+    /// the platform's jobs (and their parameters) are deleted first, in the
+    /// same transaction, so either everything goes or nothing does. Runs are
+    /// kept: they hold their own copy of the job's name, type and platform.
+    /// Returns the names of the jobs deleted.
+    pub async fn delete_platform(&mut self, name: &str, with_jobs: bool) -> Result<Vec<String>> {
+        on_tx!(self, c => {
+            let tx = &mut **c;
+            let rows = sqlx::query("SELECT name FROM jobs WHERE platform = $1 ORDER BY name")
                 .bind(name)
-                .fetch_one(p)
+                .fetch_all(&mut *tx)
                 .await
-                .db()?
-                .try_get("n")
                 .db()?;
-            if jobs > 0 {
-                return Err(Error::Conflict(format!(
-                    "platform {name:?} still has {jobs} job(s); remove them first"
-                )));
+            let jobs = rows
+                .iter()
+                .map(|r| r.try_get::<String, _>("name"))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .db()?;
+            if !jobs.is_empty() {
+                if !with_jobs {
+                    return Err(Error::Conflict(format!(
+                        "platform {name:?} still has {} job(s); remove them first, or remove the platform with its jobs",
+                        jobs.len()
+                    )));
+                }
+                sqlx::query("DELETE FROM jobs WHERE platform = $1")
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await
+                    .db()?;
             }
             let done = sqlx::query("DELETE FROM platforms WHERE name = $1")
                 .bind(name)
-                .execute(p)
+                .execute(&mut *tx)
                 .await
                 .db()?;
             if done.rows_affected() == 0 {
                 return Err(Error::not_found("platform", name));
             }
-        });
-        Ok(())
+            Ok(jobs)
+        })
     }
 }
 

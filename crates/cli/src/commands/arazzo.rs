@@ -63,6 +63,9 @@ pub enum ArazzoCommand {
         /// platform's, and a missing required token input is filled from it.
         #[arg(long, value_name = "NAME")]
         platform: Option<String>,
+        /// The store holding `--platform` (only `arazzo run` opens it).
+        #[command(flatten)]
+        db: super::DbArgs,
     },
 }
 
@@ -112,7 +115,9 @@ pub async fn run(database_url: Option<String>, cmd: ArazzoCommand) -> anyhow::Re
             timeout,
             credential,
             platform,
+            db,
         } => {
+            let database_url = db.database_url.or(database_url);
             let pairs =
                 polysync_arazzo::inputs::split_pairs(&inputs).map_err(anyhow::Error::msg)?;
             let mut servers =
@@ -175,7 +180,7 @@ pub async fn run(database_url: Option<String>, cmd: ArazzoCommand) -> anyhow::Re
             if report {
                 eprint!("{}", rep.report());
             }
-            println!("{}", serde_json::to_string(&rep.outputs)?);
+            crate::output::outln!("{}", serde_json::to_string(&rep.outputs)?);
             match &rep.error {
                 None => Ok(ExitCode::SUCCESS),
                 Some(e) => {

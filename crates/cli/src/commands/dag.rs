@@ -69,7 +69,7 @@ pub async fn run_task(db: Option<String>, args: TaskRunArgs) -> anyhow::Result<E
     if args.json {
         output::print_json(&view)?;
     } else {
-        println!(
+        crate::output::outln!(
             "started DAG run {} of {} ({} task(s)); follow it with `polysync dag-runs show {}`",
             view.id,
             output::clean(&args.name),
@@ -128,7 +128,7 @@ pub async fn dag_runs(db: Option<String>, cmd: DagRunsCommand) -> anyhow::Result
             if json {
                 output::print_json(&runs)?;
             } else if runs.is_empty() {
-                println!("no DAG runs; start one with `polysync tasks run TASK`");
+                crate::output::outln!("no DAG runs; start one with `polysync tasks run TASK`");
             } else {
                 let mut t =
                     output::table(["DAG run", "Task", "Trigger", "Status", "Started", "Ended"]);
@@ -142,7 +142,7 @@ pub async fn dag_runs(db: Option<String>, cmd: DagRunsCommand) -> anyhow::Result
                         r.ended_at.map_or_else(|| "-".into(), output::time),
                     ]);
                 }
-                println!("{t}");
+                crate::output::outln!("{t}");
             }
         }
         DagRunsCommand::Show { id, json } => {
@@ -158,9 +158,10 @@ pub async fn dag_runs(db: Option<String>, cmd: DagRunsCommand) -> anyhow::Result
             if json {
                 output::print_json(&view)?;
             } else {
-                println!(
+                crate::output::outln!(
                     "DAG run {} is {}; running Databricks runs were asked to cancel",
-                    view.id, view.status
+                    view.id,
+                    view.status
                 );
             }
         }
@@ -169,7 +170,7 @@ pub async fn dag_runs(db: Option<String>, cmd: DagRunsCommand) -> anyhow::Result
 }
 
 fn print_view(view: &DagRunView) {
-    println!(
+    crate::output::outln!(
         "DAG run {} of {} ({}): {}",
         view.id,
         output::clean(&view.root_task),
@@ -193,7 +194,7 @@ fn print_view(view: &DagRunView) {
             ),
         ]);
     }
-    println!("{t}");
+    crate::output::outln!("{t}");
 }
 
 /// Run `polysync dispatcher`: in the foreground until SIGTERM or Ctrl-C,

@@ -99,7 +99,7 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
     let handle = polysync_emulator::start(config)
         .await
         .context("starting the emulator")?;
-    println!("polysync emulator listening on {}", handle.url());
+    crate::output::outln!("polysync emulator listening on {}", handle.url());
     if args.demo {
         let demo = match handle.seed_demo() {
             Ok(demo) => demo,
@@ -108,9 +108,12 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
                 return Err(anyhow::Error::new(e).context("seeding the demo workspace"));
             }
         };
-        println!(
+        crate::output::outln!(
             "demo workspace: notebooks under /Demo, job {}, workflow {}, pipelines {} and {}",
-            demo.job_id, demo.workflow_id, demo.pipeline_id, demo.continuous_pipeline_id
+            demo.job_id,
+            demo.workflow_id,
+            demo.pipeline_id,
+            demo.continuous_pipeline_id
         );
     }
     wait_for_signal().await;

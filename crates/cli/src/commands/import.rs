@@ -47,7 +47,7 @@ pub async fn import_with_bar(engine: &Engine, platform: &str) -> anyhow::Result<
 
 /// The human summary: counts, then the names that changed.
 pub fn print_summary(r: &ImportReport) {
-    println!(
+    crate::output::outln!(
         "imported {}: {} added, {} updated, {} unchanged, {} removed",
         r.platform,
         r.added.len(),
@@ -61,7 +61,7 @@ pub fn print_summary(r: &ImportReport) {
         ("removed", &r.removed),
     ] {
         for n in names {
-            println!("  {label:<8} {}", output::clean(n));
+            crate::output::outln!("  {label:<8} {}", output::clean(n));
         }
     }
     for w in &r.warnings {

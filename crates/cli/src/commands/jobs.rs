@@ -1,4 +1,4 @@
-//! `polysync jobs list|show|sync-params|add|edit`.
+//! `polysync jobs list|show|sync-params|add|edit|remove`.
 
 use std::process::ExitCode;
 
@@ -43,6 +43,12 @@ pub enum JobsCommand {
     },
     /// Create a job by hand.
     Add(AddArgs),
+    /// Remove a job and its parameters (its runs are kept; a re-import brings an imported job
+    /// back if Databricks still has it).
+    Remove {
+        /// Job name or `PLATFORM:EXTERNAL_ID`.
+        job: String,
+    },
     /// Change a job: type, External Id, parameters and their values.
     Edit(EditArgs),
 }
@@ -124,7 +130,7 @@ pub async fn run(db: Option<String>, cmd: JobsCommand) -> anyhow::Result<ExitCod
                 let v: Vec<_> = jobs.iter().map(output::job_json).collect();
                 output::print_json(&v)?;
             } else if jobs.is_empty() {
-                println!("no jobs; import a platform with `polysync import PLATFORM`");
+                crate::output::outln!("no jobs; import a platform with `polysync import PLATFORM`");
             } else {
                 let mut t =
                     output::table(["Name", "Type", "External Id", "Platform", "Parameters"]);
@@ -145,7 +151,7 @@ pub async fn run(db: Option<String>, cmd: JobsCommand) -> anyhow::Result<ExitCod
                             .join(", "),
                     ]);
                 }
-                println!("{t}");
+                crate::output::outln!("{t}");
             }
         }
         JobsCommand::Show { job, json } => {
@@ -159,7 +165,7 @@ pub async fn run(db: Option<String>, cmd: JobsCommand) -> anyhow::Result<ExitCod
             if json {
                 output::print_json(&report)?;
             } else {
-                println!(
+                crate::output::outln!(
                     "synced {}: {} added, {} removed, {} kept values",
                     output::clean(&report.job),
                     report.added.len(),
@@ -172,10 +178,15 @@ pub async fn run(db: Option<String>, cmd: JobsCommand) -> anyhow::Result<ExitCod
                     ("kept", &report.kept_values),
                 ] {
                     for n in names {
-                        println!("  {label:<8} {}", output::clean(n));
+                        crate::output::outln!("  {label:<8} {}", output::clean(n));
                     }
                 }
             }
+        }
+        JobsCommand::Remove { job } => {
+            let engine = open_engine(db).await?;
+            let removed = engine.remove_job(&job).await?;
+            crate::output::outln!("job {} removed", output::clean(&removed.name));
         }
         JobsCommand::Add(args) => {
             let job_type = parse_type(&args.job_type)?;
@@ -199,7 +210,7 @@ pub async fn run(db: Option<String>, cmd: JobsCommand) -> anyhow::Result<ExitCod
             if args.json {
                 output::print_json(&output::job_json(&saved))?;
             } else {
-                println!("job {} added", output::clean(&saved.name));
+                crate::output::outln!("job {} added", output::clean(&saved.name));
             }
         }
         JobsCommand::Edit(args) => {
@@ -242,7 +253,7 @@ pub async fn run(db: Option<String>, cmd: JobsCommand) -> anyhow::Result<ExitCod
             if args.json {
                 output::print_json(&output::job_json(&saved))?;
             } else {
-                println!("job {} saved", output::clean(&saved.name));
+                crate::output::outln!("job {} saved", output::clean(&saved.name));
             }
         }
     }
@@ -330,14 +341,17 @@ fn print_job(j: &Job, json: bool) -> anyhow::Result<()> {
     ]);
     t.add_row(vec!["Platform".to_owned(), j.platform.clone()]);
     if let Some(m) = &j.parameter_mapping {
-        t.add_row(vec!["Parameter mapping".to_owned(), format!("{m:?}")]);
+        t.add_row(vec![
+            "Parameters sent as".to_owned(),
+            output::mapping_text(m),
+        ]);
     }
     if let Some(at) = j.removed_at {
         t.add_row(vec!["Removed".to_owned(), output::time(at)]);
     }
-    println!("{t}");
+    crate::output::outln!("{t}");
     if j.parameters.is_empty() {
-        println!("no parameters");
+        crate::output::outln!("no parameters");
         return Ok(());
     }
     let mut p = output::table([
@@ -346,6 +360,7 @@ fn print_job(j: &Job, json: bool) -> anyhow::Result<()> {
         "Direction",
         "Default",
         "Value",
+        "Choices",
         "Sent",
     ]);
     for q in &j.parameters {
@@ -361,9 +376,14 @@ fn print_job(j: &Job, json: bool) -> anyhow::Result<()> {
                 .as_deref()
                 .map(output::clean)
                 .unwrap_or_default(),
+            q.choices
+                .iter()
+                .map(|c| output::clean(c))
+                .collect::<Vec<_>>()
+                .join(", "),
             if q.forwarded { "yes" } else { "reference only" }.to_owned(),
         ]);
     }
-    println!("{p}");
+    crate::output::outln!("{p}");
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 pub mod arazzo;
 pub mod dag;
+pub mod docs;
 pub mod emulator;
 pub mod import;
 pub mod jobs;
@@ -127,8 +128,38 @@ pub fn print_usage_error(err: &clap::Error) -> ExitCode {
         first
     };
     eprintln!("error: {}", one_line(first));
-    eprintln!("hint: see `polysync --help` (or `polysync COMMAND --help`) for the accepted forms");
+    match suggestion(err) {
+        Some(s) => eprintln!(
+            "hint: did you mean {s}? see `polysync --help` (or `polysync COMMAND --help`) for the accepted forms"
+        ),
+        None => eprintln!(
+            "hint: see `polysync --help` (or `polysync COMMAND --help`) for the accepted forms"
+        ),
+    }
     ExitCode::from(EXIT_USAGE)
+}
+
+/// clap's "did you mean" for a mistyped subcommand, option or value (`jbos` → `jobs`,
+/// `--wiat` → `--wait`), quoted; clap prints it as a tip after the usage block that the
+/// two-line shape leaves out, so it is carried into the hint line instead.
+fn suggestion(err: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue};
+    [
+        ContextKind::SuggestedSubcommand,
+        ContextKind::SuggestedArg,
+        ContextKind::SuggestedValue,
+    ]
+    .into_iter()
+    .find_map(|kind| match err.get(kind)? {
+        ContextValue::String(s) => Some(format!("`{s}`")),
+        ContextValue::Strings(v) if !v.is_empty() => Some(
+            v.iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(" or "),
+        ),
+        _ => None,
+    })
 }
 
 /// The database used when `--database-url` is not given:
@@ -146,6 +177,24 @@ pub fn default_database(file: &str) -> anyhow::Result<String> {
         .join(file)
         .to_string_lossy()
         .into_owned())
+}
+
+/// `--database-url` on the commands that open the store, and only on them (`emulator`,
+/// `arazzo validate`, `completions` and `man` never do, so their help does not offer it).
+/// It is global within the command, so it may follow the subcommand
+/// (`polysync jobs list --database-url URL`); the same option before the command
+/// (`polysync --database-url URL jobs list`) and `POLYSYNC_DATABASE_URL` work too.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct DbArgs {
+    /// Database: `sqlite:PATH`, a file path, or `postgres://…` (env `POLYSYNC_DATABASE_URL`).
+    /// Default: a SQLite file in the user's data directory (`<data dir>/polysync/polysync.db`).
+    #[arg(
+        long = "database-url",
+        id = "command_database_url",
+        global = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
 }
 
 /// Opens the engine on `--database-url`, or the default SQLite file.

@@ -27,10 +27,13 @@ pub enum PlatformCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Remove a platform (refused while it still has jobs).
+    /// Remove a platform (refused while it still has jobs, unless `--with-jobs`).
     Remove {
         /// Platform name.
         name: String,
+        /// Also remove the platform's jobs, in the same transaction (their runs are kept).
+        #[arg(long)]
+        with_jobs: bool,
     },
 }
 
@@ -113,7 +116,7 @@ pub async fn run(db: Option<String>, cmd: PlatformCommand) -> anyhow::Result<Exi
                     Some(who) => format!("credentials verified as {}", output::clean(who)),
                     None => "not verified".to_owned(),
                 };
-                println!(
+                crate::output::outln!(
                     "platform {} added ({}; {checked}); next: polysync import {}",
                     saved.name,
                     saved.workspace_url,
@@ -127,7 +130,7 @@ pub async fn run(db: Option<String>, cmd: PlatformCommand) -> anyhow::Result<Exi
                 let v: Vec<_> = platforms.iter().map(output::platform_json).collect();
                 output::print_json(&v)?;
             } else if platforms.is_empty() {
-                println!(
+                crate::output::outln!(
                     "no platforms; add one with `polysync platform add NAME --host URL --token-env VAR`"
                 );
             } else {
@@ -141,7 +144,7 @@ pub async fn run(db: Option<String>, cmd: PlatformCommand) -> anyhow::Result<Exi
                         p.jobs_api_version.to_string(),
                     ]);
                 }
-                println!("{t}");
+                crate::output::outln!("{t}");
             }
         }
         PlatformCommand::Show { name, json } => {
@@ -159,12 +162,34 @@ pub async fn run(db: Option<String>, cmd: PlatformCommand) -> anyhow::Result<Exi
                 ]);
                 t.add_row(vec!["Jobs API".to_owned(), p.jobs_api_version.to_string()]);
                 t.add_row(vec!["Compute".to_owned(), output::compute_text(&p)]);
-                println!("{t}");
+                crate::output::outln!("{t}");
             }
         }
-        PlatformCommand::Remove { name } => {
-            engine.remove_platform(&name).await?;
-            println!("platform {name} removed");
+        PlatformCommand::Remove { name, with_jobs } => {
+            let jobs = match engine.remove_platform(&name, with_jobs).await {
+                Ok(jobs) => jobs,
+                Err(e) if e.kind() == polysync_engine::ErrorKind::Conflict => {
+                    return Err(usage(
+                        e.to_string(),
+                        format!(
+                            "remove its jobs one by one (polysync jobs list --platform {q}, then polysync jobs remove JOB), or all of them with: polysync platform remove {q} --with-jobs",
+                            q = output::shell_quote(&name)
+                        ),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if jobs.is_empty() {
+                crate::output::outln!("platform {name} removed");
+            } else {
+                crate::output::outln!(
+                    "platform {name} removed with its {} job(s); their runs are kept",
+                    jobs.len()
+                );
+                for j in &jobs {
+                    crate::output::outln!("  removed  {}", output::clean(j));
+                }
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -48,8 +48,8 @@ struct Outcome {
 pub async fn run(db: Option<String>, args: QuickstartArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = args.write_demo_workspace {
         write_demo(&dir)?;
-        println!("demo notebooks written to {}", dir.display());
-        println!(
+        crate::output::outln!("demo notebooks written to {}", dir.display());
+        crate::output::outln!(
             "start an emulator on them: polysync emulator --workspace-dir {} --time-scale 10",
             output::shell_quote(&dir.display().to_string())
         );
@@ -83,7 +83,7 @@ pub async fn run(db: Option<String>, args: QuickstartArgs) -> anyhow::Result<Exi
         .await
         .context("starting the embedded emulator")?;
     let url = emulator.url();
-    println!("emulator listening on {url} (time scale x{TIME_SCALE})");
+    crate::output::outln!("emulator listening on {url} (time scale x{TIME_SCALE})");
     let result = match emulator.seed_demo() {
         Ok(seeded) => tour(&db_url, &url, &token, &seeded).await,
         Err(e) => Err(anyhow::Error::new(e).context("seeding the demo workspace")),
@@ -111,9 +111,10 @@ async fn tour(
     token: &str,
     seeded: &DemoWorkspace,
 ) -> anyhow::Result<Vec<Outcome>> {
-    println!(
+    crate::output::outln!(
         "seeded 4 notebooks (Python, Scala, SQL, R), job {}, workflow {}, 2 pipelines",
-        seeded.job_id, seeded.workflow_id
+        seeded.job_id,
+        seeded.workflow_id
     );
     let secret = token.to_owned();
     let engine = Engine::open(db_url)
@@ -145,7 +146,7 @@ async fn tour_engine(
         ),
         other => other.into(),
     })?;
-    println!("registered platform {PLATFORM}");
+    crate::output::outln!("registered platform {PLATFORM}");
     let report = super::import::import_with_bar(engine, PLATFORM).await?;
     super::import::print_summary(&report);
     let jobs = engine
@@ -199,7 +200,7 @@ async fn run_one(engine: &Engine, job: &Job, overrides: &[(String, String)]) -> 
         .iter()
         .map(|(k, v)| format!("-p {k}={v}"))
         .collect();
-    println!(
+    crate::output::outln!(
         "running {} {}{}",
         job.job_type.display_name(),
         output::clean(&job.name),
@@ -272,8 +273,8 @@ fn print_summary(outcomes: &[Outcome], db_url: &str, elapsed: Duration) {
             url,
         ]);
     }
-    println!("{t}");
-    println!(
+    crate::output::outln!("{t}");
+    crate::output::outln!(
         "quickstart finished in {:.1} s; the emulator is stopped.",
         elapsed.as_secs_f64()
     );
@@ -282,19 +283,23 @@ fn print_summary(outcomes: &[Outcome], db_url: &str, elapsed: Duration) {
         .iter()
         .find_map(|o| o.run.as_ref().map(|r| r.id.clone()))
         .unwrap_or_else(|| "RUN_ID".into());
-    println!();
-    println!("Try next:");
-    println!("  polysync --database-url {db} jobs list        # what was imported");
-    println!("  polysync --database-url {db} jobs show /Demo/sales_report");
-    println!("  polysync --database-url {db} runs show {first_run}");
-    println!("Run your own emulator with the demo notebooks and register it:");
-    println!("  polysync quickstart --write-demo-workspace ./demo-workspace");
-    println!("  polysync emulator --workspace-dir ./demo-workspace --port 8080 --time-scale 10 &");
-    println!("  export DEMO_TOKEN=dapi-emulator");
-    println!("  polysync platform add demo --host http://127.0.0.1:8080 --token-env DEMO_TOKEN");
-    println!("  polysync import demo");
-    println!("  polysync run /Demo/sales_report -p region=APAC --wait");
-    println!(
+    crate::output::outln!();
+    crate::output::outln!("Try next:");
+    crate::output::outln!("  polysync --database-url {db} jobs list        # what was imported");
+    crate::output::outln!("  polysync --database-url {db} jobs show /Demo/sales_report");
+    crate::output::outln!("  polysync --database-url {db} runs show {first_run}");
+    crate::output::outln!("Run your own emulator with the demo notebooks and register it:");
+    crate::output::outln!("  polysync quickstart --write-demo-workspace ./demo-workspace");
+    crate::output::outln!(
+        "  polysync emulator --workspace-dir ./demo-workspace --port 8080 --time-scale 10 &"
+    );
+    crate::output::outln!("  export DEMO_TOKEN=dapi-emulator");
+    crate::output::outln!(
+        "  polysync platform add demo --host http://127.0.0.1:8080 --token-env DEMO_TOKEN"
+    );
+    crate::output::outln!("  polysync import demo");
+    crate::output::outln!("  polysync run /Demo/sales_report -p region=APAC --wait");
+    crate::output::outln!(
         "Against a real workspace: polysync platform add prod --profile DEFAULT (or --host URL --token-env VAR)"
     );
 }

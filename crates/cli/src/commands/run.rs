@@ -86,6 +86,11 @@ pub async fn run(db: Option<String>, args: RunArgs) -> anyhow::Result<ExitCode> 
         .with_pending_hint_after(pending_hint_after);
     if args.dry_run {
         let preview = engine.preview_request(&args.job, &overrides).await?;
+        for w in preview["warnings"].as_array().into_iter().flatten() {
+            if let Some(w) = w.as_str() {
+                eprintln!("warning: {}", output::clean(w));
+            }
+        }
         output::print_json(&preview)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -94,16 +99,16 @@ pub async fn run(db: Option<String>, args: RunArgs) -> anyhow::Result<ExitCode> 
         if args.json {
             output::print_json(&run)?;
         } else {
-            println!(
+            crate::output::outln!(
                 "run {} started ({}; Databricks run {})",
                 run.id,
                 output::status(run.status),
                 run.databricks_run_id.as_deref().unwrap_or("-")
             );
             if let Some(url) = &run.monitor_url {
-                println!("monitor: {url}");
+                crate::output::outln!("monitor: {url}");
             }
-            println!("follow it with: polysync runs show {}", run.id);
+            crate::output::outln!("follow it with: polysync runs show {}", run.id);
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -124,7 +129,7 @@ pub async fn run(db: Option<String>, args: RunArgs) -> anyhow::Result<ExitCode> 
     } else {
         print_final(&last);
         if let Some(hint) = engine.run_hint(&last).await {
-            println!("hint: {}", output::clean(&crate::hints::render(&hint)));
+            crate::output::outln!("hint: {}", output::clean(&crate::hints::render(&hint)));
         }
     }
     Ok(exit_for(&last))
@@ -206,7 +211,7 @@ async fn interrupted(engine: &Engine, run: &Run, cancel: bool) -> anyhow::Result
 }
 
 fn print_final(r: &Run) {
-    println!(
+    crate::output::outln!(
         "run {} {}: {} (Databricks run {})",
         r.id,
         output::clean(&r.job_name),
@@ -214,13 +219,13 @@ fn print_final(r: &Run) {
         r.databricks_run_id.as_deref().unwrap_or("-")
     );
     if let Some(url) = &r.monitor_url {
-        println!("monitor: {url}");
+        crate::output::outln!("monitor: {url}");
     }
     if let Some(msg) = &r.error_message {
-        println!("error: {}", output::clean(msg));
+        crate::output::outln!("error: {}", output::clean(msg));
     }
     if let Some(v) = &r.notebook_exit_value {
-        println!("notebook exit value: {}", output::clean(v));
+        crate::output::outln!("notebook exit value: {}", output::clean(v));
     }
 }
 

@@ -110,13 +110,13 @@ pub async fn run(db: Option<String>, cmd: RunsCommand) -> anyhow::Result<ExitCod
             if json {
                 output::print_json(&runs)?;
             } else if runs.is_empty() {
-                println!("no runs; start one with `polysync run JOB --wait`");
+                crate::output::outln!("no runs; start one with `polysync run JOB --wait`");
             } else {
                 let mut t = output::table(output::RUN_HEADER);
                 for r in &runs {
                     t.add_row(output::run_row(r));
                 }
-                println!("{t}");
+                crate::output::outln!("{t}");
             }
         }
         RunsCommand::Show {
@@ -183,13 +183,13 @@ pub async fn run(db: Option<String>, cmd: RunsCommand) -> anyhow::Result<ExitCod
                         output::clean(v),
                     ]);
                 }
-                println!("{t}");
+                crate::output::outln!("{t}");
                 print_tasks(&details.tasks, outputs);
                 if let Some(e) = &details.tasks_error {
                     eprintln!("warning: task runs not read: {}", output::clean(e));
                 }
                 if let Some(hint) = engine.run_hint(r).await {
-                    println!("hint: {}", output::clean(&crate::hints::render(&hint)));
+                    crate::output::outln!("hint: {}", output::clean(&crate::hints::render(&hint)));
                 }
                 if !details.history.is_empty() {
                     let mut h = output::table(["At", "Status", "Databricks state", "Message"]);
@@ -213,7 +213,7 @@ pub async fn run(db: Option<String>, cmd: RunsCommand) -> anyhow::Result<ExitCod
                                 .unwrap_or_default(),
                         ]);
                     }
-                    println!("{h}");
+                    crate::output::outln!("{h}");
                 }
             }
         }
@@ -245,22 +245,22 @@ fn print_tasks(tasks: &[TaskRun], outputs: bool) {
             task.run_id.clone(),
         ]);
     }
-    println!("{t}");
+    crate::output::outln!("{t}");
     for task in tasks {
         let key = output::clean(&task.task_key);
         if let Some(e) = &task.error {
-            println!("task {key} error: {}", output::clean(e));
+            crate::output::outln!("task {key} error: {}", output::clean(e));
         }
         if let Some(trace) = &task.error_trace {
-            println!("task {key} error trace:");
+            crate::output::outln!("task {key} error trace:");
             for line in trace.lines() {
-                println!("    {}", output::clean(line));
+                crate::output::outln!("    {}", output::clean(line));
             }
         }
         if outputs {
             match &task.notebook_exit_value {
-                Some(v) => println!("task {key} output: {}", output::clean(v)),
-                None => println!("task {key} output: (none)"),
+                Some(v) => crate::output::outln!("task {key} output: {}", output::clean(v)),
+                None => crate::output::outln!("task {key} output: (none)"),
             }
         }
     }
@@ -282,7 +282,7 @@ pub async fn cancel(db: Option<String>, args: CancelArgs) -> anyhow::Result<Exit
         if args.json {
             output::print_json(&run)?;
         } else {
-            println!(
+            crate::output::outln!(
                 "{label} already ended as {}; nothing to cancel",
                 output::status(run.status)
             );
@@ -291,7 +291,7 @@ pub async fn cancel(db: Option<String>, args: CancelArgs) -> anyhow::Result<Exit
     }
     let run = if args.wait && !run.status.is_terminal() {
         if !args.json {
-            println!("{label}: cancelling; Databricks is terminating the run");
+            crate::output::outln!("{label}: cancelling; Databricks is terminating the run");
         }
         let opts = WaitOptions {
             poll_interval,
@@ -312,10 +312,10 @@ pub async fn cancel(db: Option<String>, args: CancelArgs) -> anyhow::Result<Exit
     if args.json {
         output::print_json(&run)?;
     } else if run.status.is_terminal() {
-        println!("{label}: {}", output::status(run.status));
+        crate::output::outln!("{label}: {}", output::status(run.status));
     } else {
-        println!("{label}: cancelling; Databricks is terminating the run");
-        println!("follow it with: polysync runs show {} --refresh", run.id);
+        crate::output::outln!("{label}: cancelling; Databricks is terminating the run");
+        crate::output::outln!("follow it with: polysync runs show {} --refresh", run.id);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -85,13 +85,15 @@ pub async fn run(db: Option<String>, cmd: TasksCommand) -> anyhow::Result<ExitCo
             if json {
                 output::print_json(&tasks)?;
             } else if tasks.is_empty() {
-                println!("no tasks; apply a tasks file with `polysync tasks apply FILE`");
+                crate::output::outln!(
+                    "no tasks; apply a tasks file with `polysync tasks apply FILE`"
+                );
             } else {
                 let mut t = output::table(["Task", "Job", "After", "Retry", "Limits", "Next fire"]);
                 for s in &tasks {
                     t.add_row(row(s));
                 }
-                println!("{t}");
+                crate::output::outln!("{t}");
             }
         }
         TasksCommand::Show { name, json } => {
@@ -112,7 +114,7 @@ pub async fn run(db: Option<String>, cmd: TasksCommand) -> anyhow::Result<ExitCo
         TasksCommand::Remove { name } => {
             let engine = open_engine(db).await?;
             engine.remove_task(&name).await?;
-            println!("task {} removed", output::clean(&name));
+            crate::output::outln!("task {} removed", output::clean(&name));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -120,7 +122,7 @@ pub async fn run(db: Option<String>, cmd: TasksCommand) -> anyhow::Result<ExitCo
 
 fn print_summary(file: &str, dry_run: bool, s: &TaskApplySummary) {
     let verb = if dry_run { "would apply" } else { "applied" };
-    println!(
+    crate::output::outln!(
         "{verb} {}: {} added, {} changed, {} unchanged, {} removed",
         output::clean(file),
         s.added.len(),
@@ -136,11 +138,11 @@ fn print_summary(file: &str, dry_run: bool, s: &TaskApplySummary) {
         ("-limit", &s.limits_removed),
     ] {
         for n in names {
-            println!("  {label:<8} {}", output::clean(n));
+            crate::output::outln!("  {label:<8} {}", output::clean(n));
         }
     }
     if !s.kept.is_empty() {
-        println!(
+        crate::output::outln!(
             "kept (not in the file; --prune removes them): {}",
             output::clean(&s.kept.join(", "))
         );
@@ -213,5 +215,5 @@ fn show(s: &StoredTask, dag: &[String]) {
         ]);
     }
     table.add_row(vec!["DAG run holds".into(), dag.join(", ")]);
-    println!("{table}");
+    crate::output::outln!("{table}");
 }

@@ -93,9 +93,19 @@ impl Widget {
     /// The job parameter this widget seeds. Widgets are strings on the
     /// Databricks side, so the data type is always String; the user may
     /// pick a stricter one to get validation.
+    ///
+    /// A dropdown's literal choices become the parameter's choices (the only
+    /// values Databricks accepts for it). Combobox choices are suggestions and
+    /// a multiselect takes a comma-separated set, so neither restricts the
+    /// value here.
     pub fn to_parameter(&self) -> Parameter {
         Parameter {
             data_type: DataType::String,
+            choices: if self.kind == WidgetKind::Dropdown {
+                self.choices.clone()
+            } else {
+                Vec::new()
+            },
             ..Parameter::input(self.name.clone(), self.default.clone())
         }
     }

@@ -9,6 +9,7 @@ mod dispatcher;
 mod import;
 mod partial_import;
 mod references;
+mod removal;
 mod run_steps;
 mod runs;
 mod runs_hardening;

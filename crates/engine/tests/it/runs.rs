@@ -223,7 +223,7 @@ e2e!(cancel_pipeline_stops_then_cancelled, |env| {
             .await
             .expect("hint")
             .text
-            .contains("normal for continuous pipelines")
+            .contains("this is normal")
     );
     let done = env
         .engine

@@ -102,7 +102,7 @@ e2e!(
             .expect_err("still pending");
         let hint = err.hint().expect("hint").text;
         assert!(
-            hint.contains("new job cluster") && hint.contains("Serverless"),
+            hint.contains("new job cluster") && hint.contains("serverless"),
             "{hint}"
         );
         let details = engine.get_run(&run.id).await.expect("d");
@@ -273,8 +273,7 @@ e2e!(
             .expect_err("draining");
         let hint = err.hint().expect("hint").text;
         assert!(
-            hint.contains("drains in-flight micro-batches")
-                && hint.contains("normal for continuous pipelines"),
+            hint.contains("finishes the work in flight") && hint.contains("this is normal"),
             "{hint}"
         );
     }

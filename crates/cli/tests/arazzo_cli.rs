@@ -175,7 +175,8 @@ async fn seed_runs_with_credentials_and_url_from_a_platform() {
     let db = TestDb::sqlite();
     let mut add = polysync();
     add.args(["--database-url", db.url(), "platform", "add", "emu"])
-        .args(["--host", &emu.url(), "--token-env", "EMU_TOKEN_FOR_ARAZZO"]);
+        .args(["--host", &emu.url(), "--token-env", "EMU_TOKEN_FOR_ARAZZO"])
+        .env("EMU_TOKEN_FOR_ARAZZO", "platform-secret-token");
     Out::of_async(add).await.ok();
     let mut run = polysync();
     run.args(["--database-url", db.url(), "arazzo", "run"])

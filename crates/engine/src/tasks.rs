@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use polysync_core::task::{Problem, TaskFileError, downstream_of, is_template, parse_task_file};
+use polysync_core::task::{Problem, TaskFileError, check_task_file, downstream_of, is_template};
 use polysync_core::{Direction, Task};
 use polysync_store::{ApplyMode, StoredTask, TaskApplySummary};
 
@@ -84,8 +84,7 @@ impl Engine {
         text: &str,
         mode: ApplyMode,
     ) -> Result<TaskApplySummary> {
-        let set = parse_task_file(file, text)?;
-        let mut problems = Vec::new();
+        let (set, mut problems) = check_task_file(file, text)?;
         for task in &set.tasks {
             self.check_task_job(task, &mut problems).await?;
             check_templates(task, &upstream_of(&set.tasks, &task.name), &mut problems);

@@ -189,6 +189,22 @@ fn syntax_message(text: &str) -> String {
 
 /// Parses and checks a tasks file; `file` names it in every problem.
 pub fn parse_task_file(file: &str, text: &str) -> Result<TaskSet, TaskFileError> {
+    let (set, problems) = check_task_file(file, text)?;
+    if problems.is_empty() {
+        Ok(set)
+    } else {
+        Err(TaskFileError {
+            file: file.to_owned(),
+            problems,
+        })
+    }
+}
+
+/// Parses a tasks file and checks its own rules, returning what could be
+/// read with every problem found, so a caller adding its own checks (jobs,
+/// parameters) reports everything in one pass. Only unreadable YAML is an
+/// error here.
+pub fn check_task_file(file: &str, text: &str) -> Result<(TaskSet, Vec<Problem>), TaskFileError> {
     let fail = |problems: Vec<Problem>| TaskFileError {
         file: file.to_owned(),
         problems,
@@ -415,11 +431,7 @@ pub fn parse_task_file(file: &str, text: &str) -> Result<TaskSet, TaskFileError>
             ));
         }
     }
-    if problems.is_empty() {
-        Ok(TaskSet { limits, tasks })
-    } else {
-        Err(fail(problems))
-    }
+    Ok((TaskSet { limits, tasks }, problems))
 }
 
 #[cfg(test)]

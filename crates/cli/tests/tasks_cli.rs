@@ -1,0 +1,243 @@
+//! `polysync tasks`, `dag-runs` and `dispatcher` as a user drives them: a tasks file applied
+//! (and refused with file, line, task and field), a DAG run started and followed with
+//! `tasks run --wait --json` (an in-process dispatcher when none is alive), a background
+//! `polysync dispatcher` doing the work for `tasks run`, and exit codes 0 / 2 / 3.
+
+mod support;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use polysync_testkit::TestDb;
+use serde_json::Value;
+use support::{cli, imported, run};
+
+const TASKS: &str = r#"limits:
+  warehouse-a: 1
+tasks:
+  - name: first
+    job: /Tests/quick
+    params: { name: "${dag_run.logical_date}" }
+    limits: [warehouse-a]
+  - name: second
+    job: emu:/Tests/quick
+    after: [first]
+    retry: { attempts: 2, backoff: 10ms }
+  - name: on_failure
+    job: /Tests/quick
+    after: [{ task: first, on: failure }]
+"#;
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).expect("write tasks file");
+    path.display().to_string()
+}
+
+fn task_statuses(view: &Value) -> Vec<(String, String)> {
+    view["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .map(|t| {
+            (
+                t["task"].as_str().unwrap_or_default().to_owned(),
+                t["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_run_and_follow_a_dag_from_the_command_line() {
+    let db = TestDb::sqlite();
+    let (emu, _ws) = imported(db.url()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(&dir, "tasks.yaml", TASKS);
+
+    let applied = run(db.url(), &["tasks", "apply", &file, "--json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        applied["summary"]["added"].as_array().map(Vec::len),
+        Some(3),
+        "{applied}"
+    );
+    let again = run(db.url(), &["tasks", "apply", &file]).await.ok();
+    assert!(
+        again.stdout.contains("0 added, 0 changed, 3 unchanged"),
+        "{}",
+        again.stdout
+    );
+    let listed = run(db.url(), &["tasks", "list", "--json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(3));
+    let shown = run(db.url(), &["tasks", "show", "first", "--json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        shown["dag"],
+        serde_json::json!(["first", "on_failure", "second"])
+    );
+
+    // A bad file: exit 2, every problem located, nothing changed.
+    let bad = write(
+        &dir,
+        "bad.yaml",
+        "tasks:\n  - name: x\n    job: /Tests/quick\n    timeout: soon\n  - name: y\n    job: nope\n",
+    );
+    let refused = run(db.url(), &["tasks", "apply", &bad]).await;
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("{bad}:4: task \"x\", field `timeout`")),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("task \"y\", field `job`: unknown job"),
+        "{}",
+        refused.stderr
+    );
+    let still = run(db.url(), &["tasks", "list", "--json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(still, listed, "nothing changed");
+
+    // No dispatcher alive: `tasks run --wait` runs one in-process.
+    let out = run(db.url(), &["tasks", "run", "first", "--wait", "--json"]).await;
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let docs: Vec<Value> = serde_json::Deserializer::from_str(&out.stdout)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .expect("two JSON documents");
+    assert_eq!(docs.len(), 2, "printed once started and once at the end");
+    let end = &docs[1];
+    assert_eq!(end["status"], "Success", "{end}");
+    for key in ["id", "status", "started_at", "ended_at", "tasks"] {
+        assert!(end.get(key).is_some(), "DAG run JSON has {key}: {end}");
+    }
+    assert_eq!(
+        task_statuses(end),
+        vec![
+            ("first".into(), "Success".into()),
+            ("on_failure".into(), "Skipped".into()),
+            ("second".into(), "Success".into())
+        ]
+    );
+    let attempt = &end["tasks"][0]["attempts"][0];
+    for key in [
+        "attempt",
+        "status",
+        "databricks_run_id",
+        "monitor_url",
+        "started_at",
+        "ended_at",
+        "message",
+    ] {
+        assert!(
+            attempt.get(key).is_some(),
+            "attempt JSON has {key}: {attempt}"
+        );
+    }
+    let id = end["id"].as_str().expect("id").to_owned();
+    let listed = run(db.url(), &["dag-runs", "list", "--json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(listed[0]["id"], id.as_str());
+    let shown = run(db.url(), &["dag-runs", "show", &id]).await.ok();
+    assert!(shown.stdout.contains("Success"), "{}", shown.stdout);
+    assert_eq!(run(db.url(), &["dag-runs", "show", "nope"]).await.code, 2);
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_background_dispatcher_runs_what_tasks_run_enqueues() {
+    let db = TestDb::sqlite();
+    let (emu, _ws) = imported(db.url()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(
+        &dir,
+        "tasks.yaml",
+        "tasks:\n  - name: long\n    job: /Tests/slow\n  - name: quick\n    job: /Tests/quick\n",
+    );
+    run(db.url(), &["tasks", "apply", &file]).await.ok();
+    let dispatcher = cli(db.url(), &["dispatcher"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn dispatcher");
+    // A second dispatcher on the same SQLite file is refused.
+    let mut refused = String::new();
+    for _ in 0..100 {
+        let second = run(db.url(), &["dispatcher"]).await;
+        if second.code != 0 && second.stderr.contains("another dispatcher") {
+            refused = second.stderr;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        refused.contains("one dispatcher runs per SQLite file"),
+        "{refused}"
+    );
+
+    let quick = run(db.url(), &["tasks", "run", "quick", "--wait", "--json"]).await;
+    assert_eq!(quick.code, 0, "{}\n{}", quick.stdout, quick.stderr);
+    // A long one, cancelled: exit 3 from the waiting command.
+    let started = run(db.url(), &["tasks", "run", "long", "--json"])
+        .await
+        .ok()
+        .json();
+    let id = started["id"].as_str().expect("id").to_owned();
+    let mut status = String::new();
+    for _ in 0..200 {
+        let v = run(db.url(), &["dag-runs", "show", &id, "--json"])
+            .await
+            .ok()
+            .json();
+        if v["tasks"][0]["attempts"][0]["databricks_run_id"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    run(db.url(), &["dag-runs", "cancel", &id]).await.ok();
+    for _ in 0..200 {
+        let v = run(db.url(), &["dag-runs", "show", &id, "--json"])
+            .await
+            .ok()
+            .json();
+        status = v["status"].as_str().unwrap_or_default().to_owned();
+        if status == "Cancelled" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "Cancelled");
+
+    // SIGTERM drains and stops the dispatcher.
+    let pid = dispatcher.id().to_string();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    let out = tokio::task::spawn_blocking(move || dispatcher.wait_with_output())
+        .await
+        .expect("join")
+        .expect("dispatcher output");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stopped"));
+    emu.shutdown().await;
+}

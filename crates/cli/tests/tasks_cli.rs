@@ -171,24 +171,30 @@ async fn a_background_dispatcher_runs_what_tasks_run_enqueues() {
         "tasks:\n  - name: long\n    job: /Tests/slow\n  - name: quick\n    job: /Tests/quick\n",
     );
     run(db.url(), &["tasks", "apply", &file]).await.ok();
-    let dispatcher = cli(db.url(), &["dispatcher"])
+    let mut dispatcher = cli(db.url(), &["dispatcher"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn dispatcher");
-    // A second dispatcher on the same SQLite file is refused.
-    let mut refused = String::new();
-    for _ in 0..100 {
-        let second = run(db.url(), &["dispatcher"]).await;
-        if second.code != 0 && second.stderr.contains("another dispatcher") {
-            refused = second.stderr;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // Once it says it runs, a second dispatcher on the same SQLite file is refused.
+    let stderr = dispatcher.stderr.take().expect("stderr");
+    let first_line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        let mut reader = std::io::BufReader::new(stderr);
+        std::io::BufRead::read_line(&mut reader, &mut line).map(|_| (line, reader))
+    })
+    .await
+    .expect("join")
+    .expect("read");
+    assert!(first_line.0.contains("running"), "{}", first_line.0);
+    let second = run(db.url(), &["dispatcher"]).await;
+    assert_eq!(second.code, 2, "{}", second.stderr);
     assert!(
-        refused.contains("one dispatcher runs per SQLite file"),
-        "{refused}"
+        second
+            .stderr
+            .contains("one dispatcher runs per SQLite file"),
+        "{}",
+        second.stderr
     );
 
     let quick = run(db.url(), &["tasks", "run", "quick", "--wait", "--json"]).await;
@@ -229,15 +235,15 @@ async fn a_background_dispatcher_runs_what_tasks_run_enqueues() {
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status();
-    let out = tokio::task::spawn_blocking(move || dispatcher.wait_with_output())
-        .await
-        .expect("join")
-        .expect("dispatcher output");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("stopped"));
+    let (status, rest) = tokio::task::spawn_blocking(move || {
+        let mut rest = String::new();
+        let mut reader = first_line.1;
+        let _ = std::io::Read::read_to_string(&mut reader, &mut rest);
+        (dispatcher.wait(), rest)
+    })
+    .await
+    .expect("join");
+    assert!(status.expect("wait").success(), "{rest}");
+    assert!(rest.contains("stopped"), "{rest}");
     emu.shutdown().await;
 }

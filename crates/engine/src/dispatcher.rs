@@ -30,6 +30,9 @@ pub struct DispatcherOptions {
     pub heartbeat: Duration,
     /// Most task runs claimed in one pass.
     pub max_claim: u32,
+    /// How often running attempts are polled: one batched listing per
+    /// platform per round, whatever the number of runs.
+    pub track_interval: Duration,
 }
 
 impl Default for DispatcherOptions {
@@ -39,6 +42,7 @@ impl Default for DispatcherOptions {
             lease: Duration::from_secs(30),
             heartbeat: Duration::from_secs(5),
             max_claim: 256,
+            track_interval: Duration::from_secs(1),
         }
     }
 }
@@ -50,6 +54,7 @@ pub struct Dispatcher {
     id: String,
     opts: DispatcherOptions,
     last_heartbeat: std::sync::Mutex<i64>,
+    last_track: std::sync::Mutex<i64>,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -105,6 +110,7 @@ impl Engine {
             id: info.id,
             opts,
             last_heartbeat: std::sync::Mutex::new(now),
+            last_track: std::sync::Mutex::new(0),
         })
     }
 
@@ -191,10 +197,8 @@ impl Dispatcher {
         for tr in &claimed {
             self.start_attempt(tr).await?;
         }
-        for tr in store.leased_by(&self.id).await? {
-            if self.track(tr).await? {
-                pass.ended += 1;
-            }
+        if pass.started > 0 || self.due(&self.last_track, self.opts.track_interval) {
+            pass.ended = self.track_all().await?;
         }
         if pass.ended > 0 || pass.promoted > 0 {
             // Downstream tasks can start in this same pass.
@@ -202,6 +206,46 @@ impl Dispatcher {
         }
         self.engine.finish_dag_runs().await?;
         Ok(pass)
+    }
+
+    /// Whether `interval` has passed since `last` (and marks it now).
+    fn due(&self, last: &std::sync::Mutex<i64>, interval: Duration) -> bool {
+        let now = now_ms();
+        match last.lock() {
+            Ok(mut l) if now - *l >= ms(interval) => {
+                *l = now;
+                true
+            }
+            Ok(_) => false,
+            Err(_) => true,
+        }
+    }
+
+    /// Tracks every attempt this instance holds: runs never sent (or whose
+    /// answer was lost) are sent, the others refreshed with one batched
+    /// listing per platform; then each is checked for cancel, timeout and
+    /// its end. Returns how many attempts ended.
+    async fn track_all(&self) -> Result<usize> {
+        let store = &self.engine.inner.store;
+        let leased = store.leased_by(&self.id).await?;
+        let mut runs = Vec::new();
+        for tr in &leased {
+            if let Some(id) = &tr.run_id
+                && let Some(run) = store.find_run(id).await?
+            {
+                runs.push(run);
+            }
+        }
+        for failure in self.engine.refresh_run_set(&runs).await {
+            tracing::warn!(platform = %failure.platform, "tracking: {}", failure.message);
+        }
+        let mut ended = 0;
+        for tr in leased {
+            if self.track(tr).await? {
+                ended += 1;
+            }
+        }
+        Ok(ended)
     }
 
     async fn heartbeat(&self, now: i64) -> Result<()> {
@@ -476,12 +520,18 @@ impl Dispatcher {
         if tr.cancel_requested && !run.status.is_terminal() {
             self.cancel_quietly(&run_id).await;
         }
-        let run = match self.engine.resume_run(&run_id).await {
-            Ok(run) => run,
-            Err(e) => {
-                tracing::warn!(run = %run_id, "tracking: {e}");
-                return Ok(false);
+        // Refreshed by the batched listing already; only a run never sent
+        // (or whose answer was lost) needs its own step here.
+        let run = if run.databricks_run_id.is_none() && !run.status.is_terminal() {
+            match self.engine.resume_run(&run_id).await {
+                Ok(run) => run,
+                Err(e) => {
+                    tracing::warn!(run = %run_id, "tracking: {e}");
+                    return Ok(false);
+                }
             }
+        } else {
+            store.get_run(&run_id).await?
         };
         if !run.status.is_terminal() {
             return Ok(false);

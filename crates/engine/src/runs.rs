@@ -399,6 +399,25 @@ impl Engine {
         Ok(RefreshedRuns { runs, failures })
     }
 
+    /// Refreshes a set of runs with one batched listing per platform (the
+    /// dispatcher's tracking); returns the platforms that failed, with why.
+    pub(crate) async fn refresh_run_set(&self, runs: &[Run]) -> Vec<RefreshFailure> {
+        let mut by_platform: BTreeMap<&str, Vec<&Run>> = BTreeMap::new();
+        for r in runs.iter().filter(|r| !r.status.is_terminal()) {
+            by_platform.entry(r.platform.as_str()).or_default().push(r);
+        }
+        let mut failures = Vec::new();
+        for (platform, active) in by_platform {
+            if let Err(e) = self.refresh_platform_runs(platform, &active).await {
+                failures.push(RefreshFailure {
+                    platform: platform.to_owned(),
+                    message: e.to_string(),
+                });
+            }
+        }
+        failures
+    }
+
     async fn refresh_platform_runs(&self, platform: &str, active: &[&Run]) -> Result<()> {
         let (sent, unsent): (Vec<&Run>, Vec<&Run>) = active
             .iter()

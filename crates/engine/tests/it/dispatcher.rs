@@ -22,6 +22,7 @@ const APPLY: ApplyMode = ApplyMode {
 fn fast() -> DispatcherOptions {
     DispatcherOptions {
         idle_tick: Duration::from_millis(20),
+        track_interval: Duration::from_millis(20),
         ..DispatcherOptions::default()
     }
 }

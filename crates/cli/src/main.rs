@@ -63,7 +63,7 @@ enum Command {
     #[command(name = "dag-runs")]
     DagRuns(GroupWithDb<commands::dag::DagRunsCommand>),
     /// Run the dispatcher in the foreground (Ctrl-C / SIGTERM drains it).
-    Dispatcher(DbArgs),
+    Dispatcher(WithDb<commands::dag::DispatcherArgs>),
     /// Cancel a run by its Polysync run id.
     Cancel(WithDb<commands::runs::CancelArgs>),
     /// Run the Databricks workspace emulator (REST API compatible with official clients).
@@ -138,7 +138,9 @@ fn main() -> ExitCode {
             Command::Cancel(c) => commands::runs::cancel(c.db.database_url.or(db), c.args).await,
             Command::Tasks(c) => commands::tasks::run(c.db.database_url.or(db), c.cmd).await,
             Command::DagRuns(c) => commands::dag::dag_runs(c.db.database_url.or(db), c.cmd).await,
-            Command::Dispatcher(c) => commands::dag::dispatcher(c.database_url.or(db)).await,
+            Command::Dispatcher(c) => {
+                commands::dag::dispatcher(c.db.database_url.or(db), c.args).await
+            }
             Command::Emulator(args) => commands::emulator::run(args).await,
             Command::Arazzo(cmd) => commands::arazzo::run(db, cmd).await,
             Command::Completions(args) => commands::docs::completions(Cli::command(), &args),

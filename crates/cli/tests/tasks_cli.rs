@@ -247,3 +247,107 @@ async fn a_background_dispatcher_runs_what_tasks_run_enqueues() {
     assert!(rest.contains("stopped"), "{rest}");
     emu.shutdown().await;
 }
+
+/// A dispatcher SIGKILLed while 30 attempts are in flight, then another started: every task
+/// run reaches its true end and the emulator saw exactly one Databricks run per attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_dispatcher_loses_nothing() {
+    polysync_testkit::each_backend("killed_dispatcher", async |db: &TestDb| {
+        let (emu, _ws) = imported(db.url()).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut file = String::from("tasks:\n  - name: root\n    job: /Tests/quick\n");
+        for i in 0..30 {
+            file.push_str(&format!(
+                "  - name: leaf{i}\n    job: /Tests/medium\n    after: [root]\n"
+            ));
+        }
+        let path = write(&dir, "tasks.yaml", &file);
+        run(db.url(), &["tasks", "apply", &path]).await.ok();
+        let started = run(db.url(), &["tasks", "run", "root", "--json"])
+            .await
+            .ok()
+            .json();
+        let id = started["id"].as_str().expect("id").to_owned();
+        let fast = [
+            "--lease",
+            "2s",
+            "--heartbeat",
+            "300ms",
+            "--track-interval",
+            "100ms",
+        ];
+        let mut first = cli(db.url(), &[&["dispatcher"][..], &fast[..]].concat())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        // Kill it once most leaves are running in Databricks.
+        for _ in 0..600 {
+            let v = run(db.url(), &["dag-runs", "show", &id, "--json"])
+                .await
+                .ok()
+                .json();
+            let running = v["tasks"]
+                .as_array()
+                .expect("tasks")
+                .iter()
+                .filter(|t| t["status"] == "Running")
+                .count();
+            if running >= 20 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        first.kill().expect("kill -9");
+        let _ = first.wait();
+        // What a supervisor does: restart it. On SQLite the dead one's heartbeat must go stale
+        // first (a live one would be refused), so retry until one stays up.
+        let mut second = loop {
+            let mut child = cli(db.url(), &[&["dispatcher"][..], &fast[..]].concat())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn");
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            match child.try_wait().expect("try_wait") {
+                None => break child,
+                Some(status) => assert_eq!(
+                    status.code(),
+                    Some(2),
+                    "refused while the dead one looks alive"
+                ),
+            }
+        };
+        let mut end = Value::Null;
+        for _ in 0..1_500 {
+            let v = run(db.url(), &["dag-runs", "show", &id, "--json"])
+                .await
+                .ok()
+                .json();
+            if v["status"] != "Running" {
+                end = v;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &second.id().to_string()])
+            .status();
+        let _ = second.wait();
+        assert_eq!(end["status"], "Success", "{end}");
+        let attempts: usize = end["tasks"]
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .map(|t| t["attempts"].as_array().map_or(0, Vec::len))
+            .sum();
+        assert_eq!(attempts, 31, "one attempt per task: {end}");
+        assert_eq!(
+            emu.stats().runs_created,
+            31,
+            "exactly one Databricks run per attempt"
+        );
+        emu.shutdown().await;
+    })
+    .await;
+}

@@ -28,7 +28,7 @@ pub use dispatcher::{Dispatcher, DispatcherOptions, Pass};
 pub use error::{Error, ErrorKind, Result};
 pub use events::RunEvent;
 pub use platforms::{VERIFY_TIMEOUT, profile_host};
-pub use polysync_core::task::{Problem, TaskFileError, format_duration};
+pub use polysync_core::task::{Problem, TaskFileError, format_duration, parse_duration};
 pub use polysync_core::{
     Action, Auth, Compute, ComputeType, DataType, Direction, Hint, Job, JobType, JobsApiVersion,
     Parameter, ParameterMapping, PipelineRunId, Platform, Run, RunStatus, TaskType,

@@ -197,11 +197,43 @@ fn print_view(view: &DagRunView) {
     crate::output::outln!("{t}");
 }
 
+/// Arguments of `polysync dispatcher`.
+#[derive(Debug, clap::Args)]
+pub struct DispatcherArgs {
+    /// How long this instance's claims hold without a heartbeat before another instance takes
+    /// them over (e.g. `30s`).
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub lease: String,
+    /// How often the leases are renewed (e.g. `5s`); keep it well under --lease.
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    pub heartbeat: String,
+    /// How often running attempts are polled, one batched listing per platform (e.g. `1s`).
+    #[arg(long, default_value = "1s", value_name = "DURATION")]
+    pub track_interval: String,
+}
+
+fn duration_flag(flag: &str, value: &str) -> anyhow::Result<Duration> {
+    polysync_engine::parse_duration(value)
+        .map_err(|e| super::usage(format!("{flag}: {e}"), format!("e.g. {flag} 30s")))
+}
+
 /// Run `polysync dispatcher`: in the foreground until SIGTERM or Ctrl-C,
 /// then drain (leases released so another instance continues at once).
-pub async fn dispatcher(db: Option<String>) -> anyhow::Result<ExitCode> {
+pub async fn dispatcher(db: Option<String>, args: DispatcherArgs) -> anyhow::Result<ExitCode> {
+    let opts = DispatcherOptions {
+        lease: duration_flag("--lease", &args.lease)?,
+        heartbeat: duration_flag("--heartbeat", &args.heartbeat)?,
+        track_interval: duration_flag("--track-interval", &args.track_interval)?,
+        ..DispatcherOptions::default()
+    };
+    if opts.heartbeat >= opts.lease {
+        return Err(super::usage(
+            "--heartbeat must be shorter than --lease",
+            "e.g. --lease 30s --heartbeat 5s",
+        ));
+    }
     let engine = open_engine(db).await?;
-    let d = engine.dispatcher(DispatcherOptions::default()).await?;
+    let d = engine.dispatcher(opts).await?;
     eprintln!(
         "dispatcher {} running; Ctrl-C or SIGTERM drains and stops it",
         d.id()

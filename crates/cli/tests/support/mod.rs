@@ -72,6 +72,7 @@ pub const TOKEN_VAR: &str = "POLYSYNC_CLI_TEST_TOKEN";
 pub const TOKEN: &str = "cli-concurrency-token-0123";
 
 pub const QUICK: &str = "# Databricks notebook source\n# emulator: duration=1s\ndbutils.widgets.text(\"name\", \"world\")\n";
+pub const MEDIUM: &str = "# Databricks notebook source\n# emulator: duration=3m\nprint(1)\n";
 pub const SLOW: &str = "# Databricks notebook source\n# emulator: duration=2h\nprint(1)\n";
 
 /// The binary on `db`, with the platform's token variable set.
@@ -88,9 +89,14 @@ pub async fn run(db: &str, args: &[&str]) -> Out {
     Out::of_async(cli(db, args)).await
 }
 
-/// An emulator (fast clock) with the notebooks `/Tests/quick` (1 s) and `/Tests/slow` (2 h), registered as `emu` on `db` and imported.
+/// An emulator (fast clock, x100) with the notebooks `/Tests/quick` (1 s), `/Tests/medium`
+/// (3 min) and `/Tests/slow` (2 h), registered as `emu` on `db` and imported.
 pub async fn imported(db: &str) -> (EmulatorHandle, tempfile::TempDir) {
-    let dir = polysync_testkit::write_files(&[("Tests/quick.py", QUICK), ("Tests/slow.py", SLOW)]);
+    let dir = polysync_testkit::write_files(&[
+        ("Tests/quick.py", QUICK),
+        ("Tests/medium.py", MEDIUM),
+        ("Tests/slow.py", SLOW),
+    ]);
     let emu = polysync_testkit::start_emulator(TOKEN, |c| {
         c.workspace_dir = Some(dir.path().to_path_buf());
         c.time_scale = 100.0;

@@ -32,7 +32,8 @@
 //!
 //! # Retries
 //! 429, 503, 504, connection errors and timeouts are retried with exponential backoff and
-//! jitter, never sooner than `Retry-After`, within [`RetryPolicy::total_timeout`]. 400, 401,
+//! jitter, never sooner than `Retry-After`, within [`RetryPolicy::total_timeout`]; idempotent
+//! requests (reads, idempotent writes, submits with a token) also on 500 and 502. 400, 401,
 //! 403 and 404 are never retried (a 401 with OAuth triggers one token refresh). Non-idempotent
 //! calls (`jobs/create`, pipeline create, start update, import without overwrite, run-now and
 //! runs/submit *without* `idempotency_token`) are retried only when the server provably did

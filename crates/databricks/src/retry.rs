@@ -80,15 +80,25 @@ impl RetryPolicy {
 }
 
 /// Whether `err` may be retried for a request of the given idempotency.
+///
+/// Idempotent requests (reads, idempotent writes, submits carrying an `idempotency_token`) are
+/// also retried on 500 and 502: a single gateway or backend hiccup must not end a long
+/// `runs/get` poll or an import, and repeating such a request cannot change the outcome.
+/// Non-idempotent requests keep the strict rule, since a 500 may come after the commit.
 pub fn should_retry(err: &Error, idempotency: Idempotency) -> bool {
     match idempotency {
-        Idempotency::Idempotent => err.is_retryable(),
+        Idempotency::Idempotent => err.is_retryable() || is_server_hiccup(err),
         Idempotency::NonIdempotent => match err {
             Error::Transport { connect, .. } => *connect,
             Error::Api(e) => e.status.as_u16() == 429,
             _ => false,
         },
     }
+}
+
+/// 500 and 502: retried only for idempotent requests (see [`should_retry`]).
+fn is_server_hiccup(err: &Error) -> bool {
+    matches!(err, Error::Api(e) if matches!(e.status.as_u16(), 500 | 502))
 }
 
 /// Runs `op` until it succeeds, fails permanently, or the policy's budget is spent. `op`
@@ -213,11 +223,15 @@ mod tests {
         assert!(should_retry(&api(429, None), Idempotent));
         assert!(should_retry(&api(503, None), Idempotent));
         assert!(should_retry(&api(504, None), Idempotent));
-        for s in [400, 401, 403, 404, 500] {
+        assert!(should_retry(&api(500, None), Idempotent));
+        assert!(should_retry(&api(502, None), Idempotent));
+        for s in [400, 401, 403, 404, 501] {
             assert!(!should_retry(&api(s, None), Idempotent), "{s}");
         }
         assert!(should_retry(&api(429, None), NonIdempotent));
-        assert!(!should_retry(&api(503, None), NonIdempotent));
+        for s in [500, 502, 503] {
+            assert!(!should_retry(&api(s, None), NonIdempotent), "{s}");
+        }
         let timeout = Error::Timeout {
             endpoint: "POST /x".into(),
             timeout: Duration::from_secs(1),

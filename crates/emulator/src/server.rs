@@ -165,6 +165,35 @@ async fn not_found(req: Request) -> ApiError {
     )
 }
 
+/// The Databricks-shaped answer of an injected server error of `status`.
+fn injected_error(status: u16) -> ApiError {
+    match status {
+        502 => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "BAD_GATEWAY",
+            "Bad gateway (injected).",
+        ),
+        503 => ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "TEMPORARILY_UNAVAILABLE",
+                "The service is temporarily unavailable. Please try again later.",
+            )
+        },
+        504 => ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "DEADLINE_EXCEEDED",
+            "Gateway timeout (injected).",
+        ),
+        _ => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            "Internal error (injected).",
+        ),
+    }
+}
+
 /// Normalised endpoint key: `GET jobs/runs/get` from `/api/{v}/jobs/runs/get`.
 fn endpoint_key(method: &str, matched: &str) -> String {
     let rest = matched
@@ -273,23 +302,10 @@ async fn handle(state: Shared, req: Request, next: Next, api: bool) -> Response 
                     .into_response();
                 }
                 if f.error_rate > 0.0 && roll() < f.error_rate {
-                    let e = if roll() < 0.5 {
-                        ApiError::new(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            "INTERNAL_ERROR",
-                            "Internal error (injected).",
-                        )
-                    } else {
-                        ApiError {
-                            retry_after: Some(1),
-                            ..ApiError::new(
-                                StatusCode::SERVICE_UNAVAILABLE,
-                                "TEMPORARILY_UNAVAILABLE",
-                                "The service is temporarily unavailable. Please try again later.",
-                            )
-                        }
-                    };
-                    break 'resp e.into_response();
+                    let status = f
+                        .error_status
+                        .unwrap_or(if roll() < 0.5 { 500 } else { 503 });
+                    break 'resp injected_error(status).into_response();
                 }
             }
         }

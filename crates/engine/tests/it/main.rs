@@ -6,6 +6,7 @@ mod harness;
 
 mod credentials;
 mod import;
+mod resilience;
 mod run_steps;
 mod runs;
 mod status_rows;

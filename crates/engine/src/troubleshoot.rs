@@ -84,7 +84,9 @@ pub(crate) fn translate(err: ProviderError, platform: &Platform, job: Option<&Jo
     let op = format!("{operation} {what}");
     let unreachable = matches!(
         source.as_ref(),
-        polysync_databricks::Error::Transport { .. } | polysync_databricks::Error::Timeout { .. }
+        polysync_databricks::Error::Transport { .. }
+            | polysync_databricks::Error::Timeout { .. }
+            | polysync_databricks::Error::Unreachable { .. }
     );
     let not_found = source.is_not_found()
         || code.as_deref() == Some("RESOURCE_DOES_NOT_EXIST")

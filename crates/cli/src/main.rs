@@ -2,6 +2,7 @@
 //! library crates, and renders results. Business logic lives in `polysync-engine` and below.
 
 mod commands;
+mod deadline;
 mod hints;
 mod output;
 mod progress;
@@ -19,6 +20,9 @@ struct Cli {
     /// the user's data directory (`<data dir>/polysync/polysync.db`).
     #[arg(long, global = true, env = "POLYSYNC_DATABASE_URL", value_name = "URL")]
     database_url: Option<String>,
+    /// Bound on the whole command (`30s`, `5m`, `1h`); exit 1 when it passes.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = deadline::parse)]
+    timeout: Option<std::time::Duration>,
     #[command(subcommand)]
     command: Command,
 }
@@ -68,7 +72,7 @@ fn main() -> ExitCode {
         }
     };
     let db = cli.database_url;
-    let result = runtime.block_on(async move {
+    let result = runtime.block_on(deadline::bounded(cli.timeout, async move {
         match cli.command {
             Command::Quickstart(args) => commands::quickstart::run(db, args).await,
             Command::Platform(cmd) => commands::platform::run(db, cmd).await,
@@ -80,7 +84,7 @@ fn main() -> ExitCode {
             Command::Emulator(args) => commands::emulator::run(args).await,
             Command::Arazzo(cmd) => commands::arazzo::run(db, cmd).await,
         }
-    });
+    }));
     // Nothing may outlive the command (emulators, pollers): stop background tasks promptly.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     match result {

@@ -427,7 +427,10 @@ impl<'a> Runner<'a> {
                             let status = exec
                                 .response
                                 .as_ref()
-                                .map(|r| format!("HTTP {}", r.status))
+                                .map(|r| match crate::trace::api_message(&r.body) {
+                                    Some(m) => format!("HTTP {} ({m})", r.status),
+                                    None => format!("HTTP {}", r.status),
+                                })
                                 .unwrap_or_default();
                             let failed: Vec<_> = crit_traces
                                 .iter()

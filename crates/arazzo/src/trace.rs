@@ -103,6 +103,33 @@ pub struct Trace {
     pub steps: Vec<StepTrace>,
 }
 
+/// The API's own explanation in an error response body, so a failed step says *why*
+/// ("Job 42 does not exist.") and not only its status: `message` (Databricks, most JSON APIs),
+/// `error.message` / `error` (OAuth, Google), `detail` / `title` (RFC 9457), or a short text body.
+pub fn api_message(body: &Value) -> Option<String> {
+    const MAX: usize = 300;
+    let text = match body {
+        Value::Object(m) => ["message", "error_description", "detail", "title", "error"]
+            .iter()
+            .find_map(|k| match m.get(*k) {
+                Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+                Some(Value::Object(inner)) => inner
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                _ => None,
+            })?,
+        Value::String(s) if !s.trim().is_empty() => s.clone(),
+        _ => return None,
+    };
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    Some(if one_line.chars().count() > MAX {
+        format!("{}…", one_line.chars().take(MAX).collect::<String>())
+    } else {
+        one_line
+    })
+}
+
 /// Placeholder for redacted values.
 pub const REDACTED: &str = "***";
 
@@ -244,6 +271,20 @@ impl Trace {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn api_messages() {
+        let db =
+            json!({"error_code": "INVALID_PARAMETER_VALUE", "message": "Job 42 does not exist."});
+        assert_eq!(api_message(&db).as_deref(), Some("Job 42 does not exist."));
+        let nested = json!({"error": {"code": 7, "message": "nope"}});
+        assert_eq!(api_message(&nested).as_deref(), Some("nope"));
+        assert_eq!(api_message(&json!({"ok": true})), None);
+        assert_eq!(
+            api_message(&json!("Bad\n gateway")).as_deref(),
+            Some("Bad gateway")
+        );
+    }
 
     #[test]
     fn redacts_headers_and_secret_values() {

@@ -92,3 +92,24 @@ async fn retries_are_announced_and_timeout_bounds_a_wait() {
     assert_eq!(bad.code, 2, "{}", bad.stderr);
     emu.shutdown().await;
 }
+
+#[test]
+fn emulator_port_in_use_is_said_once_with_a_hint() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = Out::of(polysync().args(["emulator", "--port", &port]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(
+        out.stderr.matches("address already in use").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", out.stderr);
+    assert!(
+        lines[1].starts_with("hint: try another --port"),
+        "{}",
+        out.stderr
+    );
+}

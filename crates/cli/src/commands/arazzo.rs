@@ -197,18 +197,36 @@ pub async fn run(database_url: Option<String>, cmd: ArazzoCommand) -> anyhow::Re
             };
             let sender = polysync_arazzo::ReqwestSender::new(Duration::from_secs(120))
                 .map_err(anyhow::Error::msg)?;
-            let rep = match polysync_arazzo::run(
+            // `--trace FILE` is streamed step by step, so memory does not grow with the steps.
+            let mut writer = match &trace {
+                Some(path) => Some(polysync_arazzo::trace::JsonTraceWriter::new(
+                    std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| {
+                        anyhow::anyhow!("cannot write the trace file {}: {e}", path.display())
+                    })?),
+                )?),
+                None => None,
+            };
+            let sink = writer
+                .as_mut()
+                .map(|w| Box::new(w) as Box<dyn polysync_arazzo::trace::StepSink + '_>);
+            let rep = match polysync_arazzo::run_with_sink(
                 &bundle,
                 workflow.as_deref(),
                 Default::default(),
                 &pairs,
                 opts,
                 &sender,
+                sink,
             )
             .await
             {
                 Ok(r) => r,
                 Err(e) => {
+                    if let Some(path) = &trace {
+                        // Nothing ran: leave no half-written trace behind.
+                        drop(writer);
+                        let _ = std::fs::remove_file(path);
+                    }
                     eprintln!("error: {e}");
                     return Ok(ExitCode::from(EXIT_INVALID));
                 }
@@ -216,9 +234,10 @@ pub async fn run(database_url: Option<String>, cmd: ArazzoCommand) -> anyhow::Re
             for d in &rep.diagnostics {
                 eprintln!("{d}");
             }
-            if let Some(path) = trace {
-                let text = serde_json::to_string_pretty(&rep.trace_json())?;
-                std::fs::write(&path, text)?;
+            if let (Some(w), Some(path)) = (writer, &trace) {
+                w.finish(&rep.trace, &rep.secrets).map_err(|e| {
+                    anyhow::anyhow!("cannot write the trace file {}: {e}", path.display())
+                })?;
             }
             if report {
                 eprint!("{}", rep.report());

@@ -151,6 +151,30 @@ pub async fn run(
     opts: RunOptions,
     sender: &dyn Sender,
 ) -> Result<RunReport> {
+    run_with_sink(
+        bundle,
+        workflow,
+        typed_inputs,
+        raw_inputs,
+        opts,
+        sender,
+        None,
+    )
+    .await
+}
+
+/// [`run`], handing every step in full to `sink` as it ends (e.g. a
+/// [`trace::JsonTraceWriter`] streaming `--trace FILE`); the report's trace keeps only a
+/// bounded summary either way.
+pub async fn run_with_sink(
+    bundle: &Bundle,
+    workflow: Option<&str>,
+    typed_inputs: Map<String, Value>,
+    raw_inputs: &[(String, String)],
+    opts: RunOptions,
+    sender: &dyn Sender,
+    sink: Option<Box<dyn trace::StepSink + '_>>,
+) -> Result<RunReport> {
     let diagnostics = validate(bundle, opts.mode);
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(ArazzoError::Invalid(diagnostics));
@@ -191,6 +215,7 @@ pub async fn run(
     let started = Instant::now();
     let mut runner = Runner::new(bundle, opts, sender);
     runner.secrets = secrets;
+    runner.sink = sink;
     runner.trace.workflow_id = wf.id().into();
     runner.trace.warnings = diagnostics.iter().map(|d| d.to_string()).collect();
     let res = runner

@@ -86,6 +86,8 @@ pub struct Runner<'a> {
     pub trace: Trace,
     /// Secret values to redact.
     pub secrets: Vec<String>,
+    /// Receives every step in full as it ends (`--trace FILE`); `trace` keeps a bounded summary.
+    pub sink: Option<Box<dyn crate::trace::StepSink + 'a>>,
 }
 
 fn issue_strings(issues: &[Issue]) -> Vec<String> {
@@ -131,6 +133,7 @@ impl<'a> Runner<'a> {
             components,
             trace: Trace::default(),
             secrets: Vec::new(),
+            sink: None,
         }
     }
 
@@ -427,7 +430,10 @@ impl<'a> Runner<'a> {
                             let status = exec
                                 .response
                                 .as_ref()
-                                .map(|r| format!("HTTP {}", r.status))
+                                .map(|r| match crate::trace::api_message(&r.body) {
+                                    Some(m) => format!("HTTP {} ({m})", r.status),
+                                    None => format!("HTTP {}", r.status),
+                                })
                                 .unwrap_or_default();
                             let failed: Vec<_> = crit_traces
                                 .iter()
@@ -519,7 +525,8 @@ impl<'a> Runner<'a> {
                 warnings,
             };
             tracing::debug!(workflow = w.id(), step = %sid, success, action = %action_trace.kind, "step done");
-            self.trace.steps.push(step_trace);
+            self.trace
+                .record(step_trace, self.sink.as_deref_mut(), &self.secrets);
             if action_trace.kind != "retry" {
                 retries.clear();
             }

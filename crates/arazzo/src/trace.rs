@@ -99,8 +99,148 @@ pub struct Trace {
     pub outputs: Value,
     /// Run-level warnings (validation tolerances, unresolved outputs).
     pub warnings: Vec<String>,
-    /// Executed steps in order.
+    /// Executed steps in order: the last [`RETAINED_STEPS`], with response bodies over
+    /// [`RETAINED_BODY_BYTES`] replaced by their size, so memory follows the live state and not
+    /// the step count. A [`StepSink`] (`--trace FILE`) receives every step in full.
     pub steps: Vec<StepTrace>,
+    /// Steps executed but no longer retained in `steps` (oldest first).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub steps_omitted: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Steps kept in memory for the report (see [`Trace::steps`]).
+pub const RETAINED_STEPS: usize = 100;
+/// Largest response body kept in memory per retained step (JSON bytes).
+pub const RETAINED_BODY_BYTES: usize = 4096;
+
+/// Receives every step as it completes, in full, e.g. to stream `--trace FILE`.
+pub trait StepSink: Send + Sync {
+    /// One finished step; `secrets` are the values to redact.
+    fn step(&mut self, step: &StepTrace, secrets: &[String]);
+}
+
+impl Trace {
+    /// Hands `step` to `sink` (in full), then retains a bounded summary of it.
+    pub fn record(
+        &mut self,
+        step: StepTrace,
+        sink: Option<&mut (dyn StepSink + '_)>,
+        secrets: &[String],
+    ) {
+        if let Some(sink) = sink {
+            sink.step(&step, secrets);
+        }
+        let mut step = step;
+        if let Some(r) = step.response.as_mut() {
+            let size = serde_json::to_string(&r.body).map_or(0, |t| t.len());
+            if size > RETAINED_BODY_BYTES {
+                r.body = Value::String(format!("({size} bytes, not retained; see --trace)"));
+            }
+        }
+        self.steps.push(step);
+        if self.steps.len() > RETAINED_STEPS {
+            let extra = self.steps.len() - RETAINED_STEPS;
+            self.steps.drain(..extra);
+            self.steps_omitted += extra as u64;
+        }
+    }
+}
+
+impl<T: StepSink + ?Sized> StepSink for &mut T {
+    fn step(&mut self, step: &StepTrace, secrets: &[String]) {
+        (**self).step(step, secrets);
+    }
+}
+
+/// Streams a trace as one JSON document: `{"steps": [...every step...], <the rest of the
+/// trace>}`, each step written (redacted) as soon as it ends.
+pub struct JsonTraceWriter<W: std::io::Write + Send + Sync> {
+    out: W,
+    steps: u64,
+    error: Option<std::io::Error>,
+}
+
+impl<W: std::io::Write + Send + Sync> JsonTraceWriter<W> {
+    /// Starts the document.
+    pub fn new(mut out: W) -> std::io::Result<Self> {
+        out.write_all(b"{\"steps\": [\n")?;
+        Ok(Self {
+            out,
+            steps: 0,
+            error: None,
+        })
+    }
+
+    /// Closes the step list and writes the rest of `trace` (its retained `steps` left out).
+    pub fn finish(mut self, trace: &Trace, secrets: &[String]) -> std::io::Result<W> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let mut rest = trace.to_json(secrets);
+        if let Value::Object(m) = &mut rest {
+            m.remove("steps");
+            m.remove("steps_omitted");
+        }
+        let rest = serde_json::to_string_pretty(&rest).map_err(std::io::Error::other)?;
+        let rest = rest.trim_start().trim_start_matches('{').trim_start();
+        self.out.write_all(b"\n]")?;
+        if rest != "}" {
+            self.out.write_all(b",\n")?;
+        }
+        self.out.write_all(rest.as_bytes())?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+impl<W: std::io::Write + Send + Sync> StepSink for JsonTraceWriter<W> {
+    fn step(&mut self, step: &StepTrace, secrets: &[String]) {
+        if self.error.is_some() {
+            return;
+        }
+        let v = redact(&serde_json::to_value(step).unwrap_or(Value::Null), secrets);
+        let sep: &[u8] = if self.steps == 0 { b"" } else { b",\n" };
+        let res = self
+            .out
+            .write_all(sep)
+            .and_then(|()| serde_json::to_writer(&mut self.out, &v).map_err(std::io::Error::other));
+        self.steps += 1;
+        if let Err(e) = res {
+            self.error = Some(e);
+        }
+    }
+}
+
+/// The API's own explanation in an error response body, so a failed step says *why*
+/// ("Job 42 does not exist.") and not only its status: `message` (Databricks, most JSON APIs),
+/// `error.message` / `error` (OAuth, Google), `detail` / `title` (RFC 9457), or a short text body.
+pub fn api_message(body: &Value) -> Option<String> {
+    const MAX: usize = 300;
+    let text = match body {
+        Value::Object(m) => ["message", "error_description", "detail", "title", "error"]
+            .iter()
+            .find_map(|k| match m.get(*k) {
+                Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+                Some(Value::Object(inner)) => inner
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                _ => None,
+            })?,
+        Value::String(s) if !s.trim().is_empty() => s.clone(),
+        _ => return None,
+    };
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    Some(if one_line.chars().count() > MAX {
+        format!("{}…", one_line.chars().take(MAX).collect::<String>())
+    } else {
+        one_line
+    })
 }
 
 /// Placeholder for redacted values.
@@ -244,6 +384,20 @@ impl Trace {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn api_messages() {
+        let db =
+            json!({"error_code": "INVALID_PARAMETER_VALUE", "message": "Job 42 does not exist."});
+        assert_eq!(api_message(&db).as_deref(), Some("Job 42 does not exist."));
+        let nested = json!({"error": {"code": 7, "message": "nope"}});
+        assert_eq!(api_message(&nested).as_deref(), Some("nope"));
+        assert_eq!(api_message(&json!({"ok": true})), None);
+        assert_eq!(
+            api_message(&json!("Bad\n gateway")).as_deref(),
+            Some("Bad gateway")
+        );
+    }
 
     #[test]
     fn redacts_headers_and_secret_values() {

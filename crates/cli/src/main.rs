@@ -2,6 +2,7 @@
 //! library crates, and renders results. Business logic lives in `polysync-engine` and below.
 
 mod commands;
+mod deadline;
 mod hints;
 mod output;
 mod progress;
@@ -21,6 +22,9 @@ struct Cli {
     /// (`<data dir>/polysync/polysync.db`). Those commands also accept it after their name.
     #[arg(long, env = "POLYSYNC_DATABASE_URL", value_name = "URL")]
     database_url: Option<String>,
+    /// Bound on the whole command (`30s`, `5m`, `1h`); exit 1 when it passes.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = deadline::parse)]
+    timeout: Option<std::time::Duration>,
     #[command(subcommand)]
     command: Command,
 }
@@ -125,7 +129,7 @@ fn main() -> ExitCode {
         }
     };
     let db = cli.database_url;
-    let result = runtime.block_on(async move {
+    let result = runtime.block_on(deadline::bounded(cli.timeout, async move {
         match cli.command {
             Command::Quickstart(c) => {
                 commands::quickstart::run(c.db.database_url.or(db), c.args).await
@@ -146,7 +150,7 @@ fn main() -> ExitCode {
             Command::Completions(args) => commands::docs::completions(Cli::command(), &args),
             Command::Man(args) => commands::docs::man(Cli::command(), &args),
         }
-    });
+    }));
     // Nothing may outlive the command (emulators, pollers): stop background tasks promptly.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     match result {

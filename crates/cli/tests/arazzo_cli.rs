@@ -210,3 +210,67 @@ async fn seed_runs_with_credentials_and_url_from_a_platform() {
         "every call authenticated with the platform's token"
     );
 }
+
+/// A failing step says the API's own reason on stderr, not only in `--trace`; `validate
+/// --json` gives the diagnostics as JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_step_shows_the_api_message_and_validate_speaks_json() {
+    let openapi =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/openapi/databricks.yml");
+    let doc = format!(
+        "arazzo: 1.0.1\ninfo: {{title: t, version: '1'}}\nsourceDescriptions:\n  - {{name: databricks, url: '{}', type: openapi}}\nworkflows:\n  - workflowId: get\n    inputs: {{type: object, required: [token], properties: {{token: {{type: string, format: password}}}}}}\n    steps:\n      - stepId: get\n        operationId: getJob\n        parameters:\n          - {{name: Authorization, in: header, value: 'Bearer {{$inputs.token}}'}}\n          - {{name: job_id, in: query, value: 42}}\n        successCriteria:\n          - condition: $statusCode == 200\n",
+        openapi.display()
+    );
+    let dir = polysync_testkit::write_files(&[("get.arazzo.yml", doc.as_str())]);
+    let file = dir.path().join("get.arazzo.yml");
+    let (_ws, emu) = emulator("tok-arazzo-1").await;
+    let out = run_cli(vec![
+        "run".into(),
+        file.to_str().unwrap().into(),
+        "--input".into(),
+        "token=tok-arazzo-1".into(),
+        "--server".into(),
+        format!("databricks={}", emu.url()),
+    ])
+    .await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let error = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .expect("an error line");
+    assert!(
+        error.contains("HTTP 400 (Job 42 does not exist.)")
+            && error.contains("success criteria not met"),
+        "{error}"
+    );
+
+    let valid = run_cli(vec![
+        "validate".into(),
+        file.to_str().unwrap().into(),
+        "--json".into(),
+    ])
+    .await;
+    assert_eq!(valid.code, 0, "{}", valid.stderr);
+    let v = valid.json();
+    assert_eq!(v["valid"], true, "{v}");
+    assert_eq!(v["errors"], 0, "{v}");
+    assert!(v["diagnostics"].is_array(), "{v}");
+    let broken = dir.path().join("broken.arazzo.yml");
+    std::fs::write(
+        &broken,
+        "arazzo: 1.0.1\ninfo: {title: t, version: '1'}\nworkflows: []\n",
+    )
+    .unwrap();
+    let invalid = run_cli(vec![
+        "validate".into(),
+        broken.to_str().unwrap().into(),
+        "--json".into(),
+    ])
+    .await;
+    assert_eq!(invalid.code, 2, "{}", invalid.stderr);
+    let v = invalid.json();
+    assert_eq!(v["valid"], false, "{v}");
+    assert!(v["diagnostics"][0]["message"].is_string(), "{v}");
+    emu.shutdown().await;
+}

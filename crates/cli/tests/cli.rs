@@ -526,7 +526,7 @@ async fn wait_prints_the_pending_hint_while_a_new_cluster_spins_up() {
             "0.2",
             "--pending-hint-after",
             "1",
-            "--timeout",
+            "--wait-timeout",
             "3",
         ]);
         assert_eq!(out.code, 3, "a wait that times out exits 3: {}", out.stderr);

@@ -31,6 +31,21 @@ pub enum Error {
         /// retrying safe even for non-idempotent calls.
         connect: bool,
     },
+    /// The host has never answered this client and refused (or failed) every connection of a
+    /// few quick attempts: most likely a wrong URL, port or network, so the client gives up in
+    /// seconds instead of spending its whole retry budget. A host that answered before gets
+    /// the full budget instead (a restart or failover is then the likely cause).
+    #[error("cannot connect to {host} ({reason}; {attempts} attempts, and it has never answered)")]
+    Unreachable {
+        /// The workspace URL.
+        host: String,
+        /// `METHOD /path` of the call.
+        endpoint: String,
+        /// Connection attempts made.
+        attempts: u32,
+        /// Why the last one failed, e.g. `connection refused`.
+        reason: String,
+    },
     /// The per-request timeout elapsed before a response arrived.
     #[error("{endpoint} timed out after {timeout:?}")]
     Timeout {
@@ -63,7 +78,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Api(e) => e.is_retryable(),
-            Error::Transport { .. } | Error::Timeout { .. } => true,
+            Error::Transport { .. } | Error::Timeout { .. } | Error::Unreachable { .. } => true,
             Error::Auth(_) | Error::Config(_) | Error::Decode { .. } => false,
         }
     }

@@ -3,6 +3,7 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
@@ -15,7 +16,7 @@ use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::error::{ApiError, Error, Result};
 use crate::rate_limit::RateLimiter;
-use crate::retry::{Idempotency, parse_retry_after, with_retry};
+use crate::retry::{Idempotency, RetryHooks, parse_retry_after, with_retry_hooks};
 
 /// Installs ring as rustls' process-wide crypto provider. The workspace builds reqwest with
 /// `rustls-no-provider` (no aws-lc C build), and reqwest panics without a provider; calling
@@ -37,6 +38,9 @@ pub(crate) struct Inner {
     http: reqwest::Client,
     auth: Authenticator,
     limiter: Option<RateLimiter>,
+    /// Set at the first HTTP response of any status: from then on, connection failures are
+    /// outages worth the whole retry budget rather than a wrong host.
+    answered: AtomicBool,
 }
 
 pub(crate) fn transport_error(endpoint: &str, e: reqwest::Error, timeout: Duration) -> Error {
@@ -85,6 +89,7 @@ impl DatabricksClient {
                 http,
                 auth,
                 limiter,
+                answered: AtomicBool::new(false),
             }),
         })
     }
@@ -183,8 +188,15 @@ impl DatabricksClient {
         body: &Body,
         idempotency: Idempotency,
     ) -> Result<bytes::Bytes> {
-        let policy = &self.inner.config.retry;
-        with_retry(policy, idempotency, |attempt| {
+        let inner = &self.inner;
+        let hooks = RetryHooks {
+            host: &inner.config.host,
+            method: method.as_str(),
+            path,
+            observer: inner.config.retry_observer.as_ref().map(|o| &o.0),
+            answered: Some(&inner.answered),
+        };
+        with_retry_hooks(&inner.config.retry, idempotency, &hooks, |attempt| {
             self.attempt(method, path, query, body, attempt)
         })
         .await
@@ -228,6 +240,7 @@ impl DatabricksClient {
                 .send()
                 .await
                 .map_err(|e| transport_error(&endpoint, e, timeout))?;
+            inner.answered.store(true, Ordering::Relaxed);
             let status = resp.status();
             let ra = retry_after(resp.headers());
             let bytes = resp

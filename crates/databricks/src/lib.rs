@@ -32,11 +32,18 @@
 //!
 //! # Retries
 //! 429, 503, 504, connection errors and timeouts are retried with exponential backoff and
-//! jitter, never sooner than `Retry-After`, within [`RetryPolicy::total_timeout`]. 400, 401,
+//! jitter, never sooner than `Retry-After`, within [`RetryPolicy::total_timeout`]; idempotent
+//! requests (reads, idempotent writes, submits with a token) also on 500 and 502. 400, 401,
 //! 403 and 404 are never retried (a 401 with OAuth triggers one token refresh). Non-idempotent
 //! calls (`jobs/create`, pipeline create, start update, import without overwrite, run-now and
 //! runs/submit *without* `idempotency_token`) are retried only when the server provably did
 //! not process them: a connection that never opened, or a 429 rejection.
+//!
+//! A host that has never answered this client and refuses connections fails after
+//! [`RetryPolicy::connect_attempts_before_answer`] quick attempts with [`Error::Unreachable`]
+//! naming it; once it answered, connection failures get the whole budget. A
+//! [`RetryObserver`] set with [`ConfigBuilder::retry_observer`] hears a [`RetryNotice`]
+//! before every retry, so interactive callers can say what they retry and why.
 
 //!
 //! # Features
@@ -58,6 +65,8 @@ pub mod error;
 mod http;
 pub mod models;
 #[cfg(feature = "client")]
+pub mod observe;
+#[cfg(feature = "client")]
 pub mod pagination;
 #[cfg(feature = "client")]
 pub mod rate_limit;
@@ -77,6 +86,8 @@ pub use config::{
 pub use error::{ApiError, Error, Result};
 #[cfg(feature = "client")]
 pub use http::{DatabricksClient, install_crypto_provider};
+#[cfg(feature = "client")]
+pub use observe::{RetryNotice, RetryObserver};
 #[cfg(feature = "client")]
 pub use reqwest::Method;
 #[cfg(feature = "client")]

@@ -4,11 +4,13 @@
 //! The loop sleeps with `tokio::time`, so it is tested under `tokio::time::pause()`.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use rand::RngExt as _;
 
 use crate::error::{Error, Result};
+use crate::observe::{RetryNotice, RetryObserver, reason};
 
 /// Whether repeating a request can change the outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +36,9 @@ pub struct RetryPolicy {
     pub total_timeout: Duration,
     /// Optional cap on attempts (including the first).
     pub max_attempts: Option<u32>,
+    /// Attempts allowed for a connection failure while the host has never answered this
+    /// client (a wrong URL or port should fail in seconds, not after the whole budget).
+    pub connect_attempts_before_answer: u32,
 }
 
 impl Default for RetryPolicy {
@@ -44,6 +49,7 @@ impl Default for RetryPolicy {
             multiplier: 2.0,
             total_timeout: Duration::from_secs(300),
             max_attempts: None,
+            connect_attempts_before_answer: 3,
         }
     }
 }
@@ -80,9 +86,14 @@ impl RetryPolicy {
 }
 
 /// Whether `err` may be retried for a request of the given idempotency.
+///
+/// Idempotent requests (reads, idempotent writes, submits carrying an `idempotency_token`) are
+/// also retried on 500 and 502: a single gateway or backend hiccup must not end a long
+/// `runs/get` poll or an import, and repeating such a request cannot change the outcome.
+/// Non-idempotent requests keep the strict rule, since a 500 may come after the commit.
 pub fn should_retry(err: &Error, idempotency: Idempotency) -> bool {
     match idempotency {
-        Idempotency::Idempotent => err.is_retryable(),
+        Idempotency::Idempotent => err.is_retryable() || is_server_hiccup(err),
         Idempotency::NonIdempotent => match err {
             Error::Transport { connect, .. } => *connect,
             Error::Api(e) => e.status.as_u16() == 429,
@@ -91,11 +102,46 @@ pub fn should_retry(err: &Error, idempotency: Idempotency) -> bool {
     }
 }
 
+/// 500 and 502: retried only for idempotent requests (see [`should_retry`]).
+fn is_server_hiccup(err: &Error) -> bool {
+    matches!(err, Error::Api(e) if matches!(e.status.as_u16(), 500 | 502))
+}
+
+/// What the retry loop may know about the request beyond the policy: its name for notices,
+/// the observer to tell, and whether its host has answered the client before.
+#[derive(Default)]
+pub(crate) struct RetryHooks<'a> {
+    /// Workspace URL, named in [`Error::Unreachable`].
+    pub(crate) host: &'a str,
+    /// HTTP method, for notices.
+    pub(crate) method: &'a str,
+    /// Request path, for notices.
+    pub(crate) path: &'a str,
+    /// Told before each retry.
+    pub(crate) observer: Option<&'a RetryObserver>,
+    /// Set once the host has sent any HTTP response; `None` = not tracked (full budget).
+    pub(crate) answered: Option<&'a AtomicBool>,
+}
+
 /// Runs `op` until it succeeds, fails permanently, or the policy's budget is spent. `op`
 /// receives the 1-based attempt number.
 pub async fn with_retry<T, F, Fut>(
     policy: &RetryPolicy,
     idempotency: Idempotency,
+    op: F,
+) -> Result<T>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    with_retry_hooks(policy, idempotency, &RetryHooks::default(), op).await
+}
+
+/// [`with_retry`] with notices and the "never answered" rule for connection failures.
+pub(crate) async fn with_retry_hooks<T, F, Fut>(
+    policy: &RetryPolicy,
+    idempotency: Idempotency,
+    hooks: &RetryHooks<'_>,
     mut op: F,
 ) -> Result<T>
 where
@@ -113,6 +159,17 @@ where
         if !should_retry(&err, idempotency) || policy.max_attempts.is_some_and(|m| attempt >= m) {
             return Err(err);
         }
+        if let (Error::Transport { connect: true, .. }, Some(answered)) = (&err, hooks.answered)
+            && !answered.load(Ordering::Relaxed)
+            && attempt >= policy.connect_attempts_before_answer
+        {
+            return Err(Error::Unreachable {
+                host: hooks.host.to_owned(),
+                endpoint: format!("{} {}", hooks.method, hooks.path),
+                attempts: attempt,
+                reason: reason(&err),
+            });
+        }
         let retry_after = match &err {
             Error::Api(e) => e.retry_after,
             _ => None,
@@ -125,6 +182,15 @@ where
             return Err(err);
         }
         tracing::debug!(attempt, ?delay, error = %err, "retrying Databricks request");
+        if let Some(observer) = hooks.observer {
+            observer(&RetryNotice {
+                method: hooks.method.to_owned(),
+                path: hooks.path.to_owned(),
+                attempt,
+                reason: reason(&err),
+                wait: delay,
+            });
+        }
         tokio::time::sleep(delay).await;
         attempt += 1;
     }
@@ -213,11 +279,15 @@ mod tests {
         assert!(should_retry(&api(429, None), Idempotent));
         assert!(should_retry(&api(503, None), Idempotent));
         assert!(should_retry(&api(504, None), Idempotent));
-        for s in [400, 401, 403, 404, 500] {
+        assert!(should_retry(&api(500, None), Idempotent));
+        assert!(should_retry(&api(502, None), Idempotent));
+        for s in [400, 401, 403, 404, 501] {
             assert!(!should_retry(&api(s, None), Idempotent), "{s}");
         }
         assert!(should_retry(&api(429, None), NonIdempotent));
-        assert!(!should_retry(&api(503, None), NonIdempotent));
+        for s in [500, 502, 503] {
+            assert!(!should_retry(&api(s, None), NonIdempotent), "{s}");
+        }
         let timeout = Error::Timeout {
             endpoint: "POST /x".into(),
             timeout: Duration::from_secs(1),

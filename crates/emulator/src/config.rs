@@ -112,6 +112,15 @@ pub struct EmulatorConfig {
     pub user_name: String,
     /// Capacity of the in-memory request log ring buffer.
     pub request_log_capacity: usize,
+    /// Time a client has to send a request's line and headers; a slower one is disconnected.
+    pub header_read_timeout: Duration,
+    /// Time a client has to send a request's body once its headers arrived; a slower one gets
+    /// `408` and the connection is closed.
+    pub body_read_timeout: Duration,
+    /// Finished runs kept (newest first), as Databricks keeps only 60 days of run history:
+    /// beyond it the oldest finished run (and its task runs) is forgotten, so a long benchmark
+    /// does not grow the emulator's memory without bound. Active runs are never evicted.
+    pub max_finished_runs: usize,
 }
 
 impl Default for EmulatorConfig {
@@ -131,6 +140,9 @@ impl Default for EmulatorConfig {
             workspace_id: 1_234_567_890_123_456,
             user_name: "emulator@example.com".to_owned(),
             request_log_capacity: 10_000,
+            header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(30),
+            max_finished_runs: 100_000,
         }
     }
 }

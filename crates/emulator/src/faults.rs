@@ -22,6 +22,9 @@ pub struct FaultConfig {
     /// Probability (0–1) that an API request fails with 500 INTERNAL_ERROR or 503
     /// TEMPORARILY_UNAVAILABLE (half each) before it is handled.
     pub error_rate: f64,
+    /// The status `error_rate` answers with: 500, 502, 503 or 504; `None` (default) = 500 and
+    /// 503 half each. Lets a test aim at one retry rule (e.g. "reads survive 500s").
+    pub error_status: Option<u16>,
     /// Latency added to every API request, in real milliseconds.
     pub latency_ms: u64,
     /// Probability (0–1) that a request is handled (committed) and then its connection is closed

@@ -11,6 +11,7 @@ mod config;
 pub mod demo;
 mod error;
 mod faults;
+mod history;
 mod lifecycle;
 mod notebook_format;
 mod routes;

@@ -10,14 +10,17 @@ use std::task::{Context, Poll};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::serve::IncomingStream;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tower::ServiceExt as _;
 
 use crate::error::ApiError;
 use crate::faults::roll;
@@ -82,32 +85,20 @@ impl AsyncWrite for KillableIo {
     }
 }
 
-/// Listener producing [`KillableIo`] connections.
-pub struct KillableListener(TcpListener);
-
-impl axum::serve::Listener for KillableListener {
-    type Io = KillableIo;
-    type Addr = std::net::SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match self.0.accept().await {
-                Ok((s, a)) => {
-                    let _ = s.set_nodelay(true);
-                    return (
-                        KillableIo {
-                            inner: s,
-                            kill: Arc::new(AtomicBool::new(false)),
-                        },
-                        a,
-                    );
-                }
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
+/// Accepts the next connection as a [`KillableIo`] (transient accept errors, such as running
+/// out of file descriptors, are waited out rather than ending the server).
+async fn accept(listener: &TcpListener) -> KillableIo {
+    loop {
+        match listener.accept().await {
+            Ok((s, _)) => {
+                let _ = s.set_nodelay(true);
+                return KillableIo {
+                    inner: s,
+                    kill: Arc::new(AtomicBool::new(false)),
+                };
             }
+            Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
         }
-    }
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0.local_addr()
     }
 }
 
@@ -115,13 +106,11 @@ impl axum::serve::Listener for KillableListener {
 #[derive(Clone, Debug)]
 pub struct ConnKill(Arc<AtomicBool>);
 
-impl Connected<IncomingStream<'_, KillableListener>> for ConnKill {
-    fn connect_info(stream: IncomingStream<'_, KillableListener>) -> Self {
-        ConnKill(stream.io().kill.clone())
-    }
-}
-
 /// Spawn the server; returns the shutdown trigger and the task.
+///
+/// Each connection is served by hyper's HTTP/1 connection with a header read timeout (a
+/// client that trickles its request line and headers is disconnected, as a real gateway
+/// would); the body read timeout and size limits are enforced per request in [`handle`].
 pub fn serve(
     listener: TcpListener,
     state: Shared,
@@ -129,17 +118,44 @@ pub fn serve(
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<()>,
 ) {
+    let header_timeout = state.config.header_read_timeout;
     let app = router(state);
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let _ = axum::serve(
-            KillableListener(listener),
-            app.into_make_service_with_connect_info::<ConnKill>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = rx.await;
-        })
-        .await;
+        let tracker = tokio_util::task::TaskTracker::new();
+        let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
+        loop {
+            let io = tokio::select! {
+                _ = &mut rx => break,
+                io = accept(&listener) => io,
+            };
+            let kill = ConnKill(io.kill.clone());
+            let app = app.clone();
+            let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(kill.clone()));
+                app.clone().oneshot(req.map(Body::new))
+            });
+            let mut closing = closing_rx.clone();
+            tracker.spawn(async move {
+                let mut builder = hyper::server::conn::http1::Builder::new();
+                builder
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(header_timeout);
+                let conn = builder.serve_connection(TokioIo::new(io), service);
+                tokio::pin!(conn);
+                tokio::select! {
+                    _ = conn.as_mut() => {}
+                    _ = closing.changed() => {
+                        conn.as_mut().graceful_shutdown();
+                        let _ = conn.await;
+                    }
+                }
+            });
+        }
+        drop(listener);
+        let _ = closing_tx.send(true);
+        tracker.close();
+        tracker.wait().await;
     });
     (tx, task)
 }
@@ -149,11 +165,17 @@ fn router(state: Shared) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), api_mw));
     let open = crate::routes::open_routes(&state.config.azure_authority_path)
         .route_layer(middleware::from_fn_with_state(state.clone(), open_mw));
+    // Body limits are enforced (per endpoint, as JSON errors) in `handle`; the extractors'
+    // own 2 MB default would otherwise answer plain text and refuse a 10 MB import.
     Router::new()
         .merge(api)
         .merge(open)
-        .nest("/__emulator", crate::admin::routes())
+        .nest(
+            "/__emulator",
+            crate::admin::routes().layer(axum::extract::DefaultBodyLimit::max(DEFAULT_BODY_LIMIT)),
+        )
         .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
 }
 
@@ -163,6 +185,79 @@ async fn not_found(req: Request) -> ApiError {
         "ENDPOINT_NOT_FOUND",
         format!("No API found for '{} {}'", req.method(), req.uri().path()),
     )
+}
+
+/// Largest request body per endpoint: Databricks accepts 10 MB for `workspace/import` (a
+/// notebook's base64 content) and far less elsewhere; 2 MB is ample for every JSON request.
+pub const IMPORT_BODY_LIMIT: usize = 10 * 1024 * 1024;
+/// Largest request body of every other endpoint (see [`IMPORT_BODY_LIMIT`]).
+pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+fn body_limit(key: &str) -> usize {
+    if key == "POST workspace/import" {
+        IMPORT_BODY_LIMIT
+    } else {
+        DEFAULT_BODY_LIMIT
+    }
+}
+
+fn content_length(headers: &axum::http::HeaderMap) -> Option<u64> {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Databricks' answer to an oversized request, as JSON like every other error.
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "REQUEST_ENTITY_TOO_LARGE",
+        format!(
+            "The request body exceeds the limit of {} MB for this endpoint.",
+            limit / (1024 * 1024)
+        ),
+    )
+}
+
+/// An error answered with `Connection: close`: the unread rest of the body must not be
+/// parsed as the next request, and a slow client must not keep the connection.
+fn closing(e: ApiError) -> Response {
+    let mut r = e.into_response();
+    r.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    r
+}
+
+/// The Databricks-shaped answer of an injected server error of `status`.
+fn injected_error(status: u16) -> ApiError {
+    match status {
+        502 => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "BAD_GATEWAY",
+            "Bad gateway (injected).",
+        ),
+        503 => ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "TEMPORARILY_UNAVAILABLE",
+                "The service is temporarily unavailable. Please try again later.",
+            )
+        },
+        504 => ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "DEADLINE_EXCEEDED",
+            "Gateway timeout (injected).",
+        ),
+        _ => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            "Internal error (injected).",
+        ),
+    }
 }
 
 /// Normalised endpoint key: `GET jobs/runs/get` from `/api/{v}/jobs/runs/get`.
@@ -223,10 +318,38 @@ async fn handle(state: Shared, req: Request, next: Next, api: bool) -> Response 
     ep.count.fetch_add(1, Ordering::Relaxed);
 
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, 64 * 1024 * 1024).await {
-        Ok(b) => b,
+    let limit = body_limit(key);
+    if let Some(announced) = content_length(&parts.headers)
+        && announced > limit as u64
+    {
+        // Refused before reading a byte: a 100 GB Content-Length gets its answer at once.
+        return closing(too_large(limit));
+    }
+    let read = tokio::time::timeout(
+        state.config.body_read_timeout,
+        axum::body::to_bytes(body, limit),
+    );
+    let bytes = match read.await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            let mut cause: Option<&dyn std::error::Error> = Some(&e);
+            let mut too_big = false;
+            while let Some(c) = cause {
+                too_big |= c.to_string().contains("length limit exceeded");
+                cause = c.source();
+            }
+            return closing(if too_big {
+                too_large(limit)
+            } else {
+                ApiError::malformed("Request body unreadable.")
+            });
+        }
         Err(_) => {
-            return ApiError::malformed("Request body too large or unreadable.").into_response();
+            return closing(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "REQUEST_TIMEOUT",
+                "The request body was not received in time.",
+            ));
         }
     };
     // Logged as raw bytes and parsed only when the log is read (the handler parses it anyway).
@@ -291,23 +414,10 @@ async fn handle(state: Shared, req: Request, next: Next, api: bool) -> Response 
                     .into_response();
                 }
                 if f.error_rate > 0.0 && roll() < f.error_rate {
-                    let e = if roll() < 0.5 {
-                        ApiError::new(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            "INTERNAL_ERROR",
-                            "Internal error (injected).",
-                        )
-                    } else {
-                        ApiError {
-                            retry_after: Some(1),
-                            ..ApiError::new(
-                                StatusCode::SERVICE_UNAVAILABLE,
-                                "TEMPORARILY_UNAVAILABLE",
-                                "The service is temporarily unavailable. Please try again later.",
-                            )
-                        }
-                    };
-                    break 'resp e.into_response();
+                    let status = f
+                        .error_status
+                        .unwrap_or(if roll() < 0.5 { 500 } else { 503 });
+                    break 'resp injected_error(status).into_response();
                 }
             }
         }

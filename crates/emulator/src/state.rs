@@ -71,6 +71,8 @@ pub struct Run {
     pub skipped: bool,
     /// `trigger`.
     pub trigger: &'static str,
+    /// Key of its idempotency token in `AppState::idempotency`, forgotten with the run.
+    pub idempotency_key: Option<String>,
 }
 
 impl Run {

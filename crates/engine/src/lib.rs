@@ -41,6 +41,7 @@ pub use polysync_store::{
 pub use troubleshoot::{PENDING_HINT, STOPPING_NOTE};
 
 use polysync_databricks::DatabricksClient;
+pub use polysync_databricks::{RetryNotice, RetryObserver};
 use polysync_store::Store;
 
 /// Default for [`Engine::with_pending_hint_after`].
@@ -165,6 +166,7 @@ struct Inner {
     clients: Mutex<HashMap<String, (Platform, DatabricksClient)>>,
     pending_hint_after: Duration,
     events: events::Events,
+    retry_observer: Option<RetryObserver>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -191,6 +193,15 @@ impl Engine {
     }
 
     fn build(store: Store, env: EnvLookup, pending_hint_after: Duration) -> Self {
+        Self::build_observed(store, env, pending_hint_after, None)
+    }
+
+    fn build_observed(
+        store: Store,
+        env: EnvLookup,
+        pending_hint_after: Duration,
+        retry_observer: Option<RetryObserver>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -198,6 +209,7 @@ impl Engine {
                 clients: Mutex::new(HashMap::new()),
                 pending_hint_after,
                 events: events::Events::new(),
+                retry_observer,
             }),
         }
     }
@@ -212,6 +224,18 @@ impl Engine {
     /// [`Engine::run_hint`] suggests a faster compute type (default 2 min).
     pub fn with_pending_hint_after(self, after: Duration) -> Self {
         Self::build(self.inner.store.clone(), self.inner.env.clone(), after)
+    }
+
+    /// Every Databricks request of this engine tells `observer` before it retries (what, why,
+    /// how long), so an interactive interface can show it instead of looking stuck. Call it
+    /// last when chaining `with_*` settings.
+    pub fn with_retry_observer(self, observer: RetryObserver) -> Self {
+        Self::build_observed(
+            self.inner.store.clone(),
+            self.inner.env.clone(),
+            self.inner.pending_hint_after,
+            Some(observer),
+        )
     }
 
     /// Closes the store's connections (on SQLite this checkpoints the WAL,

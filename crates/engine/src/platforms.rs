@@ -251,18 +251,20 @@ impl Engine {
                 client: c.clone(),
             });
         }
-        let client = DatabricksClient::new(self.client_config(platform)?).map_err(|e| {
-            Error::Credentials {
-                platform: platform.name.clone(),
-                message: format!("cannot build the Databricks client: {e}"),
-                hint: Hint::action(
-                    "check the platform's workspace URL and credentials",
-                    Action::ShowPlatform {
-                        platform: platform.name.clone(),
-                    },
-                ),
-                source: Some(Box::new(e)),
-            }
+        let mut config = self.client_config(platform)?;
+        if let Some(observer) = &self.inner.retry_observer {
+            config = config.with_retry_observer(observer.clone());
+        }
+        let client = DatabricksClient::new(config).map_err(|e| Error::Credentials {
+            platform: platform.name.clone(),
+            message: format!("cannot build the Databricks client: {e}"),
+            hint: Hint::action(
+                "check the platform's workspace URL and credentials",
+                Action::ShowPlatform {
+                    platform: platform.name.clone(),
+                },
+            ),
+            source: Some(Box::new(e)),
         })?;
         if let Ok(mut cache) = self.inner.clients.lock() {
             cache.insert(platform.name.clone(), (platform.clone(), client.clone()));

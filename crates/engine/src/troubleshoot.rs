@@ -87,7 +87,9 @@ pub(crate) fn translate(err: ProviderError, platform: &Platform, job: Option<&Jo
     let token_refused = matches!(source.as_ref(), polysync_databricks::Error::Auth(_));
     let unreachable = matches!(
         source.as_ref(),
-        polysync_databricks::Error::Transport { .. } | polysync_databricks::Error::Timeout { .. }
+        polysync_databricks::Error::Transport { .. }
+            | polysync_databricks::Error::Timeout { .. }
+            | polysync_databricks::Error::Unreachable { .. }
     );
     let not_found = source.is_not_found()
         || code.as_deref() == Some("RESOURCE_DOES_NOT_EXIST")

@@ -7,5 +7,6 @@ mod corpus;
 mod decisions;
 mod examples;
 mod fuzz;
+mod memory;
 mod runtime;
 mod validation;

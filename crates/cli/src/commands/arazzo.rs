@@ -22,6 +22,10 @@ pub enum ArazzoCommand {
         /// Follow the spec to the letter: tolerated off-spec constructs become errors.
         #[arg(long)]
         strict: bool,
+        /// Print `{file, valid, errors, warnings, diagnostics: [{severity, location, message}]}`
+        /// on stdout instead of the readable list on stderr.
+        #[arg(long)]
+        json: bool,
     },
     /// Run a workflow; prints its outputs as one JSON object on stdout.
     Run {
@@ -51,9 +55,10 @@ pub enum ArazzoCommand {
         /// Global step limit.
         #[arg(long, default_value_t = polysync_arazzo::DEFAULT_MAX_STEPS)]
         max_steps: u64,
-        /// Wall-clock limit in seconds.
-        #[arg(long, default_value_t = polysync_arazzo::DEFAULT_TIMEOUT.as_secs())]
-        timeout: u64,
+        /// Wall-clock limit of the run in seconds (a limit failure, exit 1, with the trace so
+        /// far). The global `--timeout DURATION` bounds the whole command instead.
+        #[arg(long, value_name = "SECS", default_value_t = polysync_arazzo::DEFAULT_TIMEOUT.as_secs())]
+        max_duration: u64,
         /// Token for a missing required secret input (e.g. `token`); never printed.
         #[arg(long, env = "POLYSYNC_ARAZZO_TOKEN", hide_env_values = true)]
         credential: Option<String>,
@@ -77,30 +82,73 @@ fn mode(strict: bool) -> Mode {
     }
 }
 
+/// `arazzo validate --json`: one object for scripts and editors; a document that cannot be
+/// loaded at all is one error diagnostic at the file itself.
+fn validation_json(
+    file: &str,
+    diags: &[polysync_arazzo::Diagnostic],
+    load_error: Option<String>,
+) -> serde_json::Value {
+    let mut list: Vec<serde_json::Value> = diags
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "severity": if d.is_error() { "error" } else { "warning" },
+                "location": d.location,
+                "message": d.message,
+            })
+        })
+        .collect();
+    if let Some(e) = load_error {
+        list.push(serde_json::json!({"severity": "error", "location": file, "message": e}));
+    }
+    let errors = list.iter().filter(|d| d["severity"] == "error").count();
+    serde_json::json!({
+        "file": file,
+        "valid": errors == 0,
+        "errors": errors,
+        "warnings": list.len() - errors,
+        "diagnostics": list,
+    })
+}
+
 /// Dispatch an `arazzo` subcommand.
 pub async fn run(database_url: Option<String>, cmd: ArazzoCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        ArazzoCommand::Validate { file, strict } => {
+        ArazzoCommand::Validate { file, strict, json } => {
             let bundle = match polysync_arazzo::load(&file).await {
                 Ok(b) => b,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    if json {
+                        let v = validation_json(&file, &[], Some(e.to_string()));
+                        crate::output::outln!("{}", serde_json::to_string_pretty(&v)?);
+                    } else {
+                        eprintln!("error: {e}");
+                    }
                     return Ok(ExitCode::from(EXIT_INVALID));
                 }
             };
             let diags = polysync_arazzo::validate(&bundle, mode(strict));
-            for d in &diags {
-                eprintln!("{d}");
-            }
             let errors = diags.iter().filter(|d| d.is_error()).count();
             let warnings = diags.len() - errors;
-            if errors > 0 {
-                eprintln!("{file}: {errors} error(s), {warnings} warning(s)");
-                Ok(ExitCode::from(EXIT_INVALID))
+            if json {
+                let v = validation_json(&file, &diags, None);
+                crate::output::outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                eprintln!("{file}: valid ({warnings} warning(s))");
-                Ok(ExitCode::SUCCESS)
+                for d in &diags {
+                    eprintln!("{d}");
+                }
+                if errors > 0 {
+                    eprintln!("{file}: {errors} error(s), {warnings} warning(s)");
+                } else {
+                    eprintln!("{file}: valid ({warnings} warning(s))");
+                }
             }
+            Ok(if errors > 0 {
+                ExitCode::from(EXIT_INVALID)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         ArazzoCommand::Run {
             file,
@@ -112,7 +160,7 @@ pub async fn run(database_url: Option<String>, cmd: ArazzoCommand) -> anyhow::Re
             strict,
             min_revisit_delay,
             max_steps,
-            timeout,
+            max_duration,
             credential,
             platform,
             db,
@@ -147,25 +195,43 @@ pub async fn run(database_url: Option<String>, cmd: ArazzoCommand) -> anyhow::Re
                 servers,
                 min_revisit_delay: Duration::from_secs_f64(min_revisit_delay.max(0.0)),
                 max_steps,
-                timeout: Duration::from_secs(timeout),
+                timeout: Duration::from_secs(max_duration),
                 credential,
                 authorization,
                 ..Default::default()
             };
             let sender = polysync_arazzo::ReqwestSender::new(Duration::from_secs(120))
                 .map_err(anyhow::Error::msg)?;
-            let rep = match polysync_arazzo::run(
+            // `--trace FILE` is streamed step by step, so memory does not grow with the steps.
+            let mut writer = match &trace {
+                Some(path) => Some(polysync_arazzo::trace::JsonTraceWriter::new(
+                    std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| {
+                        anyhow::anyhow!("cannot write the trace file {}: {e}", path.display())
+                    })?),
+                )?),
+                None => None,
+            };
+            let sink = writer
+                .as_mut()
+                .map(|w| Box::new(w) as Box<dyn polysync_arazzo::trace::StepSink + '_>);
+            let rep = match polysync_arazzo::run_with_sink(
                 &bundle,
                 workflow.as_deref(),
                 Default::default(),
                 &pairs,
                 opts,
                 &sender,
+                sink,
             )
             .await
             {
                 Ok(r) => r,
                 Err(e) => {
+                    if let Some(path) = &trace {
+                        // Nothing ran: leave no half-written trace behind.
+                        drop(writer);
+                        let _ = std::fs::remove_file(path);
+                    }
                     eprintln!("error: {e}");
                     return Ok(ExitCode::from(EXIT_INVALID));
                 }
@@ -173,9 +239,10 @@ pub async fn run(database_url: Option<String>, cmd: ArazzoCommand) -> anyhow::Re
             for d in &rep.diagnostics {
                 eprintln!("{d}");
             }
-            if let Some(path) = trace {
-                let text = serde_json::to_string_pretty(&rep.trace_json())?;
-                std::fs::write(&path, text)?;
+            if let (Some(w), Some(path)) = (writer, &trace) {
+                w.finish(&rep.trace, &rep.secrets).map_err(|e| {
+                    anyhow::anyhow!("cannot write the trace file {}: {e}", path.display())
+                })?;
             }
             if report {
                 eprint!("{}", rep.report());

@@ -96,9 +96,23 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
     if !args.tokens.is_empty() {
         config.tokens = args.tokens;
     }
-    let handle = polysync_emulator::start(config)
-        .await
-        .context("starting the emulator")?;
+    let handle = match polysync_emulator::start(config).await {
+        Ok(h) => h,
+        Err(polysync_emulator::Error::Bind { addr, source })
+            if source.kind() == std::io::ErrorKind::AddrInUse =>
+        {
+            // Said once, with what to do about it (the io error alone repeats itself).
+            return Err(anyhow::Error::new(super::Hinted {
+                message: format!("cannot listen on {addr}: address already in use"),
+                hint: format!(
+                    "try another --port (--port 0 picks a free one), or stop the process using port {}",
+                    addr.port()
+                ),
+                code: super::EXIT_ERROR,
+            }));
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context("starting the emulator")),
+    };
     crate::output::outln!("polysync emulator listening on {}", handle.url());
     if args.demo {
         let demo = match handle.seed_demo() {

@@ -14,7 +14,7 @@ pub mod tasks;
 
 use std::process::ExitCode;
 
-use polysync_engine::{Engine, Error as EngineError, ErrorKind};
+use polysync_engine::{Engine, Error as EngineError, ErrorKind, RetryNotice};
 
 /// Exit code: the command failed (store, network, Databricks refused).
 pub const EXIT_ERROR: u8 = 1;
@@ -203,7 +203,13 @@ pub async fn open_engine(database_url: Option<String>) -> anyhow::Result<Engine>
         Some(u) => u,
         None => default_database("polysync.db")?,
     };
-    Ok(Engine::open(&url).await?)
+    let engine = Engine::open(&url).await?;
+    // Say what is being retried and why, instead of looking stuck for minutes.
+    Ok(
+        engine.with_retry_observer(std::sync::Arc::new(|n: &RetryNotice| {
+            eprintln!("{n}");
+        })),
+    )
 }
 
 /// Splits `NAME=VALUE` (at the first `=`), refusing anything else with a hint.

@@ -28,9 +28,10 @@ pub struct RunArgs {
     /// Print the request that would be sent (method, path, body) and send nothing.
     #[arg(long, conflicts_with = "wait")]
     pub dry_run: bool,
-    /// Stop waiting after this many seconds (the run continues in Databricks).
+    /// Stop waiting after this many seconds (the run continues in Databricks; exit 3). The
+    /// global `--timeout` instead bounds the whole command (exit 1).
     #[arg(long, value_name = "SECS")]
-    pub timeout: Option<String>,
+    pub wait_timeout: Option<String>,
     /// While waiting, how long a run may sit in PENDING on a new job cluster before Polysync
     /// suggests a faster compute type.
     #[arg(long, default_value = "120", value_name = "SECS")]
@@ -75,9 +76,9 @@ pub async fn run(db: Option<String>, args: RunArgs) -> anyhow::Result<ExitCode> 
     let opts = WaitOptions {
         poll_interval: seconds("--poll-interval", &args.poll_interval)?,
         timeout: args
-            .timeout
+            .wait_timeout
             .as_deref()
-            .map(|t| seconds("--timeout", t))
+            .map(|t| seconds("--wait-timeout", t))
             .transpose()?,
     };
     let pending_hint_after = seconds("--pending-hint-after", &args.pending_hint_after)?;

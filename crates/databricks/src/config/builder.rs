@@ -58,6 +58,7 @@ pub struct ConfigBuilder {
     write_timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     retry: Option<RetryPolicy>,
+    retry_observer: Option<crate::observe::ObserverSlot>,
     azure_authority: Option<String>,
 }
 
@@ -160,6 +161,12 @@ impl ConfigBuilder {
         self
     }
 
+    /// Called before each retry with what is retried and why (see [`crate::RetryNotice`]).
+    pub fn retry_observer(mut self, observer: crate::observe::RetryObserver) -> Self {
+        self.retry_observer = Some(crate::observe::ObserverSlot(observer));
+        self
+    }
+
     /// Validates and builds.
     pub fn build(self) -> Result<Config> {
         let host = normalize_host(
@@ -196,6 +203,7 @@ impl ConfigBuilder {
             write_timeout: self.write_timeout.unwrap_or(Duration::from_secs(120)),
             connect_timeout: self.connect_timeout.unwrap_or(Duration::from_secs(10)),
             retry: self.retry.unwrap_or_default(),
+            retry_observer: self.retry_observer,
         })
     }
 }

@@ -67,6 +67,7 @@ pub struct Config {
     pub(crate) write_timeout: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) retry: RetryPolicy,
+    pub(crate) retry_observer: Option<crate::observe::ObserverSlot>,
 }
 
 impl Config {
@@ -99,6 +100,13 @@ impl Config {
     /// Retry policy.
     pub fn retry_policy(&self) -> &RetryPolicy {
         &self.retry
+    }
+
+    /// Returns a copy whose client tells `observer` before each retry (interactive callers
+    /// print it, so a slow command says what it is waiting for).
+    pub fn with_retry_observer(mut self, observer: crate::observe::RetryObserver) -> Self {
+        self.retry_observer = Some(crate::observe::ObserverSlot(observer));
+        self
     }
 
     /// Returns a copy speaking another Jobs API version.

@@ -5,6 +5,7 @@ mod auth;
 mod faults;
 mod jobs;
 mod pipelines;
+mod unreachable;
 mod workspace;
 
 use std::time::Duration;

@@ -6,6 +6,7 @@ mod clusters;
 mod demo;
 mod faults;
 mod jobs;
+mod limits;
 mod pipelines;
 mod runs;
 mod workspace;

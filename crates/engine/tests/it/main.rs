@@ -10,6 +10,7 @@ mod import;
 mod partial_import;
 mod references;
 mod removal;
+mod resilience;
 mod run_steps;
 mod runs;
 mod runs_hardening;

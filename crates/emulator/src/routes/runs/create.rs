@@ -141,6 +141,7 @@ pub(super) fn create_run(s: &Shared, nr: NewRun<'_>, token: Option<String>) -> A
             job_clusters: nr.job_clusters,
             skipped,
             trigger: "ONE_TIME",
+            idempotency_key: idem_key.clone(),
         },
     );
     drop(runs);
@@ -148,5 +149,7 @@ pub(super) fn create_run(s: &Shared, nr: NewRun<'_>, token: Option<String>) -> A
     if let (Some(map), Some(k)) = (idem.as_mut(), idem_key) {
         map.insert(k, run_id);
     }
+    drop(idem);
+    crate::history::evict_finished(s, now);
     Ok(run_id)
 }

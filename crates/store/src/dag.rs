@@ -108,6 +108,16 @@ pub struct DispatcherInfo {
     pub heartbeat_at: i64,
 }
 
+fn dispatcher_from_row(r: &impl RowExt) -> Result<DispatcherInfo> {
+    Ok(DispatcherInfo {
+        id: r.text("id")?,
+        host: r.text("host")?,
+        pid: r.int("pid")?,
+        started_at: r.int("started_at")?,
+        heartbeat_at: r.int("heartbeat_at")?,
+    })
+}
+
 macro_rules! history {
     ($conn:expr, $entity:expr, $id:expr, $at:expr, $status:expr, $message:expr) => {
         sqlx::query(
@@ -607,14 +617,7 @@ impl Store {
                 .fetch_all(&mut **c)
                 .await
                 .db()?;
-            rows.iter()
-                .map(|r| Ok(DispatcherInfo {
-                    id: r.text("id")?,
-                    host: r.text("host")?,
-                    pid: r.int("pid")?,
-                    started_at: r.int("started_at")?,
-                    heartbeat_at: r.int("heartbeat_at")?,
-                }))
+            rows.iter().map(dispatcher_from_row)
                 .collect::<Result<Vec<_>>>()?
         });
         if let Some(other) = live.into_iter().next() {
@@ -659,14 +662,7 @@ impl Store {
                 .fetch_all(p)
                 .await
                 .db()?;
-            rows.iter()
-                .map(|r| Ok(DispatcherInfo {
-                    id: r.text("id")?,
-                    host: r.text("host")?,
-                    pid: r.int("pid")?,
-                    started_at: r.int("started_at")?,
-                    heartbeat_at: r.int("heartbeat_at")?,
-                }))
+            rows.iter().map(dispatcher_from_row)
                 .collect()
         })
     }

@@ -238,30 +238,8 @@ pub async fn dispatcher(db: Option<String>, args: DispatcherArgs) -> anyhow::Res
         "dispatcher {} running; Ctrl-C or SIGTERM drains and stops it",
         d.id()
     );
-    d.run_until(shutdown_signal()).await?;
+    d.run_until(super::shutdown_signal()).await?;
     eprintln!("dispatcher {} stopped", d.id());
     engine.close().await;
     Ok(ExitCode::SUCCESS)
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

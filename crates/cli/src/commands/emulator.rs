@@ -130,30 +130,8 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
             demo.continuous_pipeline_id
         );
     }
-    wait_for_signal().await;
+    super::shutdown_signal().await;
     handle.shutdown().await;
     drop(demo_dir);
     Ok(ExitCode::SUCCESS)
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

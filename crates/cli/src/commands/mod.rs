@@ -224,3 +224,27 @@ pub fn parse_assignment(flag: &str, raw: &str) -> anyhow::Result<(String, String
         )),
     }
 }
+
+/// Resolves on Ctrl-C or (on Unix) SIGTERM: how foreground services (`emulator`,
+/// `dispatcher`) learn to stop cleanly.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -351,3 +351,51 @@ e2e!(
         d.stop().await.expect("stop");
     }
 );
+
+e2e!(waiting_work_is_released_by_priority_then_fifo, |env| {
+    notebook(&env, "/Shared/one_at_a_time", "duration=2s").await;
+    let file = "limits:\n  single: 1\ntasks:\n  - name: low\n    job: /Shared/one_at_a_time\n    limits: [single]\n  - name: high\n    job: /Shared/one_at_a_time\n    limits: [single]\n    priority: 10\n";
+    env.engine
+        .apply_tasks("t.yaml", file, APPLY)
+        .await
+        .expect("apply");
+    // Queued in this order before any dispatcher runs: low, low, high, low.
+    let mut order = Vec::new();
+    for task in ["low", "low", "high", "low"] {
+        let dag = env
+            .engine
+            .start_dag_run(task, &[], "manual", None)
+            .await
+            .expect("start");
+        order.push((task, dag.id));
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let d = env.engine.dispatcher(fast()).await.expect("dispatcher");
+    for (_, id) in &order {
+        tokio::time::timeout(Duration::from_secs(60), d.run_dag(id))
+            .await
+            .expect("ends")
+            .expect("run");
+    }
+    d.stop().await.expect("stop");
+    let mut started = Vec::new();
+    for (task, id) in &order {
+        let v = env.engine.get_dag_run(id).await.expect("view");
+        assert_eq!(v.status, DagRunStatus::Success);
+        started.push((v.tasks[0].attempts[0].started_at, *task, id.clone()));
+    }
+    started.sort();
+    let tasks: Vec<&str> = started.iter().map(|(_, t, _)| *t).collect();
+    assert_eq!(tasks, vec!["high", "low", "low", "low"], "priority first");
+    let lows: Vec<&String> = started
+        .iter()
+        .filter(|(_, t, _)| *t == "low")
+        .map(|(_, _, id)| id)
+        .collect();
+    let queued_lows: Vec<&String> = order
+        .iter()
+        .filter(|(t, _)| *t == "low")
+        .map(|(_, id)| id)
+        .collect();
+    assert_eq!(lows, queued_lows, "then FIFO");
+});

@@ -399,3 +399,45 @@ e2e!(waiting_work_is_released_by_priority_then_fifo, |env| {
         .collect();
     assert_eq!(lows, queued_lows, "then FIFO");
 });
+
+e2e!(
+    every_task_reaches_its_true_status_under_503s_and_429s,
+    |env| {
+        notebook(&env, "/Shared/under_fire", "duration=2s").await;
+        let mut file = String::from("tasks:\n  - name: root\n    job: /Shared/under_fire\n");
+        for i in 0..10 {
+            file.push_str(&format!(
+                "  - name: leaf{i}\n    job: /Shared/under_fire\n    after: [root]\n"
+            ));
+        }
+        file.push_str("  - name: broken\n    job: /Shared/behaviour/failed\n    after: [root]\n");
+        env.engine
+            .apply_tasks("t.yaml", &file, APPLY)
+            .await
+            .expect("apply");
+        let before = env.emu.stats().runs_created;
+        env.emu.set_faults(polysync_emulator::FaultConfig {
+            error_rate: 0.1,
+            rate_limits: std::collections::BTreeMap::from([("*".to_owned(), 40.0)]),
+            ..polysync_emulator::FaultConfig::default()
+        });
+        let view = run_task(&env, "root").await;
+        env.emu
+            .set_faults(polysync_emulator::FaultConfig::default());
+        for t in &view.tasks {
+            let want = if t.task == "broken" {
+                TaskRunStatus::Failed
+            } else {
+                TaskRunStatus::Success
+            };
+            assert_eq!(t.status, want, "{t:?}");
+            assert_eq!(t.attempts.len(), 1, "no spurious retry: {t:?}");
+        }
+        assert_eq!(view.status, DagRunStatus::Failed);
+        assert_eq!(
+            env.emu.stats().runs_created - before,
+            12,
+            "one Databricks run per attempt"
+        );
+    }
+);

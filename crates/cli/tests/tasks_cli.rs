@@ -351,3 +351,93 @@ async fn a_killed_dispatcher_loses_nothing() {
     })
     .await;
 }
+
+/// Three dispatchers share the work on PostgreSQL; one is SIGKILLed mid-way. Every task ends
+/// Success, no Databricks run is duplicated, and the limit held across processes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_dispatchers_on_postgres_one_killed() {
+    let Ok(admin) = std::env::var(polysync_testkit::DATABASE_URL_VAR) else {
+        eprintln!("skipped: {} is not set", polysync_testkit::DATABASE_URL_VAR);
+        return;
+    };
+    let db = TestDb::postgres(admin.trim()).await;
+    let (emu, _ws) = imported(db.url()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut file =
+        String::from("limits:\n  pool: 4\ntasks:\n  - name: root\n    job: /Tests/quick\n");
+    for i in 0..24 {
+        file.push_str(&format!(
+            "  - name: leaf{i}\n    job: /Tests/medium\n    after: [root]\n    limits: [pool]\n"
+        ));
+    }
+    let path = write(&dir, "tasks.yaml", &file);
+    run(db.url(), &["tasks", "apply", &path]).await.ok();
+    let started = run(db.url(), &["tasks", "run", "root", "--json"])
+        .await
+        .ok()
+        .json();
+    let id = started["id"].as_str().expect("id").to_owned();
+    let fast = [
+        "--lease",
+        "2s",
+        "--heartbeat",
+        "300ms",
+        "--track-interval",
+        "100ms",
+    ];
+    let mut dispatchers: Vec<_> = (0..3)
+        .map(|_| {
+            cli(db.url(), &[&["dispatcher"][..], &fast[..]].concat())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    // Kill one once a few leaves have ended.
+    for _ in 0..600 {
+        let v = run(db.url(), &["dag-runs", "show", &id, "--json"])
+            .await
+            .ok()
+            .json();
+        let ended = v["tasks"]
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .filter(|t| t["status"] == "Success")
+            .count();
+        if ended >= 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    dispatchers[0].kill().expect("kill -9");
+    let _ = dispatchers[0].wait();
+    let mut end = Value::Null;
+    for _ in 0..1_500 {
+        let v = run(db.url(), &["dag-runs", "show", &id, "--json"])
+            .await
+            .ok()
+            .json();
+        if v["status"] != "Running" {
+            end = v;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for d in dispatchers.iter_mut().skip(1) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &d.id().to_string()])
+            .status();
+        let _ = d.wait();
+    }
+    assert_eq!(end["status"], "Success", "{end}");
+    assert_eq!(emu.stats().runs_created, 25, "no duplicate Databricks run");
+    assert!(
+        emu.stats().max_concurrent_task_runs <= 4,
+        "the limit held across three dispatchers: {:?}",
+        emu.stats()
+    );
+    emu.shutdown().await;
+    db.cleanup().await;
+}

@@ -128,6 +128,36 @@ fn redact(location: &str) -> String {
     }
 }
 
+/// How long opening a SQLite file keeps retrying while other processes
+/// hold it during their own first open.
+const SQLITE_OPEN_PATIENCE: Duration = Duration::from_secs(15);
+
+/// Connects to a SQLite file. Setting WAL mode on a brand-new file needs an
+/// exclusive lock for which SQLite does not call the busy handler, so two
+/// processes creating the same file at once could fail at once with
+/// "database is locked": that case is retried (briefly, with backoff)
+/// instead of failing the command.
+async fn connect_sqlite(opts: SqliteConnectOptions) -> std::result::Result<SqlitePool, sqlx::Error> {
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(10);
+    loop {
+        let attempt = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts.clone())
+            .await;
+        match attempt {
+            Err(sqlx::Error::Database(db))
+                if matches!(db.code().as_deref(), Some("5" | "6" | "517"))
+                    && started.elapsed() < SQLITE_OPEN_PATIENCE =>
+            {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(250));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) and migrates the database at `location`:
     /// a `postgres://` / `postgresql://` URL, a `sqlite:` URL, or a file
@@ -180,12 +210,7 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
-            let pool = SqlitePoolOptions::new()
-                .max_connections(4)
-                .connect_with(opts)
-                .await
-                .map_err(driver)?;
-            Db::Sqlite(pool)
+            Db::Sqlite(connect_sqlite(opts).await.map_err(driver)?)
         };
         let store = Store { db };
         store.migrate().await?;

@@ -137,7 +137,9 @@ const SQLITE_OPEN_PATIENCE: Duration = Duration::from_secs(15);
 /// processes creating the same file at once could fail at once with
 /// "database is locked": that case is retried (briefly, with backoff)
 /// instead of failing the command.
-async fn connect_sqlite(opts: SqliteConnectOptions) -> std::result::Result<SqlitePool, sqlx::Error> {
+async fn connect_sqlite(
+    opts: SqliteConnectOptions,
+) -> std::result::Result<SqlitePool, sqlx::Error> {
     let started = std::time::Instant::now();
     let mut pause = Duration::from_millis(10);
     loop {

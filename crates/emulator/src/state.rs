@@ -296,6 +296,10 @@ pub struct Stats {
     pub total_requests: u64,
     /// Highest number of simultaneously active task runs seen so far.
     pub max_concurrent_task_runs: i64,
+    /// The same high-water mark per job: `job <id>` for run-now runs, `run <run_name>` for
+    /// one-time submits (Polysync names those after the job), so a test can check that a
+    /// per-job limit held.
+    pub max_concurrent_task_runs_by_job: BTreeMap<String, i64>,
     /// Task runs active now.
     pub active_task_runs: i64,
     /// Job runs not yet terminal now.
@@ -413,6 +417,29 @@ pub struct AppState {
     pub clusters: RwLock<BTreeMap<String, Cluster>>,
     /// Runs started per notebook path, for the `fail_first=N` directive.
     pub notebook_starts: Mutex<HashMap<String, u32>>,
+    /// Active-task-run accounting per job (see [`job_key`]).
+    pub concurrency_by_job: Mutex<HashMap<String, Concurrency>>,
+}
+
+/// The key a run's concurrency is counted under per job: its job for run-now runs, its run
+/// name for one-time submits (each of which gets a job id of its own).
+pub fn job_key(run_type: &str, job_id: i64, run_name: &str) -> String {
+    if run_type == "JOB_RUN" {
+        format!("job {job_id}")
+    } else {
+        format!("run {run_name}")
+    }
+}
+
+impl AppState {
+    /// Adds (`sign` = 1) or removes (-1) a task run's active interval, overall and per job.
+    pub fn count_task_run(&self, key: &str, start: i64, end: i64, sign: i64) {
+        lock(&self.concurrency).add(start, end, sign);
+        lock(&self.concurrency_by_job)
+            .entry(key.to_owned())
+            .or_default()
+            .add(start, end, sign);
+    }
 }
 
 impl AppState {
@@ -468,6 +495,7 @@ impl AppState {
             pipelines: RwLock::new(BTreeMap::new()),
             clusters: RwLock::new(BTreeMap::new()),
             notebook_starts: Mutex::new(HashMap::new()),
+            concurrency_by_job: Mutex::new(HashMap::new()),
             url: OnceLock::new(),
             config,
         }
@@ -553,10 +581,15 @@ impl AppState {
             .values()
             .filter(|run| run.end() > now)
             .count();
+        let by_job = lock(&self.concurrency_by_job)
+            .iter()
+            .map(|(k, c)| (k.clone(), c.at(now).1))
+            .collect();
         Stats {
             total_requests: requests.values().sum(),
             requests,
             max_concurrent_task_runs: max,
+            max_concurrent_task_runs_by_job: by_job,
             active_task_runs,
             active_runs,
             runs_created: self.runs_created.load(Ordering::Relaxed),

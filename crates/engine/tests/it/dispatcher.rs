@@ -227,10 +227,17 @@ e2e!(a_limit_is_never_exceeded_under_load, |env| {
         );
     }
     assert_eq!(max_held, 2, "the limit was used, never exceeded");
+    let stats = env.emu.stats();
     assert!(
-        env.emu.stats().max_concurrent_task_runs <= 2,
-        "the emulator saw at most 2 at once: {:?}",
-        env.emu.stats()
+        stats.max_concurrent_task_runs <= 2,
+        "the emulator saw at most 2 at once: {stats:?}"
+    );
+    assert_eq!(
+        stats
+            .max_concurrent_task_runs_by_job
+            .get("run /Shared/limited"),
+        Some(&2),
+        "per job too: {stats:?}"
     );
 });
 

@@ -2,7 +2,7 @@
 
 use super::queue::{max_concurrent_runs, release_queue};
 use crate::lifecycle::{Cut, plan};
-use crate::state::{AppState, lock, read_lock, write_lock};
+use crate::state::{AppState, read_lock, write_lock};
 
 /// Cancel a run at `now` (no-op when already terminal).
 pub(super) fn cancel_run(s: &AppState, run_id: i64, now: i64) {
@@ -37,12 +37,10 @@ pub(super) fn cancel_run(s: &AppState, run_id: i64, now: i64) {
     run.cut = Some(cut);
     let base = run.base();
     plan(&mut run.tasks, base, term, Some(cut));
-    {
-        let mut c = lock(&s.concurrency);
-        for (t, (a, b)) in run.tasks.iter().zip(old) {
-            c.add(a, b, -1);
-            c.add(t.plan.start, t.plan.end, 1);
-        }
+    let key = crate::state::job_key(run.run_type, run.job_id, &run.run_name);
+    for (t, (a, b)) in run.tasks.iter().zip(old) {
+        s.count_task_run(&key, a, b, -1);
+        s.count_task_run(&key, t.plan.start, t.plan.end, 1);
     }
     if let (Some(job_id), Some(max)) = (job_id, limit) {
         release_queue(s, &mut runs, job_id, max, now);

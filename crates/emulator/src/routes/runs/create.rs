@@ -105,13 +105,11 @@ pub(super) fn create_run(s: &Shared, nr: NewRun<'_>, token: Option<String>) -> A
             nr.timeout_s * 1000,
         )
     };
-    {
-        let mut c = lock(&s.concurrency);
-        for t in &task_runs {
-            c.add(t.plan.start, t.plan.end, 1);
-        }
-        c.compact(now);
+    let key = crate::state::job_key(nr.run_type, job_id, &nr.run_name);
+    for t in &task_runs {
+        s.count_task_run(&key, t.plan.start, t.plan.end, 1);
     }
+    lock(&s.concurrency).compact(now);
     {
         let mut idx = write_lock(&s.task_index);
         for (i, t) in task_runs.iter().enumerate() {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::lifecycle::{Cut, TaskRun, plan};
-use crate::state::{AppState, Job, Run, lock, read_lock};
+use crate::state::{AppState, Job, Run, read_lock};
 
 /// `settings.max_concurrent_runs` (default 1, as on Databricks).
 pub(super) fn max_concurrent_runs(settings: &Value) -> usize {
@@ -156,10 +156,10 @@ pub(super) fn release_queue(
             .collect();
         run.queued_until = Some(start);
         run.cut = plan_with_timeout(&mut run.tasks, start, term, run.timeout_ms);
-        let mut c = lock(&s.concurrency);
+        let key = crate::state::job_key(run.run_type, run.job_id, &run.run_name);
         for (t, (a, b)) in run.tasks.iter().zip(old) {
-            c.add(a, b, -1);
-            c.add(t.plan.start, t.plan.end, 1);
+            s.count_task_run(&key, a, b, -1);
+            s.count_task_run(&key, t.plan.start, t.plan.end, 1);
         }
     }
 }

@@ -1,0 +1,311 @@
+//! Dispatcher benchmarks against the emulator, side by side with baselines that do what the
+//! peers do, in one run:
+//!
+//! 1. **Requests per run** for N concurrent runs lasting S seconds of real time, status known
+//!    within 5 s, the emulator enforcing Databricks' published rate limits: Polysync's
+//!    dispatcher (one batched listing per platform per 5 s round) vs per-run `runs/get` every
+//!    5 s (AppKit) vs the SDK waiter's 1→10 s backoff. Every endpoint is counted by the
+//!    emulator; 429s are reported.
+//! 2. **Throughput**: M zero-duration notebook tasks, submit → terminal status, on SQLite (and
+//!    PostgreSQL when `POLYSYNC_TEST_DATABASE_URL` is set), vs M concurrent `start_run` +
+//!    `wait_run` loops (one poll loop per run) on the same store.
+//!
+//! `cargo bench -p polysync-engine --bench dispatcher` — knobs (environment):
+//! `BENCH_RUNS` (N, default 300), `BENCH_SECONDS` (S, default 20), `BENCH_TASKS` (M, default
+//! 1000). The full sizes: `BENCH_RUNS=2000 BENCH_SECONDS=60 BENCH_TASKS=10000`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use polysync_databricks::{Config, DatabricksClient, Idempotency, Method};
+use polysync_emulator::{EmulatorHandle, FaultConfig};
+use polysync_engine::{
+    ApplyMode, Auth, DispatcherOptions, Engine, NoProgress, Platform, WaitOptions,
+};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "bench-token";
+const TOKEN_VAR: &str = "POLYSYNC_BENCH_TOKEN";
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+async fn emulator(notebook: &str, faults: FaultConfig) -> (EmulatorHandle, tempfile::TempDir) {
+    let dir = polysync_testkit::write_files(&[("Bench/work.py", notebook)]);
+    let emu = polysync_testkit::start_emulator(TOKEN, |c| {
+        c.workspace_dir = Some(dir.path().to_path_buf());
+        c.time_scale = 1.0;
+        c.faults = faults;
+        c.durations.pending_warm_ms = 0;
+        c.durations.terminating_ms = 0;
+    })
+    .await;
+    (emu, dir)
+}
+
+fn client(emu: &EmulatorHandle) -> DatabricksClient {
+    DatabricksClient::new(
+        Config::builder()
+            .host(emu.url())
+            .token(TOKEN.to_owned())
+            .build()
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+async fn engine_on(url: &str, emu: &EmulatorHandle) -> Engine {
+    let engine = Engine::open(url)
+        .await
+        .unwrap()
+        .with_env(Arc::new(|k: &str| {
+            (k == TOKEN_VAR).then(|| TOKEN.to_owned())
+        }));
+    let mut p = Platform::new(
+        "bench",
+        emu.url(),
+        Auth::TokenEnv {
+            var: TOKEN_VAR.into(),
+        },
+    );
+    p.default_notebook_path = "/Bench".into();
+    engine.add_platform(p).await.unwrap();
+    engine.import("bench", &NoProgress).await.unwrap();
+    engine
+        .apply_tasks(
+            "bench.yaml",
+            "tasks:\n  - name: work\n    job: /Bench/work\n",
+            ApplyMode::default(),
+        )
+        .await
+        .unwrap();
+    engine
+}
+
+/// Requests and 429s the emulator counted since `before`.
+fn counted(emu: &EmulatorHandle, before: u64) -> (u64, u64) {
+    let stats = emu.stats();
+    let throttled = emu.requests().iter().filter(|r| r.status == 429).count() as u64;
+    (stats.total_requests - before, throttled)
+}
+
+async fn dispatcher_requests(n: usize, secs: u64) -> (f64, u64) {
+    let (emu, _dir) = emulator(
+        &format!("# Databricks notebook source\n# emulator: duration={secs}s\nprint(1)\n"),
+        FaultConfig::databricks_profile(),
+    )
+    .await;
+    let db = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", db.path().join("bench.db").display());
+    let engine = engine_on(&url, &emu).await;
+    let before = emu.stats().total_requests;
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        ids.push(
+            engine
+                .start_dag_run("work", &[], "manual", None)
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let d = engine
+        .dispatcher(DispatcherOptions {
+            track_interval: Duration::from_secs(5),
+            max_claim: 1_000,
+            ..DispatcherOptions::default()
+        })
+        .await
+        .unwrap();
+    for id in &ids {
+        d.run_dag(id).await.unwrap();
+    }
+    d.stop().await.unwrap();
+    let (requests, throttled) = counted(&emu, before);
+    emu.shutdown().await;
+    (requests as f64 / n as f64, throttled)
+}
+
+async fn submit(c: &DatabricksClient, i: usize) -> i64 {
+    let v: Value = c
+        .request(
+            Method::POST,
+            "/api/2.1/jobs/runs/submit",
+            &[],
+            Some(&json!({
+                "run_name": "/Bench/work",
+                "idempotency_token": format!("baseline-{i}"),
+                "tasks": [{"task_key": "t", "notebook_task": {"notebook_path": "/Bench/work"}}]
+            })),
+            Idempotency::Idempotent,
+        )
+        .await
+        .unwrap();
+    v["run_id"].as_i64().unwrap()
+}
+
+async fn terminal(c: &DatabricksClient, id: i64) -> bool {
+    let v: Value = c
+        .request::<Value, Value>(
+            Method::GET,
+            "/api/2.1/jobs/runs/get",
+            &[("run_id", id.to_string())],
+            None,
+            Idempotency::Idempotent,
+        )
+        .await
+        .unwrap();
+    matches!(
+        v["state"]["life_cycle_state"].as_str(),
+        Some("TERMINATED" | "INTERNAL_ERROR" | "SKIPPED")
+    )
+}
+
+/// One poll loop per run: a fixed interval (AppKit) or the SDK waiter's 1→10 s backoff.
+async fn polling_requests(n: usize, secs: u64, backoff: bool) -> (f64, u64) {
+    let (emu, _dir) = emulator(
+        &format!("# Databricks notebook source\n# emulator: duration={secs}s\nprint(1)\n"),
+        FaultConfig::databricks_profile(),
+    )
+    .await;
+    let c = client(&emu);
+    let before = emu.stats().total_requests;
+    let mut loops = Vec::new();
+    for i in 0..n {
+        let c = c.clone();
+        loops.push(tokio::spawn(async move {
+            let id = submit(&c, i).await;
+            let mut wait = if backoff { 1 } else { 5 };
+            loop {
+                if terminal(&c, id).await {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_secs(wait)).await;
+                if backoff {
+                    wait = (wait + 1).min(10);
+                }
+            }
+        }));
+    }
+    for l in loops {
+        l.await.unwrap();
+    }
+    let (requests, throttled) = counted(&emu, before);
+    emu.shutdown().await;
+    (requests as f64 / n as f64, throttled)
+}
+
+async fn throughput(url: &str, m: usize) -> (f64, f64) {
+    let quick = "# Databricks notebook source\n# emulator: duration=0s\nprint(1)\n";
+    // Dispatcher.
+    let (emu, _dir) = emulator(quick, FaultConfig::default()).await;
+    let engine = engine_on(url, &emu).await;
+    let started = Instant::now();
+    let mut ids = Vec::new();
+    for _ in 0..m {
+        ids.push(
+            engine
+                .start_dag_run("work", &[], "manual", None)
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let d = engine
+        .dispatcher(DispatcherOptions {
+            idle_tick: Duration::from_millis(5),
+            track_interval: Duration::from_millis(50),
+            max_claim: 1_000,
+            ..DispatcherOptions::default()
+        })
+        .await
+        .unwrap();
+    for id in &ids {
+        d.run_dag(id).await.unwrap();
+    }
+    d.stop().await.unwrap();
+    let dispatched = m as f64 / started.elapsed().as_secs_f64();
+    emu.shutdown().await;
+    // Baseline: one start + poll loop per run, all at once, on the same store.
+    let (emu, _dir) = emulator(quick, FaultConfig::default()).await;
+    let mut p = Platform::new(
+        "bench2",
+        emu.url(),
+        Auth::TokenEnv {
+            var: TOKEN_VAR.into(),
+        },
+    );
+    p.default_notebook_path = "/Bench".into();
+    engine.add_platform(p).await.unwrap();
+    engine.import("bench2", &NoProgress).await.unwrap();
+    let started = Instant::now();
+    let mut loops = Vec::new();
+    for _ in 0..m {
+        let e = engine.clone();
+        loops.push(tokio::spawn(async move {
+            let run = e.start_run("bench2:/Bench/work", &[]).await.unwrap();
+            e.wait_run(
+                &run.id,
+                WaitOptions {
+                    poll_interval: Duration::from_millis(50),
+                    timeout: None,
+                },
+                &mut |_| {},
+            )
+            .await
+            .unwrap();
+        }));
+    }
+    for l in loops {
+        l.await.unwrap();
+    }
+    let polled = m as f64 / started.elapsed().as_secs_f64();
+    emu.shutdown().await;
+    engine.close().await;
+    (dispatched, polled)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let n = env_usize("BENCH_RUNS", 300);
+    let secs = env_usize("BENCH_SECONDS", 20) as u64;
+    let m = env_usize("BENCH_TASKS", 1_000);
+    println!(
+        "== 1. requests per run: {n} concurrent runs of {secs} s, status within 5 s, published rate limits"
+    );
+    let (ours, ours_429) = dispatcher_requests(n, secs).await;
+    let (appkit, appkit_429) = polling_requests(n, secs, false).await;
+    let (sdk, sdk_429) = polling_requests(n, secs, true).await;
+    println!("   polysync dispatcher     {ours:>6.2} requests/run  ({ours_429} x 429)");
+    println!(
+        "   per-run 5 s polling     {appkit:>6.2} requests/run  ({appkit_429} x 429)  = {:.1}x polysync",
+        appkit / ours
+    );
+    println!(
+        "   SDK waiter 1→10 s       {sdk:>6.2} requests/run  ({sdk_429} x 429)  = {:.1}x polysync",
+        sdk / ours
+    );
+    println!("== 2. throughput: {m} zero-duration notebook tasks, submit → terminal");
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite:{}", dir.path().join("tp.db").display());
+    let (d, p) = throughput(&sqlite, m).await;
+    println!(
+        "   SQLite      dispatcher {d:>7.0} tasks/s   per-run start+poll {p:>7.0} runs/s   ratio {:.2}",
+        d / p
+    );
+    if let Ok(admin) = std::env::var(polysync_testkit::DATABASE_URL_VAR) {
+        let pg = polysync_testkit::TestDb::postgres(admin.trim()).await;
+        let (d, p) = throughput(pg.url(), m).await;
+        println!(
+            "   PostgreSQL  dispatcher {d:>7.0} tasks/s   per-run start+poll {p:>7.0} runs/s   ratio {:.2}",
+            d / p
+        );
+        pg.cleanup().await;
+    }
+}

@@ -248,6 +248,70 @@ async fn a_background_dispatcher_runs_what_tasks_run_enqueues() {
     emu.shutdown().await;
 }
 
+/// A root task and `leaves` tasks of `/Tests/medium` after it (each taking a slot of `pool`
+/// when `pool` is given), applied; returns the started DAG run's id.
+async fn fan_out(db: &str, dir: &tempfile::TempDir, leaves: usize, pool: Option<u32>) -> String {
+    let mut file = String::new();
+    if let Some(cap) = pool {
+        file.push_str(&format!("limits:\n  pool: {cap}\n"));
+    }
+    file.push_str("tasks:\n  - name: root\n    job: /Tests/quick\n");
+    for i in 0..leaves {
+        file.push_str(&format!(
+            "  - name: leaf{i}\n    job: /Tests/medium\n    after: [root]\n"
+        ));
+        if pool.is_some() {
+            file.push_str("    limits: [pool]\n");
+        }
+    }
+    let path = write(dir, "tasks.yaml", &file);
+    run(db, &["tasks", "apply", &path]).await.ok();
+    let started = run(db, &["tasks", "run", "root", "--json"])
+        .await
+        .ok()
+        .json();
+    started["id"].as_str().expect("id").to_owned()
+}
+
+/// `polysync dispatcher` with short leases and heartbeats, so a dead one is replaced quickly.
+fn quick_dispatcher(db: &str) -> std::process::Command {
+    let mut cmd = cli(
+        db,
+        &[
+            "dispatcher",
+            "--lease",
+            "2s",
+            "--heartbeat",
+            "300ms",
+            "--track-interval",
+            "100ms",
+        ],
+    );
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    cmd
+}
+
+/// Polls `dag-runs show` until `done` says so; returns the last view (Null on time-out).
+async fn wait_dag(db: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..1_500 {
+        let v = run(db, &["dag-runs", "show", id, "--json"])
+            .await
+            .ok()
+            .json();
+        if done(&v) {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    Value::Null
+}
+
+fn count_status(view: &Value, status: &str) -> usize {
+    view["tasks"]
+        .as_array()
+        .map_or(0, |ts| ts.iter().filter(|t| t["status"] == status).count())
+}
+
 /// A dispatcher SIGKILLed while 30 attempts are in flight, then another started: every task
 /// run reaches its true end and the emulator saw exactly one Databricks run per attempt.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -255,59 +319,16 @@ async fn a_killed_dispatcher_loses_nothing() {
     polysync_testkit::each_backend("killed_dispatcher", async |db: &TestDb| {
         let (emu, _ws) = imported(db.url()).await;
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut file = String::from("tasks:\n  - name: root\n    job: /Tests/quick\n");
-        for i in 0..30 {
-            file.push_str(&format!(
-                "  - name: leaf{i}\n    job: /Tests/medium\n    after: [root]\n"
-            ));
-        }
-        let path = write(&dir, "tasks.yaml", &file);
-        run(db.url(), &["tasks", "apply", &path]).await.ok();
-        let started = run(db.url(), &["tasks", "run", "root", "--json"])
-            .await
-            .ok()
-            .json();
-        let id = started["id"].as_str().expect("id").to_owned();
-        let fast = [
-            "--lease",
-            "2s",
-            "--heartbeat",
-            "300ms",
-            "--track-interval",
-            "100ms",
-        ];
-        let mut first = cli(db.url(), &[&["dispatcher"][..], &fast[..]].concat())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
+        let id = fan_out(db.url(), &dir, 30, None).await;
+        let mut first = quick_dispatcher(db.url()).spawn().expect("spawn");
         // Kill it once most leaves are running in Databricks.
-        for _ in 0..600 {
-            let v = run(db.url(), &["dag-runs", "show", &id, "--json"])
-                .await
-                .ok()
-                .json();
-            let running = v["tasks"]
-                .as_array()
-                .expect("tasks")
-                .iter()
-                .filter(|t| t["status"] == "Running")
-                .count();
-            if running >= 20 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_dag(db.url(), &id, |v| count_status(v, "Running") >= 20).await;
         first.kill().expect("kill -9");
         let _ = first.wait();
         // What a supervisor does: restart it. On SQLite the dead one's heartbeat must go stale
         // first (a live one would be refused), so retry until one stays up.
         let mut second = loop {
-            let mut child = cli(db.url(), &[&["dispatcher"][..], &fast[..]].concat())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn");
+            let mut child = quick_dispatcher(db.url()).spawn().expect("spawn");
             tokio::time::sleep(Duration::from_millis(400)).await;
             match child.try_wait().expect("try_wait") {
                 None => break child,
@@ -318,18 +339,7 @@ async fn a_killed_dispatcher_loses_nothing() {
                 ),
             }
         };
-        let mut end = Value::Null;
-        for _ in 0..1_500 {
-            let v = run(db.url(), &["dag-runs", "show", &id, "--json"])
-                .await
-                .ok()
-                .json();
-            if v["status"] != "Running" {
-                end = v;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let end = wait_dag(db.url(), &id, |v| v["status"] != "Running").await;
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &second.id().to_string()])
             .status();
@@ -363,68 +373,15 @@ async fn three_dispatchers_on_postgres_one_killed() {
     let db = TestDb::postgres(admin.trim()).await;
     let (emu, _ws) = imported(db.url()).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut file =
-        String::from("limits:\n  pool: 4\ntasks:\n  - name: root\n    job: /Tests/quick\n");
-    for i in 0..24 {
-        file.push_str(&format!(
-            "  - name: leaf{i}\n    job: /Tests/medium\n    after: [root]\n    limits: [pool]\n"
-        ));
-    }
-    let path = write(&dir, "tasks.yaml", &file);
-    run(db.url(), &["tasks", "apply", &path]).await.ok();
-    let started = run(db.url(), &["tasks", "run", "root", "--json"])
-        .await
-        .ok()
-        .json();
-    let id = started["id"].as_str().expect("id").to_owned();
-    let fast = [
-        "--lease",
-        "2s",
-        "--heartbeat",
-        "300ms",
-        "--track-interval",
-        "100ms",
-    ];
+    let id = fan_out(db.url(), &dir, 24, Some(4)).await;
     let mut dispatchers: Vec<_> = (0..3)
-        .map(|_| {
-            cli(db.url(), &[&["dispatcher"][..], &fast[..]].concat())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn")
-        })
+        .map(|_| quick_dispatcher(db.url()).spawn().expect("spawn"))
         .collect();
     // Kill one once a few leaves have ended.
-    for _ in 0..600 {
-        let v = run(db.url(), &["dag-runs", "show", &id, "--json"])
-            .await
-            .ok()
-            .json();
-        let ended = v["tasks"]
-            .as_array()
-            .expect("tasks")
-            .iter()
-            .filter(|t| t["status"] == "Success")
-            .count();
-        if ended >= 6 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_dag(db.url(), &id, |v| count_status(v, "Success") >= 6).await;
     dispatchers[0].kill().expect("kill -9");
     let _ = dispatchers[0].wait();
-    let mut end = Value::Null;
-    for _ in 0..1_500 {
-        let v = run(db.url(), &["dag-runs", "show", &id, "--json"])
-            .await
-            .ok()
-            .json();
-        if v["status"] != "Running" {
-            end = v;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let end = wait_dag(db.url(), &id, |v| v["status"] != "Running").await;
     for d in dispatchers.iter_mut().skip(1) {
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &d.id().to_string()])

@@ -170,7 +170,7 @@ pub enum Readiness {
 }
 
 /// Whether an ended upstream status meets a condition.
-fn meets(on: Condition, upstream: TaskRunStatus) -> bool {
+pub fn meets(on: Condition, upstream: TaskRunStatus) -> bool {
     match on {
         Condition::Done => true,
         Condition::Success => upstream == TaskRunStatus::Success,

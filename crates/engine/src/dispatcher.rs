@@ -618,13 +618,7 @@ fn skip_reason(task: &Task, statuses: &BTreeMap<String, TaskRunStatus>) -> Strin
         .iter()
         .find_map(|d| {
             let s = statuses.get(&d.task)?;
-            let met = match d.on {
-                polysync_core::Condition::Done => true,
-                polysync_core::Condition::Success => *s == TaskRunStatus::Success,
-                polysync_core::Condition::Failure => {
-                    matches!(s, TaskRunStatus::Failed | TaskRunStatus::TimedOut)
-                }
-            };
+            let met = polysync_core::dag::meets(d.on, *s);
             (!met).then(|| format!("skipped: {} ended {s}, this task runs on {}", d.task, d.on))
         })
         .unwrap_or_else(|| "skipped: its conditions can no longer be met".into())

@@ -23,6 +23,15 @@ const TR_COLUMNS: &str = "id, dag_run_id, task, definition, params, limit_keys, 
 /// limit accounting of a claim must see every other claim's slots.
 const CLAIM_LOCK: i64 = 0x7073_796e_6363_6c6d;
 
+/// Slots held per limit key.
+const HELD_SLOTS: &str = "SELECT limit_key, COUNT(*) AS n FROM limit_slots GROUP BY limit_key";
+
+fn held_from_rows(rows: &[impl RowExt]) -> Result<BTreeMap<String, i64>> {
+    rows.iter()
+        .map(|r| Ok((r.text("limit_key")?, r.int("n")?)))
+        .collect()
+}
+
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::internal(e.to_string()))
 }
@@ -150,29 +159,14 @@ impl Tx {
 
     /// One task run, locked for the rest of the transaction on PostgreSQL.
     pub async fn find_task_run(&mut self, id: &str) -> Result<Option<TaskRun>> {
-        let row = match &mut self.inner {
-            TxInner::Sqlite(c) => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {TR_COLUMNS} FROM task_runs WHERE id = $1"
-            )))
-            .bind(id)
-            .fetch_optional(&mut **c)
-            .await
-            .db()?
-            .as_ref()
-            .map(task_run_from_row)
-            .transpose()?,
-            TxInner::Postgres(c) => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {TR_COLUMNS} FROM task_runs WHERE id = $1 FOR UPDATE"
-            )))
-            .bind(id)
-            .fetch_optional(&mut **c)
-            .await
-            .db()?
-            .as_ref()
-            .map(task_run_from_row)
-            .transpose()?,
-        };
-        Ok(row)
+        let sql = format!(
+            "SELECT {TR_COLUMNS} FROM task_runs WHERE id = $1{}",
+            self.row_lock()
+        );
+        on_tx!(self, c => {
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut **c).await.db()?;
+            row.as_ref().map(task_run_from_row).transpose()
+        })
     }
 
     /// Saves a task run compare-and-set on its version; records history
@@ -467,59 +461,32 @@ impl Store {
              ORDER BY priority DESC, seq LIMIT $2"
         );
         let window = i64::from(max.saturating_mul(8).max(64));
-        let (candidates, held) = match &mut tx.inner {
-            TxInner::Sqlite(c) => {
-                let rows = sqlx::query(sqlx::AssertSqlSafe(candidates_sql))
-                    .bind(now)
-                    .bind(window)
-                    .fetch_all(&mut **c)
-                    .await
-                    .db()?;
-                let held = sqlx::query(
-                    "SELECT limit_key, COUNT(*) AS n FROM limit_slots GROUP BY limit_key",
-                )
-                .fetch_all(&mut **c)
+        if let TxInner::Postgres(c) = &mut tx.inner {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(CLAIM_LOCK)
+                .execute(&mut **c)
                 .await
                 .db()?;
-                (
-                    rows.iter()
-                        .map(task_run_from_row)
-                        .collect::<Result<Vec<_>>>()?,
-                    held.iter()
-                        .map(|r| Ok((r.text("limit_key")?, r.int("n")?)))
-                        .collect::<Result<BTreeMap<_, _>>>()?,
-                )
-            }
-            TxInner::Postgres(c) => {
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(CLAIM_LOCK)
-                    .execute(&mut **c)
-                    .await
-                    .db()?;
-                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "{candidates_sql} FOR UPDATE SKIP LOCKED"
-                )))
+        }
+        // PostgreSQL also passes over rows another transaction holds.
+        let skip_locked = match tx.inner {
+            TxInner::Sqlite(_) => "",
+            TxInner::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        };
+        let candidates_sql = format!("{candidates_sql}{skip_locked}");
+        let (candidates, held) = on_tx!(tx, c => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(candidates_sql))
                 .bind(now)
                 .bind(window)
                 .fetch_all(&mut **c)
                 .await
                 .db()?;
-                let held = sqlx::query(
-                    "SELECT limit_key, COUNT(*) AS n FROM limit_slots GROUP BY limit_key",
-                )
-                .fetch_all(&mut **c)
-                .await
-                .db()?;
-                (
-                    rows.iter()
-                        .map(task_run_from_row)
-                        .collect::<Result<Vec<_>>>()?,
-                    held.iter()
-                        .map(|r| Ok((r.text("limit_key")?, r.int("n")?)))
-                        .collect::<Result<BTreeMap<_, _>>>()?,
-                )
-            }
-        };
+            let held = sqlx::query(HELD_SLOTS).fetch_all(&mut **c).await.db()?;
+            (
+                rows.iter().map(task_run_from_row).collect::<Result<Vec<_>>>()?,
+                held_from_rows(&held)?,
+            )
+        });
         let mut held = held;
         let mut claimed = Vec::new();
         for tr in candidates {
@@ -715,8 +682,8 @@ impl Store {
     /// Held slots per limit key (for `dispatcher` status and tests).
     pub async fn held_slots(&self) -> Result<BTreeMap<String, i64>> {
         on_db!(&self.db, p => {
-            let rows = sqlx::query("SELECT limit_key, COUNT(*) AS n FROM limit_slots GROUP BY limit_key").fetch_all(p).await.db()?;
-            rows.iter().map(|r| Ok((r.text("limit_key")?, r.int("n")?))).collect()
+            let rows = sqlx::query(HELD_SLOTS).fetch_all(p).await.db()?;
+            held_from_rows(&rows)
         })
     }
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::error::{DbResultExt, Error, IntoStore, Result, is_unique_violation};
 use crate::rows::{RowExt, parse_col};
-use crate::tx::{Tx, TxInner, on_tx};
+use crate::tx::{Tx, on_tx};
 use crate::{Store, Update, on_db};
 
 /// One recorded status/state transition of a run.
@@ -59,11 +59,8 @@ const HISTORY: &str = "SELECT at, status, life_cycle_state, result_state, update
 /// Statuses a run can still leave: what a tracker must follow.
 const ACTIVE: &str = "('Queued', 'Running', 'Unknown')";
 
-fn get_run_sql(lock: bool) -> String {
-    format!(
-        "SELECT {COLUMNS} FROM runs WHERE id = $1{}",
-        if lock { " FOR UPDATE" } else { "" }
-    )
+fn get_run_sql() -> String {
+    format!("SELECT {COLUMNS} FROM runs WHERE id = $1")
 }
 
 fn list_runs_sql() -> String {
@@ -225,25 +222,14 @@ impl Tx {
     /// needs it (PostgreSQL `FOR UPDATE`; SQLite's `BEGIN IMMEDIATE` holds
     /// the write lock already), so read-decide-write on it is atomic.
     pub async fn find_run(&mut self, id: &str) -> Result<Option<Run>> {
-        let row = match &mut self.inner {
-            TxInner::Sqlite(c) => {
-                let row = sqlx::query(sqlx::AssertSqlSafe(get_run_sql(false)))
-                    .bind(id)
-                    .fetch_optional(&mut **c)
-                    .await
-                    .db()?;
-                row.as_ref().map(run_from_row).transpose()?
-            }
-            TxInner::Postgres(c) => {
-                let row = sqlx::query(sqlx::AssertSqlSafe(get_run_sql(true)))
-                    .bind(id)
-                    .fetch_optional(&mut **c)
-                    .await
-                    .db()?;
-                row.as_ref().map(run_from_row).transpose()?
-            }
-        };
-        Ok(row)
+        let sql = format!(
+            "SELECT {COLUMNS} FROM runs WHERE id = $1{}",
+            self.row_lock()
+        );
+        on_tx!(self, c => {
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut **c).await.db()?;
+            row.as_ref().map(run_from_row).transpose()
+        })
     }
 
     /// Saves a run's mutable fields, compare-and-set on `run.version` (the
@@ -324,7 +310,7 @@ impl Store {
     /// One run by Polysync run id, if it exists.
     pub async fn find_run(&self, id: &str) -> Result<Option<Run>> {
         on_db!(&self.db, p => {
-            let row = sqlx::query(sqlx::AssertSqlSafe(get_run_sql(false)))
+            let row = sqlx::query(sqlx::AssertSqlSafe(get_run_sql()))
                 .bind(id)
                 .fetch_optional(p)
                 .await

@@ -70,6 +70,19 @@ fn task_from_row(r: &impl RowExt) -> Result<StoredTask> {
     })
 }
 
+const LIMITS: &str = "SELECT name, capacity FROM task_limits";
+
+fn limits_from_rows(rows: &[impl RowExt]) -> Result<BTreeMap<String, u32>> {
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.text("name")?,
+                u32::try_from(r.int("capacity")?).unwrap_or(u32::MAX),
+            ))
+        })
+        .collect()
+}
+
 fn definition(task: &Task) -> Result<String> {
     serde_json::to_string(task).map_err(|e| Error::internal(e.to_string()))
 }
@@ -102,13 +115,8 @@ impl Tx {
 
     async fn all_limits(&mut self) -> Result<BTreeMap<String, u32>> {
         on_tx!(self, c => {
-            let rows = sqlx::query("SELECT name, capacity FROM task_limits")
-                .fetch_all(&mut **c)
-                .await
-                .db()?;
-            rows.iter()
-                .map(|r| Ok((r.text("name")?, u32::try_from(r.int("capacity")?).unwrap_or(u32::MAX))))
-                .collect()
+            let rows = sqlx::query(LIMITS).fetch_all(&mut **c).await.db()?;
+            limits_from_rows(&rows)
         })
     }
 }
@@ -249,10 +257,12 @@ impl Store {
 
     /// The contention limits, by name.
     pub async fn list_limits(&self) -> Result<BTreeMap<String, u32>> {
-        let mut tx = self.begin().await?;
-        let limits = tx.all_limits().await?;
-        tx.rollback().await?;
-        Ok(limits)
+        // A plain read: no write transaction (which on SQLite would take the
+        // write lock) just to look.
+        on_db!(&self.db, p => {
+            let rows = sqlx::query(LIMITS).fetch_all(p).await.db()?;
+            limits_from_rows(&rows)
+        })
     }
 
     /// Deletes one task. Refused while other tasks depend on it (their

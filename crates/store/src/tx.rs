@@ -58,6 +58,16 @@ impl Tx {
         }
     }
 
+    /// What a read that must lock its rows until commit appends: `FOR
+    /// UPDATE` on PostgreSQL; nothing on SQLite, whose `BEGIN IMMEDIATE`
+    /// holds the write lock already (and which has no row locks).
+    pub(crate) fn row_lock(&self) -> &'static str {
+        match self.inner {
+            TxInner::Sqlite(_) => "",
+            TxInner::Postgres(_) => " FOR UPDATE",
+        }
+    }
+
     /// Discards every change (also what dropping the transaction does).
     pub async fn rollback(self) -> Result<()> {
         match self.inner {

@@ -282,9 +282,11 @@ e2e!(pipeline_row_other_or_missing_is_unknown, |env| {
 });
 
 e2e!(extra_pipeline_states_before_running_are_running, |env| {
+    // Each phase lasts 8 simulated seconds (0.4 s real): long enough for the 10 ms polls to see
+    // every state even on a loaded 2-core machine (1 s phases were missed under load).
     let run = pipeline(
         &env,
-        json!({"emulator.phase": "1s", "emulator.duration": "1s"}),
+        json!({"emulator.phase": "8s", "emulator.duration": "1s"}),
         false,
     )
     .await;

@@ -169,6 +169,10 @@ impl Engine {
             });
         }
         self.inner.store.insert_dag_run(&dag, &task_runs).await?;
+        self.inner.events.publish_dag_run(&dag);
+        for tr in &task_runs {
+            self.inner.events.publish_task_run(tr);
+        }
         Ok(dag)
     }
 
@@ -285,6 +289,9 @@ impl Engine {
             tx.release_slots(&tr.id).await?;
         }
         tx.commit().await?;
+        if let polysync_store::Update::Applied(stored) = &out {
+            self.inner.events.publish_task_run(stored);
+        }
         Ok(out)
     }
 
@@ -296,10 +303,17 @@ impl Engine {
             if runs.iter().all(|t| t.status.is_terminal()) {
                 let status = DagRunStatus::of_ended(runs.iter().map(|t| t.status));
                 let mut tx = self.inner.store.begin().await?;
-                let done = tx.end_dag_run(&dag.id, status, now_ms()).await?;
+                let at = now_ms();
+                let done = tx.end_dag_run(&dag.id, status, at).await?;
                 tx.commit().await?;
                 if done {
-                    ended.push(dag);
+                    let ended_dag = DagRun {
+                        status,
+                        ended_at: Some(at),
+                        ..dag
+                    };
+                    self.inner.events.publish_dag_run(&ended_dag);
+                    ended.push(ended_dag);
                 }
             }
         }

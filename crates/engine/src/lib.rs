@@ -26,7 +26,7 @@ use serde::Serialize;
 pub use dag::{AttemptView, DEFAULT_PLATFORM_CAPACITY, DagRunView, TaskRunView};
 pub use dispatcher::{Dispatcher, DispatcherOptions, Pass};
 pub use error::{Error, ErrorKind, Result};
-pub use events::RunEvent;
+pub use events::Event;
 pub use platforms::{VERIFY_TIMEOUT, profile_host};
 pub use polysync_core::task::{Problem, TaskFileError, format_duration, parse_duration};
 pub use polysync_core::{
@@ -248,7 +248,7 @@ impl Engine {
     /// channel the server's live streams (and any other watcher) follow.
     /// A receiver that falls behind gets `Lagged` and should re-read the
     /// runs it shows.
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<RunEvent> {
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
         self.inner.events.subscribe()
     }
 

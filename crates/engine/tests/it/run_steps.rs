@@ -169,8 +169,12 @@ e2e!(
         assert_eq!(run.status, RunStatus::Success);
         let mut seen = Vec::new();
         while let Ok(e) = events.try_recv() {
-            assert_eq!(e.run.id, run.id);
-            seen.push(e.run);
+            let r = e
+                .as_run()
+                .expect("only run events for a one-off run")
+                .clone();
+            assert_eq!(r.id, run.id);
+            seen.push(r);
         }
         // Versions strictly increase and the last event is the stored end.
         assert!(

@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 
 pub use error::{ArazzoError, Result};
 pub use http::{HttpRequest, HttpResponse, ReqwestSender, Sender};
-pub use load::{Bundle, load};
+pub use load::{Bundle, load, load_recorded, load_snapshot};
 pub use runner::{EndStatus, Runner, WorkflowRun};
 pub use trace::Trace;
 pub use validate::{Diagnostic, Severity, validate};

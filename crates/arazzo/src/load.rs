@@ -185,6 +185,63 @@ pub async fn load(location: &str) -> Result<Bundle> {
 
 /// Like [`load`] for text already in memory; `url` anchors relative source URLs.
 pub async fn load_text(text: &str, url: Url) -> Result<Bundle> {
+    load_with(text, url, &mut Reader::Live(None)).await
+}
+
+/// [`load`], also returning the text of every file it read (URL → text): a
+/// snapshot that [`load_snapshot`] turns back into the same bundle without
+/// touching the files or the network, so a stored job runs what was imported.
+pub async fn load_recorded(location: &str) -> Result<(Bundle, BTreeMap<String, String>)> {
+    let url = to_url(location)?;
+    let text = fetch(&url).await?;
+    let mut files = BTreeMap::new();
+    files.insert(url.to_string(), text.clone());
+    let mut reader = Reader::Live(Some(files));
+    let bundle = load_with(&text, url, &mut reader).await?;
+    let files = match reader {
+        Reader::Live(Some(files)) => files,
+        _ => BTreeMap::new(),
+    };
+    Ok((bundle, files))
+}
+
+/// The bundle of a snapshot made by [`load_recorded`]; `root` is the entry
+/// document's URL (a key of `files`). A source missing from the snapshot is a
+/// [`Source::Missing`], as an unreadable file would be.
+pub async fn load_snapshot(root: &str, files: &BTreeMap<String, String>) -> Result<Bundle> {
+    let url = Url::parse(root).map_err(|e| io(root, e))?;
+    let text = files
+        .get(url.as_str())
+        .ok_or_else(|| io(root, "not in the stored snapshot"))?;
+    load_with(text, url, &mut Reader::Snapshot(files)).await
+}
+
+/// Where a load reads its files: live (recording what it read when asked) or
+/// from a snapshot.
+enum Reader<'a> {
+    Live(Option<BTreeMap<String, String>>),
+    Snapshot(&'a BTreeMap<String, String>),
+}
+
+impl Reader<'_> {
+    async fn read(&mut self, url: &Url) -> Result<String> {
+        match self {
+            Reader::Live(record) => {
+                let text = fetch(url).await?;
+                if let Some(files) = record {
+                    files.insert(url.to_string(), text.clone());
+                }
+                Ok(text)
+            }
+            Reader::Snapshot(files) => files
+                .get(url.as_str())
+                .cloned()
+                .ok_or_else(|| io(&display_url(url), "not in the stored snapshot")),
+        }
+    }
+}
+
+async fn load_with(text: &str, url: Url, reader: &mut Reader<'_>) -> Result<Bundle> {
     let shown = display_url(&url);
     let raw = parse_text(text, &shown)?;
     if !raw.is_object() {
@@ -220,7 +277,8 @@ pub async fn load_text(text: &str, url: Url) -> Result<Bundle> {
                     if let Some(s) = cache.get(u.as_str()) {
                         s.clone()
                     } else {
-                        let s = load_source(&mut bundle, u.clone(), sd.kind.as_deref()).await;
+                        let s = load_source(&mut bundle, u.clone(), sd.kind.as_deref(), reader)
+                            .await;
                         cache.insert(u.to_string(), s.clone());
                         s
                     }
@@ -233,13 +291,18 @@ pub async fn load_text(text: &str, url: Url) -> Result<Bundle> {
     Ok(bundle)
 }
 
-async fn load_source(bundle: &mut Bundle, url: Url, kind: Option<&str>) -> Source {
+async fn load_source(
+    bundle: &mut Bundle,
+    url: Url,
+    kind: Option<&str>,
+    reader: &mut Reader<'_>,
+) -> Source {
     let shown = display_url(&url);
     let missing = |message: String| Source::Missing {
         url: shown.clone(),
         message,
     };
-    let text = match fetch(&url).await {
+    let text = match reader.read(&url).await {
         Ok(t) => t,
         Err(e) => return missing(e.to_string()),
     };

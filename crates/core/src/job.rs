@@ -29,16 +29,28 @@ pub enum JobType {
     /// A DLT pipeline update; External Id = pipeline id.
     #[serde(rename = "pipeline", alias = "DatabricksPipeline")]
     DatabricksPipeline,
+    /// An imported Arazzo workflow, run in process by the engine (not by
+    /// Databricks); External Id = `ABSOLUTE_PATH#workflowId`. The one type
+    /// whose Output parameters are filled from the run.
+    #[serde(rename = "arazzo", alias = "ArazzoWorkflow")]
+    ArazzoWorkflow,
 }
 
 impl JobType {
-    /// Every variant.
+    /// Every Databricks variant (what a platform import discovers).
     pub const ALL: [JobType; 4] = [
         JobType::DatabricksNotebook,
         JobType::DatabricksJob,
         JobType::DatabricksWorkflow,
         JobType::DatabricksPipeline,
     ];
+
+    /// Whether Polysync itself executes runs of this type (no Databricks
+    /// run behind them): they are started, heartbeated and ended by the
+    /// engine instead of being submitted and polled.
+    pub fn runs_in_process(self) -> bool {
+        matches!(self, JobType::ArazzoWorkflow)
+    }
 
     /// The seeds' display name ("Databricks Notebook", ...).
     pub fn display_name(self) -> &'static str {
@@ -47,6 +59,7 @@ impl JobType {
             JobType::DatabricksJob => "Databricks Job",
             JobType::DatabricksWorkflow => "Databricks Workflow",
             JobType::DatabricksPipeline => "Databricks Pipeline",
+            JobType::ArazzoWorkflow => "Arazzo Workflow",
         }
     }
 
@@ -58,6 +71,7 @@ impl JobType {
             JobType::DatabricksJob => "job",
             JobType::DatabricksWorkflow => "workflow",
             JobType::DatabricksPipeline => "pipeline",
+            JobType::ArazzoWorkflow => "arazzo",
         }
     }
 
@@ -68,6 +82,7 @@ impl JobType {
             JobType::DatabricksJob => "DatabricksJob",
             JobType::DatabricksWorkflow => "DatabricksWorkflow",
             JobType::DatabricksPipeline => "DatabricksPipeline",
+            JobType::ArazzoWorkflow => "ArazzoWorkflow",
         }
     }
 
@@ -96,6 +111,19 @@ impl JobType {
                         "external_id",
                         format!(
                             "{external_id:?} is not a pipeline id; a Databricks Pipeline's External Id is the DLT pipeline id (e.g. a1b2c3d4-...), without spaces or ':'"
+                        ),
+                    ));
+                }
+            }
+            JobType::ArazzoWorkflow => {
+                let valid = external_id
+                    .rsplit_once('#')
+                    .is_some_and(|(path, wf)| !path.trim().is_empty() && !wf.trim().is_empty());
+                if !valid {
+                    return Err(Error::job(
+                        "external_id",
+                        format!(
+                            "{external_id:?} is not an Arazzo workflow reference; an Arazzo Workflow's External Id is PATH#workflowId — import it with `polysync arazzo import FILE --platform NAME`"
                         ),
                     ));
                 }
@@ -131,6 +159,9 @@ impl JobType {
             JobType::DatabricksNotebook => {
                 "mark it as forwarded on the job, or declare it as a widget in the notebook and re-import"
             }
+            JobType::ArazzoWorkflow => {
+                "declare it in the workflow's inputs schema and re-import the Arazzo file"
+            }
         }
     }
 }
@@ -158,11 +189,12 @@ impl FromStr for JobType {
             "job" => JobType::DatabricksJob,
             "workflow" => JobType::DatabricksWorkflow,
             "pipeline" | "dlt" => JobType::DatabricksPipeline,
+            "arazzo" | "arazzoworkflow" => JobType::ArazzoWorkflow,
             _ => {
                 return Err(Error::UnknownVariant {
                     what: "job type",
                     value: s.to_owned(),
-                    expected: "Databricks Notebook, Databricks Job, Databricks Workflow, Databricks Pipeline",
+                    expected: "Databricks Notebook, Databricks Job, Databricks Workflow, Databricks Pipeline, Arazzo Workflow",
                 });
             }
         })

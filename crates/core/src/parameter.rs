@@ -235,7 +235,7 @@ impl Direction {
     /// Refuses a direction the job type's seed table marks "not supported"
     /// for sending: Output, on every Databricks type.
     pub fn check_supported(self, job_type: JobType, name: &str) -> Result<()> {
-        if self == Direction::Output {
+        if self == Direction::Output && job_type != JobType::ArazzoWorkflow {
             return Err(Error::UnsupportedDirection {
                 name: name.to_owned(),
                 direction: self.display_name().to_owned(),
@@ -275,6 +275,9 @@ fn output_reason(job_type: JobType) -> &'static str {
         }
         JobType::DatabricksPipeline => {
             "DLT update tracking returns only state and timing, not table-level metrics"
+        }
+        JobType::ArazzoWorkflow => {
+            "an Arazzo workflow's outputs come back as Output parameters; an input is never written back"
         }
     }
 }

@@ -109,6 +109,11 @@ pub struct Run {
     /// `dbutils.notebook.exit()` value when Databricks returned one.
     #[serde(default)]
     pub notebook_exit_value: Option<String>,
+    /// The run's outputs (a JSON object), for job types that return some:
+    /// an Arazzo workflow's outputs, read by downstream tasks through
+    /// `${tasks.NAME.outputs.PARAM}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<serde_json::Value>,
     /// The request that starts (or started) this run, built and stored when
     /// the run is enqueued so a worker resuming after a crash re-sends
     /// exactly the same call, idempotency token included. Internal: not
@@ -148,6 +153,7 @@ impl Run {
             monitor_url: None,
             error_message: None,
             notebook_exit_value: None,
+            outputs: None,
             request: None,
             submit_attempted_at: None,
             version: 0,

@@ -7,6 +7,7 @@
 //! from what a platform names, every status change persisted, Databricks
 //! errors translated into a cause and a fix.
 
+mod arazzo_jobs;
 mod dag;
 mod dispatcher;
 mod error;
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use arazzo_jobs::{ArazzoImport, HEARTBEAT, HEARTBEAT_EXPIRY};
 pub use dag::{AttemptView, DEFAULT_PLATFORM_CAPACITY, DagRunView, TaskRunView};
 pub use dispatcher::{Dispatcher, DispatcherOptions, Pass};
 pub use error::{Error, ErrorKind, Result};
@@ -167,6 +169,8 @@ struct Inner {
     pending_hint_after: Duration,
     events: events::Events,
     retry_observer: Option<RetryObserver>,
+    /// In-process runs (Arazzo workflows) executing in this process.
+    in_process: Mutex<HashMap<String, tokio::task::AbortHandle>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -210,6 +214,7 @@ impl Engine {
                 pending_hint_after,
                 events: events::Events::new(),
                 retry_observer,
+                in_process: Mutex::new(HashMap::new()),
             }),
         }
     }

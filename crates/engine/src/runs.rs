@@ -158,16 +158,19 @@ impl Engine {
         job.validate()?;
         job.apply_overrides(overrides.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         let platform = self.get_platform(&job.platform).await?;
-        let provider = providers::provider_for(job.job_type);
-        // The Polysync run id doubles as the idempotency token: a retried
-        // submission after a lost response creates exactly one run.
-        let request = provider.build_request(&platform, &job, run_id)?;
         let mut run = Run::new(&job, run_id.to_owned(), now_ms());
         run.parameters = job
             .wire_parameters()?
             .into_iter()
             .collect::<BTreeMap<_, _>>();
-        run.request = Some(request_to_json(&request));
+        // In-process types (Arazzo) have no request: the engine runs them.
+        if !job.job_type.runs_in_process() {
+            let provider = providers::provider_for(job.job_type);
+            // The Polysync run id doubles as the idempotency token: a retried
+            // submission after a lost response creates exactly one run.
+            let request = provider.build_request(&platform, &job, run_id)?;
+            run.request = Some(request_to_json(&request));
+        }
         let run = match self.inner.store.insert_run(&run).await {
             Ok(run) => run,
             // Created meanwhile by another worker resuming the same step.
@@ -192,6 +195,9 @@ impl Engine {
         let run = self.inner.store.get_run(run_id).await?;
         if run.status.is_terminal() || run.databricks_run_id.is_some() {
             return Ok(run);
+        }
+        if run.job_type.runs_in_process() {
+            return self.start_in_process(run_id).await;
         }
         let request = request_from_json(&run)?;
         let platform = self.get_platform(&run.platform).await?;
@@ -281,6 +287,9 @@ impl Engine {
         let run = self.inner.store.get_run(run_id).await?;
         if run.status.is_terminal() {
             return Ok(run);
+        }
+        if run.job_type.runs_in_process() {
+            return self.refresh_in_process(run).await;
         }
         let run = match (&run.databricks_run_id, run.submit_attempted_at) {
             (Some(_), _) => run,
@@ -419,6 +428,13 @@ impl Engine {
     }
 
     async fn refresh_platform_runs(&self, platform: &str, active: &[&Run]) -> Result<()> {
+        let (in_process, active): (Vec<&Run>, Vec<&Run>) = active
+            .iter()
+            .copied()
+            .partition(|r| r.job_type.runs_in_process());
+        for r in in_process {
+            self.refresh_in_process(r.clone()).await?;
+        }
         let (sent, unsent): (Vec<&Run>, Vec<&Run>) = active
             .iter()
             .copied()
@@ -503,7 +519,9 @@ impl Engine {
             last = run;
         }
         loop {
-            if last.status.is_terminal() || last.databricks_run_id.is_none() {
+            if last.status.is_terminal()
+                || (last.databricks_run_id.is_none() && !last.job_type.runs_in_process())
+            {
                 return Ok(last);
             }
             if let Some(t) = opts.timeout
@@ -543,6 +561,9 @@ impl Engine {
         let run = self.inner.store.get_run(run_id).await?;
         if run.status.is_terminal() {
             return Ok(run);
+        }
+        if run.job_type.runs_in_process() {
+            return self.cancel_in_process(run_id).await;
         }
         let run = match (&run.databricks_run_id, run.submit_attempted_at) {
             (Some(_), _) => run,
@@ -610,6 +631,14 @@ impl Engine {
         job.validate()?;
         job.apply_overrides(overrides.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         let platform = self.get_platform(&job.platform).await?;
+        if job.job_type.runs_in_process() {
+            return Ok(json!({
+                "method": "IN-PROCESS",
+                "path": job.external_id,
+                "body": job.wire_parameters()?.into_iter().collect::<BTreeMap<_, _>>(),
+                "warnings": Vec::<String>::new(),
+            }));
+        }
         let req =
             providers::provider_for(job.job_type).build_request(&platform, &job, "preview")?;
         // A preview of a job a real run would refuse must say so (the request

@@ -46,6 +46,20 @@ pub enum Provider {
     Workflow,
     /// Databricks Pipeline (DLT): updates, stop.
     Pipeline,
+    /// Arazzo Workflow: nothing to send to Databricks — the engine runs it
+    /// in process, so every wire operation here is refused (the engine
+    /// never routes such a run to a provider).
+    Arazzo,
+}
+
+/// The refusal of a Databricks operation on a run the engine executes itself.
+fn in_process(target: &str) -> crate::ProviderError {
+    crate::ProviderError::Refused {
+        target: target.to_owned(),
+        message: format!(
+            "{target} is an Arazzo Workflow: Polysync runs it in process, there is no Databricks run or job behind it"
+        ),
+    }
 }
 
 impl From<JobType> for Provider {
@@ -55,6 +69,7 @@ impl From<JobType> for Provider {
             JobType::DatabricksJob => Provider::Job,
             JobType::DatabricksWorkflow => Provider::Workflow,
             JobType::DatabricksPipeline => Provider::Pipeline,
+            JobType::ArazzoWorkflow => Provider::Arazzo,
         }
     }
 }
@@ -72,6 +87,7 @@ impl Provider {
             Provider::Job => JobType::DatabricksJob,
             Provider::Workflow => JobType::DatabricksWorkflow,
             Provider::Pipeline => JobType::DatabricksPipeline,
+            Provider::Arazzo => JobType::ArazzoWorkflow,
         }
     }
 
@@ -87,6 +103,7 @@ impl Provider {
                 job::discover(conn, progress, Some(self.job_type())).await
             }
             Provider::Pipeline => pipeline::discover(conn, progress).await,
+            Provider::Arazzo => Err(in_process("an Arazzo Workflow")),
         }
     }
 
@@ -99,6 +116,7 @@ impl Provider {
                 job::describe(conn, self.job_type(), external_id).await
             }
             Provider::Pipeline => pipeline::describe(conn, external_id).await,
+            Provider::Arazzo => Err(in_process(external_id)),
         }
     }
 
@@ -117,6 +135,13 @@ impl Provider {
                 job::build_request(platform, job, idempotency_token)
             }
             Provider::Pipeline => pipeline::build_request(job),
+            Provider::Arazzo => Err(polysync_core::Error::InvalidJob {
+                field: "job_type",
+                message: format!(
+                    "{} is an Arazzo Workflow, run in process: it has no Databricks request",
+                    job.name
+                ),
+            }),
         }
     }
 
@@ -129,6 +154,7 @@ impl Provider {
     ) -> Result<Submitted> {
         match self {
             Provider::Pipeline => pipeline::submit(conn, job, request).await,
+            Provider::Arazzo => Err(in_process(&job.name)),
             _ => job_run::submit(conn, job, request).await,
         }
     }
@@ -161,6 +187,7 @@ impl Provider {
     pub async fn poll(self, conn: &Connection, run: &Run) -> Result<Polled> {
         match self {
             Provider::Pipeline => pipeline::poll(conn, run).await,
+            Provider::Arazzo => Err(in_process(&run.id)),
             _ => job_run::poll(conn, self.job_type(), run).await,
         }
     }
@@ -169,6 +196,7 @@ impl Provider {
     pub async fn cancel(self, conn: &Connection, run: &Run) -> Result<()> {
         match self {
             Provider::Pipeline => pipeline::cancel(conn, run).await,
+            Provider::Arazzo => Err(in_process(&run.id)),
             _ => job_run::cancel(conn, self.job_type(), run).await,
         }
     }
@@ -184,7 +212,7 @@ impl Provider {
         now_ms: i64,
     ) -> Result<Vec<TaskRun>> {
         match self {
-            Provider::Pipeline => Ok(Vec::new()),
+            Provider::Pipeline | Provider::Arazzo => Ok(Vec::new()),
             _ => job_run::task_runs(conn, self.job_type(), run, outputs, now_ms).await,
         }
     }
@@ -213,7 +241,7 @@ pub async fn observe_runs(
     let (pipelines, job_runs): (Vec<&Run>, Vec<&Run>) = runs
         .iter()
         .copied()
-        .filter(|r| r.databricks_run_id.is_some())
+        .filter(|r| r.databricks_run_id.is_some() && !r.job_type.runs_in_process())
         .partition(|r| r.job_type == JobType::DatabricksPipeline);
     let mut out = job_run::list_runs(conn, &job_runs, since(&job_runs)).await?;
     let mut by_pipeline: std::collections::BTreeMap<&str, Vec<&Run>> =

@@ -15,6 +15,7 @@
 //! updates carry a `version` and are updated compare-and-set, returning
 //! [`Update::Stale`] instead of overwriting a newer write.
 
+mod arazzo;
 mod dag;
 mod error;
 mod jobs;

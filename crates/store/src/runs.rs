@@ -40,17 +40,17 @@ pub struct RunFilter {
 
 const COLUMNS: &str = "id, job_name, job_type, job_external_id, platform, databricks_run_id, status, \
      life_cycle_state, result_state, update_state, state_message, parameters, created_at, updated_at, \
-     ended_at, monitor_url, error_message, notebook_exit_value, request, submit_attempted_at, version, started_at";
+     ended_at, monitor_url, error_message, notebook_exit_value, request, submit_attempted_at, version, started_at, outputs";
 const INSERT_RUN: &str = "INSERT INTO runs (id, job_id, job_name, job_type, job_external_id, platform, \
      databricks_run_id, status, life_cycle_state, result_state, update_state, state_message, parameters, \
      created_at, updated_at, ended_at, monitor_url, error_message, notebook_exit_value, request, \
-     submit_attempted_at, version, started_at) \
+     submit_attempted_at, version, started_at, outputs) \
      VALUES ($1, (SELECT id FROM jobs WHERE name = $2), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-     $14, $15, $16, $17, $18, $19, $20, 1, $21)";
+     $14, $15, $16, $17, $18, $19, $20, 1, $21, $22)";
 const UPDATE_RUN: &str = "UPDATE runs SET databricks_run_id = $2, status = $3, life_cycle_state = $4, \
      result_state = $5, update_state = $6, state_message = $7, parameters = $8, updated_at = $9, \
      ended_at = $10, monitor_url = $11, error_message = $12, notebook_exit_value = $13, request = $14, \
-     submit_attempted_at = $15, started_at = $17, version = version + 1 WHERE id = $1 AND version = $16";
+     submit_attempted_at = $15, started_at = $17, outputs = $18, version = version + 1 WHERE id = $1 AND version = $16";
 const INSERT_HISTORY: &str = "INSERT INTO run_status_history (run_id, at, status, life_cycle_state, \
      result_state, update_state, state_message) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 const HISTORY: &str = "SELECT at, status, life_cycle_state, result_state, update_state, state_message \
@@ -118,6 +118,14 @@ fn run_from_row(r: &impl RowExt) -> Result<Run> {
                 message: e.to_string(),
             })?,
         submit_attempted_at: r.opt_int("submit_attempted_at")?,
+        outputs: r
+            .opt_text("outputs")?
+            .map(|t| serde_json::from_str(&t))
+            .transpose()
+            .map_err(|e| Error::Corrupt {
+                column: "runs.outputs",
+                message: e.to_string(),
+            })?,
         version: r.int("version")?,
     })
 }
@@ -135,6 +143,14 @@ fn change_from_row(r: &impl RowExt) -> Result<StatusChange> {
 
 fn params_json(run: &Run) -> Result<String> {
     serde_json::to_string(&run.parameters).map_err(|e| Error::internal(e.to_string()))
+}
+
+fn outputs_json(run: &Run) -> Result<Option<String>> {
+    run.outputs
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| Error::internal(e.to_string()))
 }
 
 fn request_json(run: &Run) -> Result<Option<String>> {
@@ -180,6 +196,7 @@ impl Tx {
     pub async fn insert_run(&mut self, run: &Run) -> Result<Run> {
         let params = params_json(run)?;
         let request = request_json(run)?;
+        let outputs = outputs_json(run)?;
         on_tx!(self, c => {
             let inserted = sqlx::query(INSERT_RUN)
                 .bind(&run.id)
@@ -203,6 +220,7 @@ impl Tx {
                 .bind(&request)
                 .bind(run.submit_attempted_at)
                 .bind(run.started_at)
+                .bind(&outputs)
                 .execute(&mut **c)
                 .await;
             match inserted {
@@ -240,6 +258,7 @@ impl Tx {
     pub async fn update_run(&mut self, run: &Run) -> Result<Update<Run>> {
         let params = params_json(run)?;
         let request = request_json(run)?;
+        let outputs = outputs_json(run)?;
         let Some(old) = self.find_run(&run.id).await? else {
             return Err(Error::not_found("run", &run.id));
         };
@@ -266,6 +285,7 @@ impl Tx {
                 .bind(run.submit_attempted_at)
                 .bind(run.version)
                 .bind(run.started_at)
+                .bind(&outputs)
                 .execute(&mut **c)
                 .await
                 .db()?

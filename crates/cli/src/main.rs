@@ -86,7 +86,10 @@ impl Command {
     fn uses_store(&self) -> bool {
         match self {
             Command::Emulator(_) | Command::Completions(_) | Command::Man(_) => false,
-            Command::Arazzo(cmd) => matches!(cmd, commands::arazzo::ArazzoCommand::Run { .. }),
+            Command::Arazzo(cmd) => matches!(
+                cmd,
+                commands::arazzo::ArazzoCommand::Run { .. } | commands::arazzo::ArazzoCommand::Import { .. }
+            ),
             _ => true,
         }
     }

@@ -11,6 +11,42 @@ use polysync_store::{ApplyMode, StoredTask, TaskApplySummary};
 use crate::{Engine, Error, Result};
 
 /// The template forms a task parameter may use, resolved when it runs.
+/// Refuses `${tasks.X.outputs.P}` when X runs an Arazzo workflow that
+/// declares no output P (naming the ones it has).
+fn check_outputs(
+    task: &Task,
+    outputs: &BTreeMap<String, Vec<String>>,
+    problems: &mut Vec<Problem>,
+) {
+    for (param, value) in &task.params {
+        let mut rest = value.as_str();
+        while let Some(start) = rest.find("${") {
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else { break };
+            let expr = &after[..end];
+            if let ["tasks", name, "outputs", out] = expr.split('.').collect::<Vec<_>>().as_slice()
+                && let Some(declared) = outputs.get(*name)
+                && !declared.iter().any(|d| d == out)
+            {
+                problems.push(Problem::of_task(
+                    &task.name,
+                    format!("params.{param}"),
+                    None,
+                    format!(
+                        "`${{{expr}}}`: the Arazzo workflow of task {name:?} has no output {out:?} (it has: {})",
+                        if declared.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            declared.join(", ")
+                        }
+                    ),
+                ));
+            }
+            rest = &after[end + 1..];
+        }
+    }
+}
+
 fn check_templates(task: &Task, upstream: &BTreeSet<String>, problems: &mut Vec<Problem>) {
     for (param, value) in &task.params {
         let mut rest = value.as_str();
@@ -84,10 +120,42 @@ impl Engine {
         text: &str,
         mode: ApplyMode,
     ) -> Result<TaskApplySummary> {
-        let (set, mut problems) = check_task_file(file, text)?;
+        let (mut set, mut problems) = check_task_file(file, text)?;
+        let base = std::path::Path::new(file)
+            .parent()
+            .unwrap_or(std::path::Path::new(""));
+        // `arazzo:PATH[#workflowId]` names the imported Arazzo job (PATH
+        // relative to the tasks file); the outputs each Arazzo task declares.
+        let mut outputs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut unresolved = BTreeSet::new();
+        for task in &mut set.tasks {
+            if task.job.starts_with("arazzo:") {
+                match self.resolve_arazzo_ref(&task.job, base).await {
+                    Ok(job) => task.job = job.name,
+                    Err(e) => {
+                        problems.push(Problem::of_task(
+                            &task.name,
+                            "job",
+                            None,
+                            e.to_string(),
+                        ));
+                        unresolved.insert(task.name.clone());
+                        continue;
+                    }
+                }
+            }
+            if let Ok(Some(job)) = self.find_job(&task.job).await
+                && job.job_type.runs_in_process()
+            {
+                outputs.insert(task.name.clone(), crate::arazzo_jobs::output_names(&job));
+            }
+        }
         for task in &set.tasks {
-            self.check_task_job(task, &mut problems).await?;
+            if !unresolved.contains(&task.name) {
+                self.check_task_job(task, &mut problems).await?;
+            }
             check_templates(task, &upstream_of(&set.tasks, &task.name), &mut problems);
+            check_outputs(task, &outputs, &mut problems);
         }
         if !problems.is_empty() {
             return Err(TaskFileError {

@@ -72,6 +72,25 @@ pub enum ArazzoCommand {
         #[command(flatten)]
         db: super::DbArgs,
     },
+    /// Register a document's workflows as Arazzo Workflow jobs: inputs become Input
+    /// parameters, outputs Output parameters (read downstream as
+    /// `${tasks.NAME.outputs.PARAM}`). Re-import updates them; runs use the imported copy.
+    Import {
+        /// Path or URL of the Arazzo document.
+        file: String,
+        /// Platform whose workspace URL and credentials the workflows run against.
+        #[arg(long)]
+        platform: String,
+        /// Import only this workflow (default: every workflow of the document).
+        #[arg(long)]
+        workflow: Option<String>,
+        /// Print `{location, platform, added, updated, unchanged}` as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The store to import into.
+        #[command(flatten)]
+        db: super::DbArgs,
+    },
 }
 
 fn mode(strict: bool) -> Mode {
@@ -115,6 +134,40 @@ fn validation_json(
 /// Dispatch an `arazzo` subcommand.
 pub async fn run(database_url: Option<String>, cmd: ArazzoCommand) -> anyhow::Result<ExitCode> {
     match cmd {
+        ArazzoCommand::Import {
+            file,
+            platform,
+            workflow,
+            json,
+            db,
+        } => {
+            let engine = super::open_engine(db.database_url.or(database_url)).await?;
+            let report = engine
+                .import_arazzo(&file, &platform, workflow.as_deref())
+                .await?;
+            if json {
+                crate::output::outln!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for (what, names) in [
+                    ("added", &report.added),
+                    ("updated", &report.updated),
+                    ("unchanged", &report.unchanged),
+                ] {
+                    for name in names {
+                        crate::output::outln!("{what}: {name}");
+                    }
+                }
+                eprintln!(
+                    "imported {} on platform {}: {} added, {} updated, {} unchanged",
+                    report.location,
+                    report.platform,
+                    report.added.len(),
+                    report.updated.len(),
+                    report.unchanged.len()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         ArazzoCommand::Validate { file, strict, json } => {
             let bundle = match polysync_arazzo::load(&file).await {
                 Ok(b) => b,

@@ -105,7 +105,10 @@ pub fn parse_text(text: &str, location: &str) -> Result<Value> {
 
 /// Turns a CLI path or URL into a URL.
 pub fn to_url(location: &str) -> Result<Url> {
-    if location.starts_with("http://") || location.starts_with("https://") {
+    if location.starts_with("http://")
+        || location.starts_with("https://")
+        || location.starts_with("file://")
+    {
         return Url::parse(location).map_err(|e| io(location, e));
     }
     let p = std::path::Path::new(location);
@@ -277,8 +280,8 @@ async fn load_with(text: &str, url: Url, reader: &mut Reader<'_>) -> Result<Bund
                     if let Some(s) = cache.get(u.as_str()) {
                         s.clone()
                     } else {
-                        let s = load_source(&mut bundle, u.clone(), sd.kind.as_deref(), reader)
-                            .await;
+                        let s =
+                            load_source(&mut bundle, u.clone(), sd.kind.as_deref(), reader).await;
                         cache.insert(u.to_string(), s.clone());
                         s
                     }

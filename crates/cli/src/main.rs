@@ -88,7 +88,8 @@ impl Command {
             Command::Emulator(_) | Command::Completions(_) | Command::Man(_) => false,
             Command::Arazzo(cmd) => matches!(
                 cmd,
-                commands::arazzo::ArazzoCommand::Run { .. } | commands::arazzo::ArazzoCommand::Import { .. }
+                commands::arazzo::ArazzoCommand::Run { .. }
+                    | commands::arazzo::ArazzoCommand::Import { .. }
             ),
             _ => true,
         }

@@ -165,9 +165,9 @@ impl Engine {
             return Err(invalid(file, problems.join("; ")));
         }
         let indexes: Vec<usize> = match workflow {
-            Some(id) => vec![polysync_arazzo::pick_workflow(&bundle, Some(id)).map_err(|e| {
-                invalid(file, e)
-            })?],
+            Some(id) => vec![
+                polysync_arazzo::pick_workflow(&bundle, Some(id)).map_err(|e| invalid(file, e))?,
+            ],
             None => (0..bundle.root().doc.workflows.len()).collect(),
         };
         if indexes.is_empty() {
@@ -261,7 +261,9 @@ impl Engine {
         };
         let hint = format!(
             "import it first: polysync arazzo import {full} --platform NAME{}",
-            workflow.map(|w| format!(" --workflow {w}")).unwrap_or_default()
+            workflow
+                .map(|w| format!(" --workflow {w}"))
+                .unwrap_or_default()
         );
         let location = arazzo_location(&full).map_err(|_| {
             Error::Conflict(format!("job {reference:?}: {full} cannot be read; {hint}"))
@@ -333,7 +335,9 @@ impl Engine {
                 if let Err(e) = engine.execute_in_process(&id).await {
                     tracing::warn!(run = %id, "arazzo run: {e}");
                     let message = e.to_string();
-                    let _ = engine.end_in_process(&id, RunStatus::Failed, None, Some(message)).await;
+                    let _ = engine
+                        .end_in_process(&id, RunStatus::Failed, None, Some(message))
+                        .await;
                 }
                 if let Ok(mut live) = engine.inner.in_process.lock() {
                     live.remove(&id);
@@ -478,7 +482,8 @@ impl Engine {
         let sender = polysync_arazzo::ReqwestSender::new(Duration::from_secs(120))
             .map_err(|e| Error::Conflict(format!("cannot create the HTTP client: {e}")))?;
         let inputs: Vec<(String, String)> = run.parameters.clone().into_iter().collect();
-        let work = polysync_arazzo::run(&bundle, Some(workflow), Map::new(), &inputs, opts, &sender);
+        let work =
+            polysync_arazzo::run(&bundle, Some(workflow), Map::new(), &inputs, opts, &sender);
         tokio::pin!(work);
         let mut beat = tokio::time::interval(HEARTBEAT);
         beat.tick().await;

@@ -472,9 +472,8 @@ impl Dispatcher {
                 match field {
                     ["run_id"] => Ok(run.databricks_run_id.unwrap_or(run.id)),
                     ["outputs", name] if run.job_type.runs_in_process() => {
-                        crate::arazzo_jobs::output_value(&run, name).ok_or_else(|| {
-                            format!("task {task:?} returned no output {name:?}")
-                        })
+                        crate::arazzo_jobs::output_value(&run, name)
+                            .ok_or_else(|| format!("task {task:?} returned no output {name:?}"))
                     }
                     ["outputs", "exit_value"] => run
                         .notebook_exit_value

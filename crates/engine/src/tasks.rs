@@ -133,12 +133,7 @@ impl Engine {
                 match self.resolve_arazzo_ref(&task.job, base).await {
                     Ok(job) => task.job = job.name,
                     Err(e) => {
-                        problems.push(Problem::of_task(
-                            &task.name,
-                            "job",
-                            None,
-                            e.to_string(),
-                        ));
+                        problems.push(Problem::of_task(&task.name, "job", None, e.to_string()));
                         unresolved.insert(task.name.clone());
                         continue;
                     }

@@ -50,7 +50,10 @@ pub struct ImportScope {
 
 impl ImportScope {
     fn covers(&self, job_type: JobType, external_id: &str) -> bool {
-        !self.incomplete_types.contains(&job_type)
+        // A platform import discovers Databricks objects only: jobs imported
+        // from elsewhere (Arazzo files) are never its to mark removed.
+        !job_type.runs_in_process()
+            && !self.incomplete_types.contains(&job_type)
             && !self
                 .unreadable
                 .iter()

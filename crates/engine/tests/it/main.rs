@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod arazzo_jobs;
 mod credentials;
 mod dispatcher;
 mod import;

@@ -1,0 +1,324 @@
+//! Arazzo Workflow jobs end to end: an Arazzo file imported as a job whose
+//! workflow calls the emulator's workspace API (described by an OpenAPI
+//! document, real HTTP), run in process by the dispatcher with retries, its
+//! output feeding a notebook task's parameter; dead runs (expired heartbeat)
+//! end Failed; `tasks apply` refuses unknown outputs and un-imported files.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use polysync_engine::{
+    ApplyMode, DagRunStatus, Direction, DispatcherOptions, JobFilter, JobType, RunStatus,
+    TaskRunStatus,
+};
+
+use crate::harness::{Env, e2e};
+
+const APPLY: ApplyMode = ApplyMode {
+    prune: false,
+    dry_run: false,
+};
+
+const OPENAPI: &str = r#"openapi: 3.0.3
+info: { title: workspace, version: "1" }
+servers:
+  - url: https://adb-0000.0.azuredatabricks.net
+paths:
+  /api/2.0/workspace/get-status:
+    get:
+      operationId: getStatus
+      parameters:
+        - { name: path, in: query, required: true, schema: { type: string } }
+      responses:
+        "200": { description: the object }
+"#;
+
+const ARAZZO: &str = r#"arazzo: 1.0.1
+info: { title: lookup, version: "1" }
+sourceDescriptions:
+  - { name: ws, url: ./workspace.openapi.yaml, type: openapi }
+workflows:
+  - workflowId: lookup
+    inputs:
+      type: object
+      properties:
+        path: { type: string, default: /Shared/behaviour/success }
+        depth: { type: integer }
+    steps:
+      - stepId: status
+        operationId: getStatus
+        parameters:
+          - { name: path, in: query, value: $inputs.path }
+        successCriteria:
+          - condition: $statusCode == 200
+        outputs:
+          found: $response.body#/path
+          kind: $response.body#/object_type
+    outputs:
+      x: $steps.status.outputs.found
+      kind: $steps.status.outputs.kind
+"#;
+
+fn fast() -> DispatcherOptions {
+    DispatcherOptions {
+        idle_tick: Duration::from_millis(20),
+        track_interval: Duration::from_millis(20),
+        ..DispatcherOptions::default()
+    }
+}
+
+/// Writes the Arazzo file and its OpenAPI source into `dir`; returns the Arazzo path.
+fn write_docs(dir: &Path) -> PathBuf {
+    std::fs::write(dir.join("workspace.openapi.yaml"), OPENAPI).expect("openapi");
+    let path = dir.join("lookup.arazzo.yaml");
+    std::fs::write(&path, ARAZZO).expect("arazzo");
+    path
+}
+
+async fn run_task(env: &Env<'_>, task: &str) -> polysync_engine::DagRunView {
+    let dag = env
+        .engine
+        .start_dag_run(task, &[], "manual", None)
+        .await
+        .expect("start");
+    let d = env.engine.dispatcher(fast()).await.expect("dispatcher");
+    let view = tokio::time::timeout(Duration::from_secs(120), d.run_dag(&dag.id))
+        .await
+        .expect("the DAG run ends in time")
+        .expect("run");
+    d.stop().await.expect("stop");
+    view
+}
+
+async fn arazzo_jobs(env: &Env<'_>) -> Vec<polysync_engine::Job> {
+    env.engine
+        .list_jobs(&JobFilter {
+            job_type: Some(JobType::ArazzoWorkflow),
+            ..JobFilter::default()
+        })
+        .await
+        .expect("jobs")
+}
+
+e2e!(arazzo_import_lists_inputs_and_outputs_idempotently, |env| {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write_docs(dir.path());
+    let file = file.to_str().expect("utf-8");
+
+    let bad = dir.path().join("bad.arazzo.yaml");
+    std::fs::write(
+        &bad,
+        ARAZZO.replace("operationId: getStatus", "operationId: nope"),
+    )
+    .expect("bad");
+    let err = env
+        .engine
+        .import_arazzo(bad.to_str().expect("utf-8"), crate::harness::PLATFORM, None)
+        .await
+        .expect_err("an invalid document is refused");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("bad.arazzo.yaml") && msg.contains("nope"),
+        "{msg}"
+    );
+    assert!(arazzo_jobs(&env).await.is_empty(), "nothing stored");
+
+    let report = env
+        .engine
+        .import_arazzo(file, crate::harness::PLATFORM, None)
+        .await
+        .expect("import");
+    assert_eq!(report.added, vec!["lookup".to_owned()]);
+    let job = env.engine.get_job("lookup").await.expect("job");
+    assert_eq!(job.job_type, JobType::ArazzoWorkflow);
+    let params: Vec<(&str, Direction, Option<&str>)> = job
+        .parameters
+        .iter()
+        .map(|p| (p.name.as_str(), p.direction, p.default_value.as_deref()))
+        .collect();
+    assert_eq!(
+        params,
+        vec![
+            ("depth", Direction::Input, None),
+            ("path", Direction::Input, Some("/Shared/behaviour/success")),
+            ("kind", Direction::Output, None),
+            ("x", Direction::Output, None),
+        ]
+    );
+    assert_eq!(
+        job.parameters[0].data_type,
+        polysync_engine::DataType::Number
+    );
+
+    let again = env
+        .engine
+        .import_arazzo(file, crate::harness::PLATFORM, Some("lookup"))
+        .await
+        .expect("re-import");
+    assert_eq!(again.unchanged, vec!["lookup".to_owned()]);
+    assert!(again.added.is_empty() && again.updated.is_empty());
+    assert_eq!(arazzo_jobs(&env).await.len(), 1);
+    // A platform import never marks Arazzo jobs removed.
+    env.import().await;
+    let job = env.engine.get_job("lookup").await.expect("job");
+    assert!(job.removed_at.is_none());
+});
+
+e2e!(arazzo_output_feeds_a_notebook_task_parameter, |env| {
+    env.import().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write_docs(dir.path());
+    env.engine
+        .import_arazzo(
+            file.to_str().expect("utf-8"),
+            crate::harness::PLATFORM,
+            None,
+        )
+        .await
+        .expect("import");
+    // The run executes the imported snapshot, not the file as it is now.
+    std::fs::write(&file, "not: [valid").expect("overwrite");
+    let tasks = dir.path().join("tasks.yaml");
+    let text = "tasks:\n  - name: a\n    job: arazzo:lookup.arazzo.yaml#lookup\n  - name: b\n    job: /Shared/etl/python_widgets\n    after: [a]\n    params:\n      region: \"${tasks.a.outputs.x}\"\n";
+    env.engine
+        .apply_tasks(tasks.to_str().expect("utf-8"), text, APPLY)
+        .await
+        .expect("apply");
+    let view = run_task(&env, "a").await;
+    assert_eq!(view.status, DagRunStatus::Success, "{view:#?}");
+    assert!(
+        env.paths("GET", "get-status")
+            .iter()
+            .any(|p| p.contains("get-status")),
+        "the workflow called the API"
+    );
+    let regions: Vec<String> = env
+        .bodies("POST", "jobs/runs/submit")
+        .iter()
+        .filter_map(|b| {
+            b.pointer("/tasks/0/notebook_task/base_parameters/region")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(regions, vec!["/Shared/behaviour/success".to_owned()]);
+    let runs = env
+        .engine
+        .list_runs(
+            &polysync_engine::RunFilter {
+                job_name: Some("lookup".into()),
+                ..Default::default()
+            },
+            10,
+        )
+        .await
+        .expect("runs");
+    assert_eq!(runs.len(), 1);
+    let details = env.engine.get_run(&runs[0].id).await.expect("run");
+    assert_eq!(details.run.status, RunStatus::Success);
+    let outputs = details.run.outputs.expect("outputs");
+    assert_eq!(outputs["x"], "/Shared/behaviour/success");
+    assert_eq!(outputs["kind"], "NOTEBOOK");
+});
+
+e2e!(
+    arazzo_failures_retry_until_exhausted_and_dead_runs_fail,
+    |env| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = write_docs(dir.path());
+        env.engine
+            .import_arazzo(
+                file.to_str().expect("utf-8"),
+                crate::harness::PLATFORM,
+                None,
+            )
+            .await
+            .expect("import");
+        let tasks = dir.path().join("tasks.yaml");
+        let text = "tasks:\n  - name: missing\n    job: arazzo:lookup.arazzo.yaml\n    retry: { attempts: 2, backoff: 10ms }\n    params:\n      path: /Shared/does-not-exist\n";
+        env.engine
+            .apply_tasks(tasks.to_str().expect("utf-8"), text, APPLY)
+            .await
+            .expect("apply");
+        let view = run_task(&env, "missing").await;
+        assert_eq!(view.status, DagRunStatus::Failed, "{view:#?}");
+        let task = &view.tasks[0];
+        assert_eq!(task.status, TaskRunStatus::Failed);
+        let statuses: Vec<_> = task.attempts.iter().map(|a| a.status).collect();
+        assert_eq!(statuses, vec![TaskRunStatus::Failed, TaskRunStatus::Failed]);
+        assert!(
+            task.message.as_deref().unwrap_or("").contains("status"),
+            "{task:#?}"
+        );
+
+        // A run left Running by a process that died: its heartbeat expired.
+        let run = env
+            .engine
+            .enqueue_run("lookup", &[])
+            .await
+            .expect("enqueue");
+        let mut dead = env.store.get_run(&run.id).await.expect("run");
+        let long_ago = jiff::Timestamp::now().as_millisecond() - 120_000;
+        dead.status = RunStatus::Running;
+        dead.submit_attempted_at = Some(long_ago);
+        dead.updated_at = long_ago;
+        env.store.update_run(&dead).await.expect("update");
+        let calls = env.paths("GET", "get-status").len();
+        let after = env.engine.refresh_run(&run.id).await.expect("refresh");
+        assert_eq!(after.status, RunStatus::Failed);
+        let message = after.error_message.unwrap_or_default();
+        assert!(message.contains("no heartbeat"), "{message}");
+        assert_eq!(
+            env.paths("GET", "get-status").len(),
+            calls,
+            "never re-run silently"
+        );
+    }
+);
+
+e2e!(
+    apply_refuses_unknown_arazzo_outputs_and_unimported_files,
+    |env| {
+        env.import().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = write_docs(dir.path());
+        let tasks = dir.path().join("tasks.yaml");
+        let tasks = tasks.to_str().expect("utf-8");
+        let text = "tasks:\n  - name: a\n    job: arazzo:lookup.arazzo.yaml\n  - name: b\n    job: /Shared/etl/python_widgets\n    after: [a]\n    params:\n      region: \"${tasks.a.outputs.nope}\"\n";
+        let err = env
+            .engine
+            .apply_tasks(tasks, text, APPLY)
+            .await
+            .expect_err("not imported");
+        let msg = format!("{err} {err:?}");
+        assert!(
+            msg.contains("import it first: polysync arazzo import"),
+            "{msg}"
+        );
+        env.engine
+            .import_arazzo(
+                file.to_str().expect("utf-8"),
+                crate::harness::PLATFORM,
+                None,
+            )
+            .await
+            .expect("import");
+        let err = env
+            .engine
+            .apply_tasks(tasks, text, APPLY)
+            .await
+            .expect_err("unknown output");
+        let msg = format!("{err} {err:?}");
+        assert!(
+            msg.contains("no output \\\"nope\\\"") || msg.contains("no output \"nope\""),
+            "{msg}"
+        );
+        assert!(msg.contains("kind, x"), "{msg}");
+        assert!(env.engine.list_tasks().await.expect("tasks").is_empty());
+        let ok = text.replace("outputs.nope", "outputs.x");
+        env.engine
+            .apply_tasks(tasks, &ok, APPLY)
+            .await
+            .expect("apply");
+    }
+);

@@ -160,6 +160,10 @@ pub async fn run(db: Option<String>, cmd: RunsCommand) -> anyhow::Result<ExitCod
                         "Notebook exit value",
                         r.notebook_exit_value.as_deref().map(output::clean),
                     ),
+                    (
+                        "Outputs",
+                        r.outputs.as_ref().map(|o| output::clean(&o.to_string())),
+                    ),
                     ("Created", Some(output::time(r.created_at))),
                     ("Started", r.started_at.map(output::time)),
                     (

@@ -262,7 +262,13 @@ e2e!(
         dead.status = RunStatus::Running;
         dead.submit_attempted_at = Some(long_ago);
         dead.updated_at = long_ago;
-        env.store.update_run(&dead).await.expect("update");
+        assert!(
+            env.store
+                .update_run(&dead)
+                .await
+                .expect("update")
+                .is_applied()
+        );
         let calls = env.paths("GET", "get-status").len();
         let after = env.engine.refresh_run(&run.id).await.expect("refresh");
         assert_eq!(after.status, RunStatus::Failed);

@@ -328,3 +328,57 @@ e2e!(
             .expect("apply");
     }
 );
+
+const SLOW: &str = r#"arazzo: 1.0.1
+info: { title: slow, version: "1" }
+sourceDescriptions:
+  - { name: ws, url: ./workspace.openapi.yaml, type: openapi }
+workflows:
+  - workflowId: slow
+    steps:
+      - stepId: poll
+        operationId: getStatus
+        parameters:
+          - { name: path, in: query, value: /Shared/behaviour/success }
+        successCriteria:
+          - condition: $statusCode == 404
+        onFailure:
+          - { name: again, type: retry, retryAfter: 1, retryLimit: 1000 }
+"#;
+
+e2e!(arazzo_timeout_stops_the_in_process_execution, |env| {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_docs(dir.path());
+    let slow = dir.path().join("slow.arazzo.yaml");
+    std::fs::write(&slow, SLOW).expect("slow");
+    env.engine
+        .import_arazzo(
+            slow.to_str().expect("utf-8"),
+            crate::harness::PLATFORM,
+            None,
+        )
+        .await
+        .expect("import");
+    let tasks = dir.path().join("tasks.yaml");
+    let text = "tasks:\n  - name: slow\n    job: arazzo:slow.arazzo.yaml\n    timeout: 500ms\n";
+    env.engine
+        .apply_tasks(tasks.to_str().expect("utf-8"), text, APPLY)
+        .await
+        .expect("apply");
+    let view = run_task(&env, "slow").await;
+    assert_eq!(view.tasks[0].status, TaskRunStatus::TimedOut, "{view:#?}");
+    let runs = env
+        .engine
+        .list_runs(
+            &polysync_engine::RunFilter {
+                job_name: Some("slow".into()),
+                ..Default::default()
+            },
+            10,
+        )
+        .await
+        .expect("runs");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status, RunStatus::Cancelled);
+    assert!(!env.paths("GET", "get-status").is_empty(), "it had started");
+});

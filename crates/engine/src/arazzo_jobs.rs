@@ -331,7 +331,11 @@ impl Engine {
         if won {
             let engine = self.clone();
             let id = run_id.to_owned();
+            // The task waits until its handle is registered, so its own
+            // removal at the end can never come first and leave a stale entry.
+            let (registered, ready) = tokio::sync::oneshot::channel::<()>();
             let handle = tokio::spawn(async move {
+                let _ = ready.await;
                 if let Err(e) = engine.execute_in_process(&id).await {
                     tracing::warn!(run = %id, "arazzo run: {e}");
                     let message = e.to_string();
@@ -344,12 +348,9 @@ impl Engine {
                 }
             });
             if let Ok(mut live) = self.inner.in_process.lock() {
-                if handle.is_finished() {
-                    // Ended before it could be registered: nothing to track.
-                } else {
-                    live.insert(run_id.to_owned(), handle.abort_handle());
-                }
+                live.insert(run_id.to_owned(), handle.abort_handle());
             }
+            let _ = registered.send(());
         }
         Ok(run)
     }
@@ -363,14 +364,16 @@ impl Engine {
             .unwrap_or(false)
     }
 
-    /// The in-process refresh: a run still Queued is started; a Running run
-    /// that no process heartbeats any more ends Failed (never re-run).
+    /// The in-process refresh: a run never started is returned as stored;
+    /// a Running run that no process heartbeats any more ends Failed (never
+    /// re-run).
     pub(crate) async fn refresh_in_process(&self, run: Run) -> Result<Run> {
         if run.status.is_terminal() {
             return Ok(run);
         }
         if run.submit_attempted_at.is_none() {
-            return self.start_in_process(&run.id).await;
+            // Never started: whoever sends runs (dispatcher, `run --wait`) starts it.
+            return Ok(run);
         }
         let now = now_ms();
         if self.runs_here(&run.id) || now - run.updated_at <= ms(HEARTBEAT_EXPIRY) {

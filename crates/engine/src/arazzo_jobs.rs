@@ -53,7 +53,7 @@ fn invalid(file: &str, message: impl std::fmt::Display) -> Error {
 /// The stored location of `file`: an http(s) URL as given, a local path
 /// made absolute and canonical (so `./a.yaml` and `/x/a.yaml` are one job).
 pub fn arazzo_location(file: &str) -> Result<String> {
-    if file.starts_with("http://") || file.starts_with("https://") {
+    if file.starts_with("http://") || file.starts_with("https://") || file.starts_with("file://") {
         return Ok(file.to_owned());
     }
     let path = std::fs::canonicalize(file).map_err(|e| invalid(file, e))?;
@@ -239,6 +239,38 @@ impl Engine {
             }
         }
         Ok(report)
+    }
+
+    /// Sync Parameters of an Arazzo job: re-imports its file (a new
+    /// snapshot) and reports the parameters added and removed.
+    pub(crate) async fn sync_arazzo_params(&self, job: &Job) -> Result<crate::SyncReport> {
+        let (location, workflow) = split_external(&job.external_id).ok_or_else(|| {
+            Error::Conflict(format!(
+                "{:?} is not an Arazzo workflow reference",
+                job.external_id
+            ))
+        })?;
+        self.import_arazzo(location, &job.platform, Some(workflow))
+            .await?;
+        let fresh = self.inner.store.get_job(&job.name).await?;
+        let names = |j: &Job| {
+            j.parameters
+                .iter()
+                .map(|p| p.name.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        let (before, after) = (names(job), names(&fresh));
+        Ok(crate::SyncReport {
+            job: job.name.clone(),
+            added: after.difference(&before).cloned().collect(),
+            removed: before.difference(&after).cloned().collect(),
+            kept_values: fresh
+                .parameters
+                .iter()
+                .filter(|p| p.current_value.is_some())
+                .map(|p| p.name.clone())
+                .collect(),
+        })
     }
 
     /// The job a tasks file's `arazzo:PATH[#workflowId]` means; `PATH` is

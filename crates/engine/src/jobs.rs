@@ -168,11 +168,15 @@ impl Engine {
         })
     }
 
-    /// Re-reads one job's parameter schema from Databricks, keeping the
-    /// user-set values of parameters that still exist.
+    /// Re-reads one job's parameter schema from Databricks (an Arazzo job:
+    /// from its file, re-imported), keeping the user-set values of
+    /// parameters that still exist.
     pub async fn sync_params(&self, job_ref: &str) -> Result<SyncReport> {
         let job = self.get_job(job_ref).await?;
         job.job_type.validate_external_id(&job.external_id)?;
+        if job.job_type.runs_in_process() {
+            return self.sync_arazzo_params(&job).await;
+        }
         let conn = self.connect(&job.platform).await?;
         let fresh = providers::provider_for(job.job_type)
             .describe(&conn, &job.external_id)

@@ -57,7 +57,7 @@ fn in_process(target: &str) -> crate::ProviderError {
     crate::ProviderError::Refused {
         target: target.to_owned(),
         message: format!(
-            "{target} is an Arazzo Workflow: Polysync runs it in process, there is no Databricks run or job behind it"
+            "{target} is an Arazzo Workflow: Polysync runs it in process, there is no Databricks run or job behind it (to refresh its parameters, re-import the file: polysync arazzo import FILE --platform NAME)"
         ),
     }
 }

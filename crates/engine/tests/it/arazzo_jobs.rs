@@ -158,6 +158,17 @@ e2e!(arazzo_import_lists_inputs_and_outputs_idempotently, |env| {
     assert_eq!(again.unchanged, vec!["lookup".to_owned()]);
     assert!(again.added.is_empty() && again.updated.is_empty());
     assert_eq!(arazzo_jobs(&env).await.len(), 1);
+    // Sync Parameters re-imports the file: a new input appears.
+    std::fs::write(
+        dir.path().join("lookup.arazzo.yaml"),
+        ARAZZO.replace(
+            "        depth: { type: integer }\n",
+            "        depth: { type: integer }\n        limit: { type: boolean }\n",
+        ),
+    )
+    .expect("edit");
+    let synced = env.engine.sync_params("lookup").await.expect("sync");
+    assert_eq!(synced.added, vec!["limit".to_owned()], "{synced:?}");
     // A platform import never marks Arazzo jobs removed.
     env.import().await;
     let job = env.engine.get_job("lookup").await.expect("job");

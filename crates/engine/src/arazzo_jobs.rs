@@ -119,6 +119,11 @@ fn workflow_job(
         .unwrap_or(Value::Null);
     if let Some(props) = schema.get("properties").and_then(Value::as_object) {
         for (name, prop) in props {
+            // Secrets (token, password, ...) are never stored: the run fills
+            // them from the platform's credentials.
+            if polysync_arazzo::inputs::is_secret_name(name) {
+                continue;
+            }
             let mut p = Parameter::input(name.clone(), prop.get("default").and_then(value_text));
             p.data_type = data_type_of(prop);
             p.choices = prop

@@ -44,6 +44,7 @@ workflows:
       properties:
         path: { type: string, default: /Shared/behaviour/success }
         depth: { type: integer }
+        token: { type: string }
     steps:
       - stepId: status
         operationId: getStatus

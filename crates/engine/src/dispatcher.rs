@@ -197,7 +197,12 @@ impl Dispatcher {
         for tr in &claimed {
             self.start_attempt(tr).await?;
         }
-        if pass.started > 0 || self.due(&self.last_track, self.opts.track_interval) {
+        if pass.started > 0
+            || self.due(
+                &self.last_track,
+                self.engine.tracking_interval(self.opts.track_interval),
+            )
+        {
             pass.ended = self.track_all().await?;
         }
         if pass.ended > 0 || pass.promoted > 0 {
@@ -228,15 +233,8 @@ impl Dispatcher {
     async fn track_all(&self) -> Result<usize> {
         let store = &self.engine.inner.store;
         let leased = store.leased_by(&self.id).await?;
-        let mut runs = Vec::new();
-        for tr in &leased {
-            if let Some(id) = &tr.run_id
-                && let Some(run) = store.find_run(id).await?
-            {
-                runs.push(run);
-            }
-        }
-        for failure in self.engine.refresh_run_set(&runs).await {
+        // Every active run, one-off runs too (a killed `run --wait`).
+        for failure in self.engine.track_runs(None).await? {
             tracing::warn!(platform = %failure.platform, "tracking: {}", failure.message);
         }
         let mut ended = 0;
@@ -471,8 +469,11 @@ impl Dispatcher {
                 .ok_or_else(|| format!("task {task:?} has not run in this DAG run"))?;
                 match field {
                     ["run_id"] => Ok(run.databricks_run_id.unwrap_or(run.id)),
-                    ["outputs", "exit_value"] => run
-                        .notebook_exit_value
+                    ["outputs", "exit_value"] => self
+                        .engine
+                        .exit_value(&run.id)
+                        .await
+                        .map_err(|e| e.to_string())?
                         .ok_or_else(|| format!("task {task:?} returned no exit value")),
                     ["outputs", other] => Err(format!(
                         "task {task:?} has no output {other:?} (a Databricks job's only output is exit_value)"

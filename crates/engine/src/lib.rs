@@ -15,6 +15,7 @@ mod jobs;
 mod platforms;
 mod runs;
 mod tasks;
+mod tracker;
 mod troubleshoot;
 
 use std::collections::HashMap;
@@ -38,6 +39,7 @@ pub use polysync_providers::{ImportProgress, NoProgress, Skipped, TaskRun};
 pub use polysync_store::{
     ApplyMode, JobFilter, RunFilter, StatusChange, StoredTask, TaskApplySummary,
 };
+pub use tracker::{ACTIVE_SWEEP, FULL_SWEEP, WATCHED_INTERVAL, WatchGuard};
 pub use troubleshoot::{PENDING_HINT, STOPPING_NOTE};
 
 use polysync_databricks::DatabricksClient;
@@ -167,6 +169,7 @@ struct Inner {
     pending_hint_after: Duration,
     events: events::Events,
     retry_observer: Option<RetryObserver>,
+    tracker: tracker::TrackerState,
 }
 
 impl std::fmt::Debug for Engine {
@@ -210,6 +213,7 @@ impl Engine {
                 pending_hint_after,
                 events: events::Events::new(),
                 retry_observer,
+                tracker: tracker::TrackerState::default(),
             }),
         }
     }

@@ -39,7 +39,7 @@ pub use polysync_providers::{ImportProgress, NoProgress, Skipped, TaskRun};
 pub use polysync_store::{
     ApplyMode, JobFilter, RunFilter, StatusChange, StoredTask, TaskApplySummary,
 };
-pub use tracker::{ACTIVE_SWEEP, FULL_SWEEP, WATCHED_INTERVAL, WatchGuard};
+pub use tracker::{ACTIVE_SWEEP, ACTIVE_SWEEP_FEW, FULL_SWEEP, WATCHED_INTERVAL, WatchGuard};
 pub use troubleshoot::{PENDING_HINT, STOPPING_NOTE};
 
 use polysync_databricks::DatabricksClient;

@@ -6,8 +6,8 @@
 //!   the watermark the previous round left: the cost grows with the runs
 //!   that ended, not with the runs still active;
 //! - `runs/list?active_only=true`, less often (every round while someone
-//!   watches or the active runs fit one page, else every
-//!   [`ACTIVE_SWEEP`]): the state changes in between (PENDING → RUNNING);
+//!   watches, else every
+//!   [`ACTIVE_SWEEP`], [`ACTIVE_SWEEP_FEW`] when they fit one page): the state changes in between (PENDING → RUNNING);
 //! - a full sweep every [`FULL_SWEEP`] (and at the first round, which has
 //!   no watermark yet): what neither listing showed is read with `runs/get`;
 //! - `runs/get-output` only for a run that ended Failed /
@@ -33,6 +33,8 @@ use crate::{Engine, RefreshFailure, Result};
 /// How often the active runs are listed when they span several pages and
 /// nobody watches: state changes between start and end are not urgent.
 pub const ACTIVE_SWEEP: Duration = Duration::from_secs(30);
+/// [`ACTIVE_SWEEP`] when the active runs fit one page.
+pub const ACTIVE_SWEEP_FEW: Duration = Duration::from_secs(5);
 /// How often everything is re-read as a safety net (a run whose end the
 /// completed listing missed, e.g. a late commit behind the watermark).
 pub const FULL_SWEEP: Duration = Duration::from_secs(120);
@@ -185,8 +187,12 @@ impl Engine {
         let platform = conn.platform.name.clone();
         let mut cursor = self.cursor(&platform);
         let full = cursor.watermark.is_none() || due(cursor.last_full, FULL_SWEEP);
-        let every_round = self.watched() || runs.len() <= 25;
-        let sweep = full || every_round || due(cursor.last_active, ACTIVE_SWEEP);
+        let every = if runs.len() <= 25 {
+            ACTIVE_SWEEP_FEW
+        } else {
+            ACTIVE_SWEEP
+        };
+        let sweep = full || self.watched() || due(cursor.last_active, every);
         let err = |e| translate(e, &conn.platform, None);
         // Active first: a run ending meanwhile is then in the completed
         // listing read after it, never in neither.

@@ -16,4 +16,5 @@ mod runs;
 mod runs_hardening;
 mod status_rows;
 mod tasks;
+mod tracking;
 mod troubleshooting;

@@ -169,12 +169,9 @@ impl Dispatcher {
 
     /// Deregisters and releases this instance's leases.
     pub async fn stop(&self) -> Result<()> {
-        Ok(self
-            .engine
-            .inner
-            .store
-            .deregister_dispatcher(&self.id)
-            .await?)
+        let store = &self.engine.inner.store;
+        store.release_tracking(&self.id).await?;
+        Ok(store.deregister_dispatcher(&self.id).await?)
     }
 
     /// One pass over everything a dispatcher does.
@@ -233,8 +230,19 @@ impl Dispatcher {
     async fn track_all(&self) -> Result<usize> {
         let store = &self.engine.inner.store;
         let leased = store.leased_by(&self.id).await?;
-        // Every active run, one-off runs too (a killed `run --wait`).
-        for failure in self.engine.track_runs(None).await? {
+        // Every active run, one-off runs too (a killed `run --wait`), of
+        // the platforms whose tracking lease this instance holds.
+        let platforms: Vec<String> = store
+            .list_platforms()
+            .await?
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        let held = store
+            .lease_tracking(&self.id, &platforms, now_ms(), ms(self.opts.lease))
+            .await?;
+        let held = held.into_iter().collect();
+        for failure in self.engine.track_runs(Some(&held)).await? {
             tracing::warn!(platform = %failure.platform, "tracking: {}", failure.message);
         }
         let mut ended = 0;

@@ -526,10 +526,18 @@ async fn fail_first_fails_a_notebooks_first_runs_only() {
 #[tokio::test]
 async fn runs_list_completed_only_orders_by_end_time() {
     let e = Emu::fast().await;
-    e.import("/Shared/slow", "PYTHON", "# emulator: duration=30s pending=0s\n")
-        .await;
-    e.import("/Shared/quick", "PYTHON", "# emulator: duration=1s pending=0s\n")
-        .await;
+    e.import(
+        "/Shared/slow",
+        "PYTHON",
+        "# emulator: duration=30s pending=0s\n",
+    )
+    .await;
+    e.import(
+        "/Shared/quick",
+        "PYTHON",
+        "# emulator: duration=1s pending=0s\n",
+    )
+    .await;
     e.import("/Shared/forever", "PYTHON", "# emulator: duration=10h\n")
         .await;
     // Started first, ends last.

@@ -1,14 +1,18 @@
 //! Batched status tracking end to end: completions are read through the
 //! watermark listing (no per-run `runs/get`, no output read for a success),
 //! a failed run costs one detail read for its error, and a one-off run
-//! whose waiter died is finished by a dispatcher.
+//! whose waiter died is finished by a dispatcher, and a 429 pauses every
+//! caller of the workspace.
 
 use std::time::Duration;
 
+use polysync_databricks::{Config, DatabricksClient, Method};
+use polysync_emulator::FaultConfig;
 use polysync_engine::{DispatcherOptions, Run, RunStatus};
+use serde_json::Value;
 
 use crate::dispatcher::notebook;
-use crate::harness::{Env, e2e};
+use crate::harness::{Env, TOKEN, e2e};
 
 /// Requests the emulator logged for `endpoint` (`GET jobs/runs/get`).
 fn count(env: &Env<'_>, endpoint: &str) -> usize {
@@ -130,3 +134,52 @@ e2e!(
         assert!(env.engine.exit_value(&run.id).await.is_ok());
     }
 );
+
+e2e!(a_429_pauses_every_caller_of_the_workspace, |env| {
+    // Another client of the same workspace in this process (a CLI waiter,
+    // a server handler): it shares the workspace's budget.
+    let other = DatabricksClient::new(
+        Config::builder()
+            .host(env.emu.url())
+            .token(TOKEN.to_owned())
+            .build()
+            .expect("config"),
+    )
+    .expect("client");
+    let budget = env.admin.budget().clone();
+    assert!(std::sync::Arc::ptr_eq(&budget, other.budget()));
+    let before = (budget.throttled(), budget.paused_waits());
+    let mut faults = FaultConfig::default();
+    faults.rate_limits.insert("GET jobs/runs/list".into(), 1.0);
+    env.emu.set_faults(faults);
+    let list = "/api/2.1/jobs/runs/list";
+    env.admin
+        .request_json(Method::GET, list, None)
+        .await
+        .expect("first listing");
+    // The second listing is answered 429 + Retry-After; its retry waits.
+    let admin = env.admin.clone();
+    let throttled = tokio::spawn(async move { admin.request_json(Method::GET, list, None).await });
+    while budget.throttled() == before.0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // A different endpoint from a different client waits for the pause too.
+    let v: Value = other
+        .request_json(Method::GET, "/api/2.0/workspace/list?path=/", None)
+        .await
+        .expect("listing after the pause");
+    assert!(v.is_object());
+    assert!(budget.paused_waits() > before.1, "{budget:?}");
+    throttled
+        .await
+        .expect("join")
+        .expect("retried after the pause");
+    env.emu.set_faults(FaultConfig::default());
+    let answered_429 = env
+        .emu
+        .requests()
+        .iter()
+        .filter(|r| r.status == 429)
+        .count();
+    assert_eq!(answered_429, 1, "one 429, then everyone waited");
+});

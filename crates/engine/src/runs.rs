@@ -474,6 +474,8 @@ impl Engine {
         on_update: &mut (dyn FnMut(&Run) + Send),
     ) -> Result<Run> {
         let started = Instant::now();
+        // Someone waits: an in-process tracker follows at its watched pace.
+        let _watch = self.watch_run(run_id);
         let mut last = self.inner.store.get_run(run_id).await?;
         on_update(&last);
         if !last.status.is_terminal() && last.databricks_run_id.is_none() {

@@ -83,7 +83,7 @@ pub async fn list_completed(conn: &Connection, watermark: Option<i64>) -> Result
     }));
     let mut seen = 0usize;
     while let Some(item) = stream.try_next().await.map_err(list_error)? {
-        if seen % PAGE as usize == 0 {
+        if seen.is_multiple_of(PAGE as usize) {
             out.pages += 1;
         }
         seen += 1;

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::auth::Authenticator;
+use crate::budget::Budget;
 use crate::config::Config;
 use crate::error::{ApiError, Error, Result};
 use crate::rate_limit::RateLimiter;
@@ -38,6 +39,8 @@ pub(crate) struct Inner {
     http: reqwest::Client,
     auth: Authenticator,
     limiter: Option<RateLimiter>,
+    /// The workspace's shared request budget (one per host per process).
+    budget: Arc<Budget>,
     /// Set at the first HTTP response of any status: from then on, connection failures are
     /// outages worth the whole retry budget rather than a wrong host.
     answered: AtomicBool,
@@ -83,12 +86,14 @@ impl DatabricksClient {
             .and_then(NonZeroU32::new)
             .map(RateLimiter::new);
         let auth = Authenticator::new(config.credentials.clone(), &config.host);
+        let config_host = config.host.clone();
         Ok(DatabricksClient {
             inner: Arc::new(Inner {
                 config,
                 http,
                 auth,
                 limiter,
+                budget: Budget::for_host(&config_host),
                 answered: AtomicBool::new(false),
             }),
         })
@@ -97,6 +102,12 @@ impl DatabricksClient {
     /// The normalised workspace URL.
     pub fn host(&self) -> &str {
         &self.inner.config.host
+    }
+
+    /// The workspace's request budget this client shares with every other
+    /// client of the same host in the process (counters for metrics).
+    pub fn budget(&self) -> &Arc<Budget> {
+        &self.inner.budget
     }
 
     /// The configuration this client was built from.
@@ -219,6 +230,7 @@ impl DatabricksClient {
         };
         let mut refreshed = false;
         loop {
+            inner.budget.acquire(method, path).await;
             if let Some(l) = &inner.limiter {
                 l.acquire().await;
             }
@@ -243,6 +255,9 @@ impl DatabricksClient {
             inner.answered.store(true, Ordering::Relaxed);
             let status = resp.status();
             let ra = retry_after(resp.headers());
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                inner.budget.throttled_for(ra);
+            }
             let bytes = resp
                 .bytes()
                 .await

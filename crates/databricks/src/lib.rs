@@ -56,6 +56,8 @@ pub mod api;
 #[cfg(feature = "client")]
 mod auth;
 #[cfg(feature = "client")]
+pub mod budget;
+#[cfg(feature = "client")]
 pub mod config;
 #[cfg(feature = "client")]
 pub mod databrickscfg;
@@ -78,6 +80,8 @@ pub mod version;
 pub use api::{JobsApi, PipelinesApi, WorkspaceApi};
 #[cfg(feature = "client")]
 pub use auth::token_cache::refresh_margin;
+#[cfg(feature = "client")]
+pub use budget::Budget;
 #[cfg(feature = "client")]
 pub use config::{
     AzureEnvironment, AzureServicePrincipal, Config, ConfigAttributes, ConfigBuilder, Credentials,

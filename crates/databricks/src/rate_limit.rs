@@ -51,6 +51,29 @@ impl RateLimiter {
         }
     }
 
+    /// `per_second` requests per second (fractions allowed) with a burst of
+    /// one second's worth (at least one).
+    pub fn with_rate(per_second: f64) -> Self {
+        let clock = TokioClock {
+            origin: tokio::time::Instant::now(),
+        };
+        let rate = if per_second.is_finite() && per_second > 0.0 {
+            per_second
+        } else {
+            1.0
+        };
+        let burst = NonZeroU32::new(rate.floor().clamp(1.0, f64::from(u32::MAX)) as u32)
+            .unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::with_period(Duration::from_secs_f64(1.0 / rate))
+            .unwrap_or_else(|| Quota::per_second(burst))
+            .allow_burst(burst);
+        RateLimiter {
+            inner: Gcra::direct_with_clock(quota, clock.clone()),
+            clock,
+            per_second: burst,
+        }
+    }
+
     /// Waits until a request may be sent.
     pub async fn acquire(&self) {
         loop {

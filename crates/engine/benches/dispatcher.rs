@@ -6,13 +6,19 @@
 //!    dispatcher (one batched listing per platform per 5 s round) vs per-run `runs/get` every
 //!    5 s (AppKit) vs the SDK waiter's 1→10 s backoff. Every endpoint is counted by the
 //!    emulator; 429s are reported.
+//! 3. **Peak RSS** of a process tracking T active runs (one-off runs of a long notebook),
+//!    measured in a child process (`VmHWM` of `/proc/self/status`) over three tracking rounds,
+//!    the first of them the full sweep.
+//! 4. **Detection latency** of the runs of benchmark 1: Databricks' `end_time` → the end
+//!    stored by the dispatcher (median, p99).
 //! 2. **Throughput**: M zero-duration notebook tasks, submit → terminal status, on SQLite (and
 //!    PostgreSQL when `POLYSYNC_TEST_DATABASE_URL` is set), vs M concurrent `start_run` +
 //!    `wait_run` loops (one poll loop per run) on the same store.
 //!
 //! `cargo bench -p polysync-engine --bench dispatcher` — knobs (environment):
 //! `BENCH_RUNS` (N, default 300), `BENCH_SECONDS` (S, default 20), `BENCH_TASKS` (M, default
-//! 1000). The full sizes: `BENCH_RUNS=2000 BENCH_SECONDS=60 BENCH_TASKS=10000`.
+//! 1000), `BENCH_TRACKED` (T, default 10000), `BENCH_ONLY` (comma list of 1,2,3 to run a
+//! subset). The full sizes: `BENCH_RUNS=2000 BENCH_SECONDS=60 BENCH_TASKS=10000`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -95,7 +101,44 @@ fn counted(emu: &EmulatorHandle, before: u64) -> (u64, u64) {
     (stats.total_requests - before, throttled)
 }
 
-async fn dispatcher_requests(n: usize, secs: u64) -> (f64, u64) {
+/// Median and p99 of `xs` (ms).
+fn percentiles(mut xs: Vec<i64>) -> (i64, i64) {
+    if xs.is_empty() {
+        return (0, 0);
+    }
+    xs.sort_unstable();
+    let at = |q: f64| xs[((xs.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.99))
+}
+
+/// Databricks `end_time` → stored end, per run of `engine` (ms).
+async fn detection_latencies(engine: &Engine, emu: &EmulatorHandle) -> Vec<i64> {
+    use futures_util::TryStreamExt;
+    let c = client(emu);
+    let ends: std::collections::HashMap<String, i64> = c
+        .jobs()
+        .list_runs(polysync_databricks::models::ListRunsRequest {
+            completed_only: true,
+            limit: Some(25),
+            ..Default::default()
+        })
+        .try_filter_map(|r| async move { Ok(r.end_time.map(|e| (r.run_id.to_string(), e))) })
+        .try_collect()
+        .await
+        .unwrap();
+    engine
+        .list_runs(&polysync_engine::RunFilter::default(), 1_000_000)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|r| {
+            let end = ends.get(r.databricks_run_id.as_deref()?)?;
+            Some(r.ended_at? - end)
+        })
+        .collect()
+}
+
+async fn dispatcher_requests(n: usize, secs: u64) -> (f64, u64, Vec<i64>) {
     let (emu, _dir) = emulator(
         &format!("# Databricks notebook source\n# emulator: duration={secs}s\nprint(1)\n"),
         FaultConfig::databricks_profile(),
@@ -117,7 +160,8 @@ async fn dispatcher_requests(n: usize, secs: u64) -> (f64, u64) {
     }
     let d = engine
         .dispatcher(DispatcherOptions {
-            track_interval: Duration::from_secs(5),
+            // Status within 5 s: a round every 4 s (plus its own duration).
+            track_interval: Duration::from_secs(4),
             max_claim: 1_000,
             ..DispatcherOptions::default()
         })
@@ -128,8 +172,73 @@ async fn dispatcher_requests(n: usize, secs: u64) -> (f64, u64) {
     }
     d.stop().await.unwrap();
     let (requests, throttled) = counted(&emu, before);
+    let latencies = detection_latencies(&engine, &emu).await;
     emu.shutdown().await;
-    (requests as f64 / n as f64, throttled)
+    (requests as f64 / n as f64, throttled, latencies)
+}
+
+/// Benchmark 3, parent side: `t` active one-off runs in a store, then a child process tracks
+/// them; returns its report line.
+async fn tracked_rss(t: usize) -> String {
+    let (emu, _dir) = emulator(
+        "# Databricks notebook source\n# emulator: duration=3600s\nprint(1)\n",
+        FaultConfig::default(),
+    )
+    .await;
+    let db = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", db.path().join("rss.db").display());
+    let engine = engine_on(&url, &emu).await;
+    let mut senders = Vec::new();
+    for part in 0..4 {
+        let e = engine.clone();
+        senders.push(tokio::spawn(async move {
+            for _ in (part..t).step_by(4) {
+                let run = e.enqueue_run("bench:/Bench/work", &[]).await.unwrap();
+                e.submit_run(&run.id).await.unwrap();
+            }
+        }));
+    }
+    for s in senders {
+        s.await.unwrap();
+    }
+    engine.close().await;
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("BENCH_RSS_CHILD", &url)
+        .env(TOKEN_VAR, TOKEN)
+        .output()
+        .unwrap();
+    emu.shutdown().await;
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn status_kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Benchmark 3, child side: three tracking rounds over every active run of the store.
+async fn rss_child(url: &str) {
+    let engine = Engine::open(url).await.unwrap();
+    let tracked = engine.active_runs(1_000_000).await.unwrap().len();
+    let opened = status_kb("VmRSS:");
+    let mut rounds = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let failures = engine.track_runs(None).await.unwrap();
+        assert!(failures.is_empty(), "{failures:?}");
+        rounds.push(format!("{:.2}", t.elapsed().as_secs_f64()));
+    }
+    println!(
+        "tracking {tracked} active runs: peak RSS {:.1} MB (after opening the store {:.1} MB); rounds {} s",
+        status_kb("VmHWM:") as f64 / 1024.0,
+        opened as f64 / 1024.0,
+        rounds.join(" / ")
+    );
 }
 
 async fn submit(c: &DatabricksClient, i: usize) -> i64 {
@@ -273,13 +382,34 @@ async fn throughput(url: &str, m: usize) -> (f64, f64) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    if let Ok(url) = std::env::var("BENCH_RSS_CHILD") {
+        rss_child(&url).await;
+        return;
+    }
+    let only = std::env::var("BENCH_ONLY").unwrap_or_else(|_| "1,2,3".into());
+    let runs = |b: &str| only.split(',').any(|x| x.trim() == b);
+    if runs("1") {
+        requests_and_latency().await;
+    }
+    if runs("3") {
+        let t = env_usize("BENCH_TRACKED", 10_000);
+        println!(
+            "== 3. peak RSS of a dispatcher process tracking {t} active runs (target < 100 MB)"
+        );
+        println!("   {}", tracked_rss(t).await);
+    }
+    if runs("2") {
+        throughput_all().await;
+    }
+}
+
+async fn requests_and_latency() {
     let n = env_usize("BENCH_RUNS", 300);
     let secs = env_usize("BENCH_SECONDS", 20) as u64;
-    let m = env_usize("BENCH_TASKS", 1_000);
     println!(
         "== 1. requests per run: {n} concurrent runs of {secs} s, status within 5 s, published rate limits"
     );
-    let (ours, ours_429) = dispatcher_requests(n, secs).await;
+    let (ours, ours_429, latencies) = dispatcher_requests(n, secs).await;
     let (appkit, appkit_429) = polling_requests(n, secs, false).await;
     let (sdk, sdk_429) = polling_requests(n, secs, true).await;
     println!("   polysync dispatcher     {ours:>6.2} requests/run  ({ours_429} x 429)");
@@ -291,6 +421,15 @@ async fn main() {
         "   SDK waiter 1→10 s       {sdk:>6.2} requests/run  ({sdk_429} x 429)  = {:.1}x polysync",
         sdk / ours
     );
+    let (median, p99) = percentiles(latencies.clone());
+    println!(
+        "== 4. detection latency (Databricks end_time → end stored), {} runs: median {median} ms, p99 {p99} ms (target p99 ≤ 5000 ms)",
+        latencies.len()
+    );
+}
+
+async fn throughput_all() {
+    let m = env_usize("BENCH_TASKS", 1_000);
     println!("== 2. throughput: {m} zero-duration notebook tasks, submit → terminal");
     let dir = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite:{}", dir.path().join("tp.db").display());

@@ -169,12 +169,9 @@ impl Dispatcher {
 
     /// Deregisters and releases this instance's leases.
     pub async fn stop(&self) -> Result<()> {
-        Ok(self
-            .engine
-            .inner
-            .store
-            .deregister_dispatcher(&self.id)
-            .await?)
+        let store = &self.engine.inner.store;
+        store.release_tracking(&self.id).await?;
+        Ok(store.deregister_dispatcher(&self.id).await?)
     }
 
     /// One pass over everything a dispatcher does.
@@ -197,7 +194,12 @@ impl Dispatcher {
         for tr in &claimed {
             self.start_attempt(tr).await?;
         }
-        if pass.started > 0 || self.due(&self.last_track, self.opts.track_interval) {
+        if pass.started > 0
+            || self.due(
+                &self.last_track,
+                self.engine.tracking_interval(self.opts.track_interval),
+            )
+        {
             pass.ended = self.track_all().await?;
         }
         if pass.ended > 0 || pass.promoted > 0 {
@@ -228,15 +230,19 @@ impl Dispatcher {
     async fn track_all(&self) -> Result<usize> {
         let store = &self.engine.inner.store;
         let leased = store.leased_by(&self.id).await?;
-        let mut runs = Vec::new();
-        for tr in &leased {
-            if let Some(id) = &tr.run_id
-                && let Some(run) = store.find_run(id).await?
-            {
-                runs.push(run);
-            }
-        }
-        for failure in self.engine.refresh_run_set(&runs).await {
+        // Every active run, one-off runs too (a killed `run --wait`), of
+        // the platforms whose tracking lease this instance holds.
+        let platforms: Vec<String> = store
+            .list_platforms()
+            .await?
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        let held = store
+            .lease_tracking(&self.id, &platforms, now_ms(), ms(self.opts.lease))
+            .await?;
+        let held = held.into_iter().collect();
+        for failure in self.engine.track_runs(Some(&held)).await? {
             tracing::warn!(platform = %failure.platform, "tracking: {}", failure.message);
         }
         let mut ended = 0;
@@ -475,8 +481,11 @@ impl Dispatcher {
                         crate::arazzo_jobs::output_value(&run, name)
                             .ok_or_else(|| format!("task {task:?} returned no output {name:?}"))
                     }
-                    ["outputs", "exit_value"] => run
-                        .notebook_exit_value
+                    ["outputs", "exit_value"] => self
+                        .engine
+                        .exit_value(&run.id)
+                        .await
+                        .map_err(|e| e.to_string())?
                         .ok_or_else(|| format!("task {task:?} returned no exit value")),
                     ["outputs", other] => Err(format!(
                         "task {task:?} has no output {other:?} (a Databricks job's only output is exit_value)"

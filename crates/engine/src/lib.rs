@@ -16,6 +16,7 @@ mod jobs;
 mod platforms;
 mod runs;
 mod tasks;
+mod tracker;
 mod troubleshoot;
 
 use std::collections::HashMap;
@@ -40,6 +41,7 @@ pub use polysync_providers::{ImportProgress, NoProgress, Skipped, TaskRun};
 pub use polysync_store::{
     ApplyMode, JobFilter, RunFilter, StatusChange, StoredTask, TaskApplySummary,
 };
+pub use tracker::{ACTIVE_SWEEP, ACTIVE_SWEEP_FEW, FULL_SWEEP, WATCHED_INTERVAL, WatchGuard};
 pub use troubleshoot::{PENDING_HINT, STOPPING_NOTE};
 
 use polysync_databricks::DatabricksClient;
@@ -171,6 +173,7 @@ struct Inner {
     retry_observer: Option<RetryObserver>,
     /// In-process runs (Arazzo workflows) executing in this process.
     in_process: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+    tracker: tracker::TrackerState,
 }
 
 impl std::fmt::Debug for Engine {
@@ -215,6 +218,7 @@ impl Engine {
                 events: events::Events::new(),
                 retry_observer,
                 in_process: Mutex::new(HashMap::new()),
+                tracker: tracker::TrackerState::default(),
             }),
         }
     }

@@ -315,7 +315,7 @@ impl Engine {
 
     /// Stores what a poll (or a batched listing) saw of a run, when
     /// anything changed; never moves a run back from a terminal status.
-    async fn store_polled(&self, run_id: &str, polled: &Polled) -> Result<Run> {
+    pub(crate) async fn store_polled(&self, run_id: &str, polled: &Polled) -> Result<Run> {
         let now = now_ms();
         self.modify_run(run_id, |r| {
             // A newer writer may have stored the end already: never move a
@@ -408,25 +408,6 @@ impl Engine {
         Ok(RefreshedRuns { runs, failures })
     }
 
-    /// Refreshes a set of runs with one batched listing per platform (the
-    /// dispatcher's tracking); returns the platforms that failed, with why.
-    pub(crate) async fn refresh_run_set(&self, runs: &[Run]) -> Vec<RefreshFailure> {
-        let mut by_platform: BTreeMap<&str, Vec<&Run>> = BTreeMap::new();
-        for r in runs.iter().filter(|r| !r.status.is_terminal()) {
-            by_platform.entry(r.platform.as_str()).or_default().push(r);
-        }
-        let mut failures = Vec::new();
-        for (platform, active) in by_platform {
-            if let Err(e) = self.refresh_platform_runs(platform, &active).await {
-                failures.push(RefreshFailure {
-                    platform: platform.to_owned(),
-                    message: e.to_string(),
-                });
-            }
-        }
-        failures
-    }
-
     async fn refresh_platform_runs(&self, platform: &str, active: &[&Run]) -> Result<()> {
         let (in_process, active): (Vec<&Run>, Vec<&Run>) = active
             .iter()
@@ -509,6 +490,8 @@ impl Engine {
         on_update: &mut (dyn FnMut(&Run) + Send),
     ) -> Result<Run> {
         let started = Instant::now();
+        // Someone waits: an in-process tracker follows at its watched pace.
+        let _watch = self.watch_run(run_id);
         let mut last = self.inner.store.get_run(run_id).await?;
         on_update(&last);
         if !last.status.is_terminal() && last.databricks_run_id.is_none() {

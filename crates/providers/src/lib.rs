@@ -21,6 +21,7 @@ pub mod pipeline;
 mod progress;
 mod provider;
 mod request;
+pub mod tracking;
 
 pub use connection::Connection;
 pub use error::{Operation, ProviderError, Result};

@@ -24,6 +24,7 @@ mod platforms;
 mod rows;
 mod runs;
 mod tasks;
+mod tracking;
 mod tx;
 
 use std::path::Path;

@@ -46,6 +46,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "arazzo",
         include_str!("../migrations/sqlite/0007_arazzo.sql"),
     ),
+    (
+        8,
+        "tracking leases",
+        include_str!("../migrations/sqlite/0008_tracking_leases.sql"),
+    ),
 ];
 
 const POSTGRES: &[(i64, &str, &str)] = &[
@@ -83,6 +88,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         7,
         "arazzo",
         include_str!("../migrations/postgres/0007_arazzo.sql"),
+    ),
+    (
+        8,
+        "tracking leases",
+        include_str!("../migrations/postgres/0008_tracking_leases.sql"),
     ),
 ];
 

@@ -519,3 +519,67 @@ async fn fail_first_fails_a_notebooks_first_runs_only() {
     }
     assert_eq!(results, vec!["FAILED", "FAILED", "SUCCESS"]);
 }
+
+/// `completed_only` lists by end time, newest first (what a tracker pages back to its
+/// watermark), not by start; `start_time_from` / `start_time_to` and `offset` select as
+/// documented; active runs are left out.
+#[tokio::test]
+async fn runs_list_completed_only_orders_by_end_time() {
+    let e = Emu::fast().await;
+    e.import(
+        "/Shared/slow",
+        "PYTHON",
+        "# emulator: duration=30s pending=0s\n",
+    )
+    .await;
+    e.import(
+        "/Shared/quick",
+        "PYTHON",
+        "# emulator: duration=1s pending=0s\n",
+    )
+    .await;
+    e.import("/Shared/forever", "PYTHON", "# emulator: duration=10h\n")
+        .await;
+    // Started first, ends last.
+    let slow = e.submit_notebook("/Shared/slow", json!({})).await;
+    let quick = e.submit_notebook("/Shared/quick", json!({})).await;
+    let a = e.wait_run(slow).await;
+    let b = e.wait_run(quick).await;
+    let active = e.submit_notebook("/Shared/forever", json!({})).await;
+    let ids = |v: &serde_json::Value| -> Vec<i64> {
+        v["runs"]
+            .as_array()
+            .map(|rs| rs.iter().map(|r| r["run_id"].as_i64().unwrap()).collect())
+            .unwrap_or_default()
+    };
+    let (_, done) = e
+        .get("/api/2.1/jobs/runs/list?completed_only=true&limit=25")
+        .await;
+    assert_eq!(ids(&done), vec![slow, quick]);
+    let (_, act) = e
+        .get("/api/2.1/jobs/runs/list?active_only=true&limit=25")
+        .await;
+    assert_eq!(ids(&act), vec![active]);
+    let (_, second) = e
+        .get("/api/2.1/jobs/runs/list?completed_only=true&limit=1&offset=1")
+        .await;
+    assert_eq!(ids(&second), vec![quick]);
+    let from = b["start_time"].as_i64().unwrap();
+    let (_, late) = e
+        .get(&format!(
+            "/api/2.1/jobs/runs/list?completed_only=true&start_time_from={from}"
+        ))
+        .await;
+    assert_eq!(ids(&late), vec![quick]);
+    let to = a["start_time"].as_i64().unwrap();
+    let (_, early) = e
+        .get(&format!(
+            "/api/2.1/jobs/runs/list?completed_only=true&start_time_to={to}"
+        ))
+        .await;
+    assert_eq!(ids(&early), vec![slow]);
+    let (s, _) = e
+        .get("/api/2.1/jobs/runs/list?completed_only=true&active_only=true")
+        .await;
+    assert_eq!(s, 400);
+}

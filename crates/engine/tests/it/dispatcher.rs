@@ -28,7 +28,7 @@ fn fast() -> DispatcherOptions {
 }
 
 /// Writes a notebook into the emulator's workspace and re-imports.
-async fn notebook(env: &Env<'_>, path: &str, directive: &str) {
+pub(crate) async fn notebook(env: &Env<'_>, path: &str, directive: &str) {
     let source = format!("# Databricks notebook source\n# emulator: {directive}\nprint(1)\n");
     env.post(
         "/api/2.0/workspace/import",

@@ -17,4 +17,5 @@ mod runs;
 mod runs_hardening;
 mod status_rows;
 mod tasks;
+mod tracking;
 mod troubleshooting;

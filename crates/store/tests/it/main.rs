@@ -10,3 +10,4 @@ mod open;
 mod platforms;
 mod runs;
 mod secrets;
+mod tracking;

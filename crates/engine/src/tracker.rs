@@ -1,0 +1,302 @@
+//! Batched status tracking: every active run of a workspace followed with
+//! a few listings per round instead of one `runs/get` loop per run.
+//!
+//! Per workspace and round:
+//! - `runs/list?completed_only=true`, newest end first, paged only back to
+//!   the watermark the previous round left: the cost grows with the runs
+//!   that ended, not with the runs still active;
+//! - `runs/list?active_only=true`, less often (every round while someone
+//!   watches, else every
+//!   [`ACTIVE_SWEEP`], [`ACTIVE_SWEEP_FEW`] when they fit one page): the state changes in between (PENDING → RUNNING);
+//! - a full sweep every [`FULL_SWEEP`] (and at the first round, which has
+//!   no watermark yet): what neither listing showed is read with `runs/get`;
+//! - `runs/get-output` only for a run that ended Failed /
+//!   Cancelled (its error message); a notebook's exit value is read lazily
+//!   by [`Engine::exit_value`] when something asks for it;
+//! - pipelines through their updates list (one per pipeline).
+//!
+//! Only runs whose state changed are written.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use polysync_core::{JobType, Run};
+use polysync_providers::tracking::{self, Listed};
+use polysync_providers::{self as providers, Connection, Polled};
+
+use crate::troubleshoot::translate;
+use crate::{Engine, RefreshFailure, Result};
+
+/// How often the active runs are listed when they span several pages and
+/// nobody watches: state changes between start and end are not urgent.
+pub const ACTIVE_SWEEP: Duration = Duration::from_secs(30);
+/// [`ACTIVE_SWEEP`] when the active runs fit one page.
+pub const ACTIVE_SWEEP_FEW: Duration = Duration::from_secs(5);
+/// How often everything is re-read as a safety net (a run whose end the
+/// completed listing missed, e.g. a late commit behind the watermark).
+pub const FULL_SWEEP: Duration = Duration::from_secs(120);
+/// The tracking interval while someone watches a run.
+pub const WATCHED_INTERVAL: Duration = Duration::from_secs(1);
+/// Most active runs loaded per round.
+const MAX_TRACKED: u32 = 1_000_000;
+
+/// Per-workspace tracking position.
+#[derive(Debug, Default, Clone, Copy)]
+struct Cursor {
+    watermark: Option<i64>,
+    last_active: Option<Instant>,
+    last_full: Option<Instant>,
+}
+
+/// The tracker's state in an engine: positions per workspace, watchers.
+#[derive(Debug, Default)]
+pub(crate) struct TrackerState {
+    cursors: Mutex<HashMap<String, Cursor>>,
+    watchers: Arc<AtomicUsize>,
+}
+
+/// Keeps tracking fast while it lives (a CLI `--wait`, a server stream):
+/// returned by [`Engine::watch_run`], dropped when the watcher goes.
+#[derive(Debug)]
+pub struct WatchGuard {
+    watchers: Arc<AtomicUsize>,
+}
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        self.watchers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+fn due(last: Option<Instant>, every: Duration) -> bool {
+    last.is_none_or(|l| l.elapsed() >= every)
+}
+
+impl Engine {
+    /// Marks `run_id` as watched: while any guard lives, tracking runs at
+    /// [`WATCHED_INTERVAL`] and lists active runs every round.
+    pub fn watch_run(&self, run_id: &str) -> WatchGuard {
+        tracing::debug!(run = %run_id, "watched");
+        let watchers = self.inner.tracker.watchers.clone();
+        watchers.fetch_add(1, Ordering::SeqCst);
+        WatchGuard { watchers }
+    }
+
+    /// Whether anyone watches a run right now.
+    pub fn watched(&self) -> bool {
+        self.inner.tracker.watchers.load(Ordering::SeqCst) > 0
+    }
+
+    /// The interval a tracker should use: `configured`, or
+    /// [`WATCHED_INTERVAL`] when shorter and someone watches.
+    pub fn tracking_interval(&self, configured: Duration) -> Duration {
+        if self.watched() {
+            configured.min(WATCHED_INTERVAL)
+        } else {
+            configured
+        }
+    }
+
+    /// One tracking round over every active run of the given platforms
+    /// (all when `None`): task runs and one-off runs alike, so a run whose
+    /// waiter was killed is still followed to its end. Returns the
+    /// platforms that failed, with why; their runs stay as stored.
+    pub async fn track_runs(
+        &self,
+        platforms: Option<&BTreeSet<String>>,
+    ) -> Result<Vec<RefreshFailure>> {
+        let runs = self.inner.store.active_runs(MAX_TRACKED).await?;
+        let mut by_platform: BTreeMap<String, Vec<Run>> = BTreeMap::new();
+        for r in runs {
+            if platforms.is_none_or(|p| p.contains(&r.platform)) {
+                by_platform.entry(r.platform.clone()).or_default().push(r);
+            }
+        }
+        let mut failures = Vec::new();
+        for (platform, active) in by_platform {
+            if let Err(e) = self.track_platform(&platform, &active).await {
+                failures.push(RefreshFailure {
+                    platform,
+                    message: e.to_string(),
+                });
+            }
+        }
+        Ok(failures)
+    }
+
+    fn cursor(&self, platform: &str) -> Cursor {
+        self.inner
+            .tracker
+            .cursors
+            .lock()
+            .map(|c| c.get(platform).copied().unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    fn set_cursor(&self, platform: &str, cursor: Cursor) {
+        if let Ok(mut c) = self.inner.tracker.cursors.lock() {
+            c.insert(platform.to_owned(), cursor);
+        }
+    }
+
+    async fn track_platform(&self, platform: &str, active: &[Run]) -> Result<()> {
+        // Never sent: nothing to ask Databricks; attempted: recover one by one.
+        for r in active
+            .iter()
+            .filter(|r| r.databricks_run_id.is_none() && r.submit_attempted_at.is_some())
+        {
+            self.refresh_run(&r.id).await?;
+        }
+        let (pipelines, job_runs): (Vec<&Run>, Vec<&Run>) = active
+            .iter()
+            .filter(|r| r.databricks_run_id.is_some())
+            .partition(|r| r.job_type == JobType::DatabricksPipeline);
+        if pipelines.is_empty() && job_runs.is_empty() {
+            return Ok(());
+        }
+        let conn = self.connect(platform).await?;
+        if !pipelines.is_empty() {
+            let seen = providers::observe_runs(&conn, &pipelines)
+                .await
+                .map_err(|e| translate(e, &conn.platform, None))?;
+            for r in pipelines {
+                match r.databricks_run_id.as_ref().and_then(|id| seen.get(id)) {
+                    Some(polled) => {
+                        self.store_if_changed(r, polled).await?;
+                    }
+                    None => {
+                        self.refresh_run(&r.id).await?;
+                    }
+                }
+            }
+        }
+        if !job_runs.is_empty() {
+            self.track_job_runs(&conn, &job_runs).await?;
+        }
+        Ok(())
+    }
+
+    async fn track_job_runs(&self, conn: &Connection, runs: &[&Run]) -> Result<()> {
+        let platform = conn.platform.name.clone();
+        let mut cursor = self.cursor(&platform);
+        let full = cursor.watermark.is_none() || due(cursor.last_full, FULL_SWEEP);
+        let every = if runs.len() <= 25 {
+            ACTIVE_SWEEP_FEW
+        } else {
+            ACTIVE_SWEEP
+        };
+        let sweep = full || self.watched() || due(cursor.last_active, every);
+        let err = |e| translate(e, &conn.platform, None);
+        // Active first: a run ending meanwhile is then in the completed
+        // listing read after it, never in neither.
+        let active = if sweep {
+            Some(tracking::list_active(conn).await.map_err(err)?)
+        } else {
+            None
+        };
+        let completed = tracking::list_completed(conn, cursor.watermark)
+            .await
+            .map_err(err)?;
+        for r in runs {
+            let Some(id) = r.databricks_run_id.as_deref() else {
+                continue;
+            };
+            let seen = completed
+                .runs
+                .get(id)
+                .or_else(|| active.as_ref().and_then(|a| a.get(id)));
+            let listed = match seen {
+                Some(l) => l.clone(),
+                // Neither listing showed it: ended before the window, or
+                // the listings lag. Read it alone on a sweep.
+                None if active.is_some() => match tracking::get_run(conn, id).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::warn!(run = %r.id, "tracking: {}", err(e));
+                        continue;
+                    }
+                },
+                None => continue,
+            };
+            self.apply_listed(conn, r, &listed).await?;
+        }
+        cursor.watermark = completed.watermark.or(cursor.watermark);
+        if sweep {
+            cursor.last_active = Some(Instant::now());
+        }
+        if full {
+            cursor.last_full = Some(Instant::now());
+        }
+        self.set_cursor(&platform, cursor);
+        Ok(())
+    }
+
+    /// Stores what a listing showed of `run` when it differs from the
+    /// stored state; an ended failure gets its message (one detail read).
+    async fn apply_listed(&self, conn: &Connection, run: &Run, listed: &Listed) -> Result<()> {
+        let mut probe = run.clone();
+        if !probe.apply_observation(&listed.observation, now_ms()) {
+            return Ok(());
+        }
+        let error = if tracking::needs_detail(listed) {
+            tracking::failure_detail(conn, listed).await
+        } else {
+            None
+        };
+        let polled = Polled {
+            observation: listed.observation.clone(),
+            exit_value: None,
+            error,
+        };
+        self.store_if_changed(run, &polled).await
+    }
+
+    async fn store_if_changed(&self, run: &Run, polled: &Polled) -> Result<()> {
+        let mut probe = run.clone();
+        if probe.apply_observation(&polled.observation, now_ms()) || polled.error.is_some() {
+            self.store_polled(&run.id, polled).await?;
+        }
+        Ok(())
+    }
+
+    /// A notebook run's `dbutils.notebook.exit()` value, read from
+    /// Databricks the first time something asks (tracking does not read it
+    /// at each end) and stored. `None` for a run still active, a pipeline,
+    /// or a run that returned nothing.
+    pub async fn exit_value(&self, run_ref: &str) -> Result<Option<String>> {
+        let run_id = self.resolve_run_id(run_ref).await?;
+        let run = self.inner.store.get_run(&run_id).await?;
+        if run.notebook_exit_value.is_some()
+            || !run.status.is_terminal()
+            || run.databricks_run_id.is_none()
+            || run.job_type == JobType::DatabricksPipeline
+        {
+            return Ok(run.notebook_exit_value);
+        }
+        let conn = self.connect(&run.platform).await?;
+        let polled = providers::provider_for(run.job_type)
+            .poll(&conn, &run)
+            .await
+            .map_err(|e| translate(e, &conn.platform, None))?;
+        let Some(value) = polled.exit_value else {
+            return Ok(None);
+        };
+        let stored = self
+            .modify_run(&run_id, |r| {
+                if r.notebook_exit_value.is_some() {
+                    return false;
+                }
+                r.notebook_exit_value = Some(value.clone());
+                true
+            })
+            .await?;
+        Ok(stored.notebook_exit_value)
+    }
+}

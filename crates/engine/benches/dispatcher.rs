@@ -9,10 +9,18 @@
 //! 2. **Throughput**: M zero-duration notebook tasks, submit → terminal status, on SQLite (and
 //!    PostgreSQL when `POLYSYNC_TEST_DATABASE_URL` is set), vs M concurrent `start_run` +
 //!    `wait_run` loops (one poll loop per run) on the same store.
+//! 5. **DAG step transition** on a chain of K zero-duration tasks (upstream terminal status
+//!    stored → downstream submit sent, from the stored timestamps of the engine's events):
+//!    median and p99, on SQLite (and PostgreSQL).
+//!
+//! Benchmarks 2 and 5 turn the client's default 15 requests/s cap off (the emulator's limits
+//! are off too): they measure the dispatcher, not a rate limiter.
 //!
 //! `cargo bench -p polysync-engine --bench dispatcher` — knobs (environment):
 //! `BENCH_RUNS` (N, default 300), `BENCH_SECONDS` (S, default 20), `BENCH_TASKS` (M, default
-//! 1000). The full sizes: `BENCH_RUNS=2000 BENCH_SECONDS=60 BENCH_TASKS=10000`.
+//! 1000), `BENCH_CHAIN` (K, default 100), `BENCH_ONLY` (comma-separated benchmark numbers to
+//! run, default all). The full sizes: `BENCH_RUNS=2000 BENCH_SECONDS=60
+//! BENCH_TASKS=10000`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -205,7 +213,7 @@ async fn throughput(url: &str, m: usize) -> (f64, f64) {
     let quick = "# Databricks notebook source\n# emulator: duration=0s\nprint(1)\n";
     // Dispatcher.
     let (emu, _dir) = emulator(quick, FaultConfig::default()).await;
-    let engine = engine_on(url, &emu).await;
+    let engine = engine_on(url, &emu).await.with_client_rate_limit(None);
     let started = Instant::now();
     let mut ids = Vec::new();
     for _ in 0..m {
@@ -271,11 +279,124 @@ async fn throughput(url: &str, m: usize) -> (f64, f64) {
     (dispatched, polled)
 }
 
+/// A chain of `k` zero-duration tasks run once by a dispatcher; returns each step's
+/// transition in ms (upstream's terminal status stored → downstream's submit sent), sorted.
+async fn chain_steps(url: &str, k: usize) -> Vec<i64> {
+    let quick = "# Databricks notebook source\n# emulator: duration=0s\nprint(1)\n";
+    let (emu, _dir) = emulator(quick, FaultConfig::default()).await;
+    let engine = engine_on(url, &emu).await.with_client_rate_limit(None);
+    let mut file = String::from("tasks:\n  - name: step0\n    job: /Bench/work\n");
+    for i in 1..k {
+        file.push_str(&format!(
+            "  - name: step{i}\n    job: /Bench/work\n    after: [step{}]\n",
+            i - 1
+        ));
+    }
+    engine
+        .apply_tasks("chain.yaml", &file, ApplyMode::default())
+        .await
+        .unwrap();
+    let mut events = engine.subscribe();
+    let dag = engine
+        .start_dag_run("step0", &[], "manual", None)
+        .await
+        .unwrap();
+    let d = engine
+        .dispatcher(DispatcherOptions {
+            idle_tick: Duration::from_millis(5),
+            track_interval: Duration::from_millis(5),
+            ..DispatcherOptions::default()
+        })
+        .await
+        .unwrap();
+    let view = d.run_dag(&dag.id).await.unwrap();
+    d.stop().await.unwrap();
+    assert_eq!(view.status.as_str(), "Success", "{view:?}");
+    // Task run id → (step, ended_at); run id → submit time.
+    let mut ended = std::collections::HashMap::new();
+    let mut sent = std::collections::HashMap::new();
+    while let Ok(e) = events.try_recv() {
+        match e {
+            polysync_engine::Event::TaskRun { task_run } => {
+                if let (Some(at), Some(step)) = (
+                    task_run.ended_at,
+                    task_run.task.name.strip_prefix("step"),
+                ) {
+                    ended.insert(task_run.id.clone(), (step.parse::<usize>().unwrap(), at));
+                }
+            }
+            polysync_engine::Event::Run { run } => {
+                if let Some(at) = run.submit_attempted_at {
+                    sent.entry(run.id.clone()).or_insert(at);
+                }
+            }
+            polysync_engine::Event::DagRun { .. } => {}
+        }
+    }
+    let mut end_of_step = vec![0_i64; k];
+    let mut sent_of_step = vec![0_i64; k];
+    for (tr, (step, at)) in &ended {
+        end_of_step[*step] = *at;
+        sent_of_step[*step] = sent[&format!("{tr}.1")];
+    }
+    emu.shutdown().await;
+    engine.close().await;
+    let mut steps: Vec<i64> = (1..k)
+        .map(|i| sent_of_step[i] - end_of_step[i - 1])
+        .collect();
+    steps.sort_unstable();
+    steps
+}
+
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn report_chain(backend: &str, steps: &[i64]) {
+    println!(
+        "   {backend:<11} median {:>4} ms   p99 {:>4} ms   max {:>4} ms   ({} steps)",
+        percentile(steps, 0.5),
+        percentile(steps, 0.99),
+        steps.last().copied().unwrap_or(0),
+        steps.len()
+    );
+}
+
+fn wanted(n: u32) -> bool {
+    std::env::var("BENCH_ONLY").map_or(true, |only| {
+        only.split(',').any(|s| s.trim() == n.to_string())
+    })
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let n = env_usize("BENCH_RUNS", 300);
     let secs = env_usize("BENCH_SECONDS", 20) as u64;
     let m = env_usize("BENCH_TASKS", 1_000);
+    let k = env_usize("BENCH_CHAIN", 100);
+    if wanted(1) {
+        requests_per_run(n, secs).await;
+    }
+    if wanted(2) {
+        throughputs(m).await;
+    }
+    if wanted(5) {
+        println!(
+            "== 5. DAG step transition: chain of {k} zero-duration tasks, upstream end stored → downstream submit sent"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = format!("sqlite:{}", dir.path().join("chain.db").display());
+        report_chain("SQLite", &chain_steps(&sqlite, k).await);
+        if let Ok(admin) = std::env::var(polysync_testkit::DATABASE_URL_VAR) {
+            let pg = polysync_testkit::TestDb::postgres(admin.trim()).await;
+            report_chain("PostgreSQL", &chain_steps(pg.url(), k).await);
+            pg.cleanup().await;
+        }
+    }
+}
+
+async fn requests_per_run(n: usize, secs: u64) {
     println!(
         "== 1. requests per run: {n} concurrent runs of {secs} s, status within 5 s, published rate limits"
     );
@@ -291,6 +412,9 @@ async fn main() {
         "   SDK waiter 1→10 s       {sdk:>6.2} requests/run  ({sdk_429} x 429)  = {:.1}x polysync",
         sdk / ours
     );
+}
+
+async fn throughputs(m: usize) {
     println!("== 2. throughput: {m} zero-duration notebook tasks, submit → terminal");
     let dir = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite:{}", dir.path().join("tp.db").display());

@@ -188,6 +188,7 @@ impl Dispatcher {
     /// One pass over everything a dispatcher does.
     pub async fn pass(&self) -> Result<Pass> {
         let now = now_ms();
+        let t0 = std::time::Instant::now();
         self.heartbeat(now).await?;
         let store = &self.engine.inner.store;
         store
@@ -198,10 +199,13 @@ impl Dispatcher {
             promoted: self.promote_waiting(now).await?,
             ..Pass::default()
         };
+        let t1 = t0.elapsed();
         pass.started = self.claim_and_start().await?;
+        let t2 = t0.elapsed();
         if pass.started > 0 || self.due(&self.last_track, self.opts.track_interval) {
             pass.ended = self.track_all().await?;
         }
+        let t3 = t0.elapsed();
         if pass.ended > 0 || pass.promoted > 0 {
             // Downstream tasks are released and sent in this same pass.
             let released = self.promote_waiting(now_ms()).await?;
@@ -210,7 +214,9 @@ impl Dispatcher {
                 pass.started += self.claim_and_start().await?;
             }
         }
+        let t4 = t0.elapsed();
         self.engine.finish_dag_runs().await?;
+        if std::env::var("PROF").is_ok() { eprintln!("PROF pre {t1:?} claim {:?} track {:?} promote {:?} finish {:?} {pass:?}", t2-t1, t3-t2, t4-t3, t0.elapsed()-t4); }
         Ok(pass)
     }
 
@@ -381,7 +387,7 @@ impl Dispatcher {
 
     /// An attempt that could not even be created (job gone, bad value):
     /// the task run fails without retry.
-    async fn fail_unstartable(&self, tr: &TaskRun, message: String) -> Result<()> {
+    pub(crate) async fn fail_unstartable(&self, tr: &TaskRun, message: String) -> Result<()> {
         let now = now_ms();
         let mut tx = self.engine.inner.store.begin().await?;
         tx.end_attempt(
@@ -413,7 +419,7 @@ impl Dispatcher {
 
     /// The attempt's parameter values: the task's, the DAG run's extra
     /// ones, templates resolved from the DAG run and upstream task runs.
-    async fn resolve_params(
+    pub(crate) async fn resolve_params(
         &self,
         tr: &TaskRun,
     ) -> std::result::Result<Vec<(String, String)>, String> {

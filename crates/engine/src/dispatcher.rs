@@ -188,7 +188,6 @@ impl Dispatcher {
     /// One pass over everything a dispatcher does.
     pub async fn pass(&self) -> Result<Pass> {
         let now = now_ms();
-        let t0 = std::time::Instant::now();
         self.heartbeat(now).await?;
         let store = &self.engine.inner.store;
         store
@@ -199,13 +198,10 @@ impl Dispatcher {
             promoted: self.promote_waiting(now).await?,
             ..Pass::default()
         };
-        let t1 = t0.elapsed();
         pass.started = self.claim_and_start().await?;
-        let t2 = t0.elapsed();
         if pass.started > 0 || self.due(&self.last_track, self.opts.track_interval) {
             pass.ended = self.track_all().await?;
         }
-        let t3 = t0.elapsed();
         if pass.ended > 0 || pass.promoted > 0 {
             // Downstream tasks are released and sent in this same pass.
             let released = self.promote_waiting(now_ms()).await?;
@@ -214,9 +210,7 @@ impl Dispatcher {
                 pass.started += self.claim_and_start().await?;
             }
         }
-        let t4 = t0.elapsed();
         self.engine.finish_dag_runs().await?;
-        if std::env::var("PROF").is_ok() { eprintln!("PROF pre {t1:?} claim {:?} track {:?} promote {:?} finish {:?} {pass:?}", t2-t1, t3-t2, t4-t3, t0.elapsed()-t4); }
         Ok(pass)
     }
 

@@ -348,10 +348,9 @@ async fn chain_steps(url: &str, k: usize) -> Vec<i64> {
     while let Ok(e) = events.try_recv() {
         match e {
             polysync_engine::Event::TaskRun { task_run } => {
-                if let (Some(at), Some(step)) = (
-                    task_run.ended_at,
-                    task_run.task.name.strip_prefix("step"),
-                ) {
+                if let (Some(at), Some(step)) =
+                    (task_run.ended_at, task_run.task.name.strip_prefix("step"))
+                {
                     ended.insert(task_run.id.clone(), (step.parse::<usize>().unwrap(), at));
                 }
             }

@@ -54,7 +54,8 @@ fn values(template: &str, rows: usize, first: usize) -> String {
 const TERMINAL_TASK_RUN: &str = "('Success', 'Failed', 'TimedOut', 'Cancelled', 'Skipped')";
 
 /// Slots held per limit key.
-const HELD_SLOTS: &str = "SELECT limit_key, CAST(SUM(slots) AS BIGINT) AS n FROM limit_slots GROUP BY limit_key";
+const HELD_SLOTS: &str =
+    "SELECT limit_key, CAST(SUM(slots) AS BIGINT) AS n FROM limit_slots GROUP BY limit_key";
 
 fn held_from_rows(rows: &[impl RowExt]) -> Result<BTreeMap<String, i64>> {
     rows.iter()
@@ -106,9 +107,7 @@ fn task_run_from_row(r: &impl RowExt) -> Result<TaskRun> {
         message: r.opt_text("message")?,
         started_at: r.opt_int("started_at")?,
         ended_at: r.opt_int("ended_at")?,
-        platform_slots: u32::try_from(r.int("platform_slots")?)
-            .unwrap_or(1)
-            .max(1),
+        platform_slots: u32::try_from(r.int("platform_slots")?).unwrap_or(1).max(1),
         version: r.int("version")?,
     })
 }

@@ -228,6 +228,10 @@ pub struct DagRun {
     pub version: i64,
 }
 
+fn one_slot() -> u32 {
+    1
+}
+
 /// One task of a DAG run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskRun {
@@ -243,6 +247,12 @@ pub struct TaskRun {
     /// with their capacity when the DAG run started: named limits, its
     /// platform's and its job's.
     pub limit_keys: Vec<(String, u32)>,
+    /// Slots it takes of its platform's limit (`platform:NAME`): its job's
+    /// task count, so a multi-task workflow counts each of its tasks
+    /// against the workspace's concurrent task-run limit. Every other
+    /// limit takes one slot.
+    #[serde(default = "one_slot")]
+    pub platform_slots: u32,
     /// Where it is.
     pub status: TaskRunStatus,
     /// The current attempt (0 before the first).

@@ -201,6 +201,15 @@ impl FromStr for JobType {
     }
 }
 
+fn one() -> u32 {
+    1
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+
 /// A runnable Databricks object and its parameter schema.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
@@ -224,6 +233,11 @@ pub struct Job {
     /// re-import, cleared if it comes back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub removed_at: Option<i64>,
+    /// How many task runs one run of it makes in Databricks (a multi-task
+    /// workflow's task count, else 1): what it takes of its platform's
+    /// concurrent task-run limit. Read at import.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub task_count: u32,
     /// Row version in the store (0 before the first save): edits are
     /// compare-and-set on it, so concurrent edits never silently overwrite.
     #[serde(default)]
@@ -246,6 +260,7 @@ impl Job {
             parameters: Vec::new(),
             parameter_mapping: None,
             removed_at: None,
+            task_count: 1,
             version: 0,
         }
     }

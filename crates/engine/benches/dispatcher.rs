@@ -14,11 +14,18 @@
 //! 2. **Throughput**: M zero-duration notebook tasks, submit → terminal status, on SQLite (and
 //!    PostgreSQL when `POLYSYNC_TEST_DATABASE_URL` is set), vs M concurrent `start_run` +
 //!    `wait_run` loops (one poll loop per run) on the same store.
+//! 5. **DAG step transition** on a chain of K zero-duration tasks (upstream terminal status
+//!    stored → downstream submit sent, from the stored timestamps of the engine's events):
+//!    median and p99, on SQLite (and PostgreSQL).
+//!
+//! Benchmarks 2 and 5 turn the client's default 15 requests/s cap off (the emulator's limits
+//! are off too): they measure the dispatcher, not a rate limiter.
 //!
 //! `cargo bench -p polysync-engine --bench dispatcher` — knobs (environment):
 //! `BENCH_RUNS` (N, default 300), `BENCH_SECONDS` (S, default 20), `BENCH_TASKS` (M, default
-//! 1000), `BENCH_TRACKED` (T, default 10000), `BENCH_ONLY` (comma list of 1,2,3 to run a
-//! subset). The full sizes: `BENCH_RUNS=2000 BENCH_SECONDS=60 BENCH_TASKS=10000`.
+//! 1000), `BENCH_TRACKED` (T, default 10000), `BENCH_CHAIN` (K, default 100), `BENCH_ONLY`
+//! (comma-separated benchmark numbers 1–5 to run, default all; 4 comes with 1). The full
+//! sizes: `BENCH_RUNS=2000 BENCH_SECONDS=60 BENCH_TASKS=10000`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -310,11 +317,12 @@ async fn polling_requests(n: usize, secs: u64, backoff: bool) -> (f64, u64) {
     (requests as f64 / n as f64, throttled)
 }
 
-async fn throughput(url: &str, m: usize) -> (f64, f64) {
+/// (end to end incl. starting the DAG runs, dispatch only, baseline) in tasks per second.
+async fn throughput(url: &str, m: usize) -> (f64, f64, f64) {
     let quick = "# Databricks notebook source\n# emulator: duration=0s\nprint(1)\n";
     // Dispatcher.
     let (emu, _dir) = emulator(quick, FaultConfig::default()).await;
-    let engine = engine_on(url, &emu).await;
+    let engine = engine_on(url, &emu).await.with_client_rate_limit(None);
     let started = Instant::now();
     let mut ids = Vec::new();
     for _ in 0..m {
@@ -326,6 +334,7 @@ async fn throughput(url: &str, m: usize) -> (f64, f64) {
                 .id,
         );
     }
+    let dispatch_started = Instant::now();
     let d = engine
         .dispatcher(DispatcherOptions {
             idle_tick: Duration::from_millis(5),
@@ -335,10 +344,38 @@ async fn throughput(url: &str, m: usize) -> (f64, f64) {
         })
         .await
         .unwrap();
-    for id in &ids {
-        d.run_dag(id).await.unwrap();
+    // The dispatcher runs as a service does; the DAG runs' ends are counted from its events.
+    let mut events = engine.subscribe();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let service = tokio::spawn(async move {
+        d.run_until(async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    let mut ended = 0;
+    while ended < m {
+        match events.recv().await {
+            Ok(polysync_engine::Event::DagRun { dag_run }) if dag_run.status.is_terminal() => {
+                ended += 1;
+            }
+            Ok(_) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                // Fell behind: count from the store instead.
+                ended = 0;
+                for id in &ids {
+                    if engine.get_dag_run(id).await.unwrap().status.is_terminal() {
+                        ended += 1;
+                    }
+                }
+            }
+            Err(e) => panic!("{e}"),
+        }
     }
-    d.stop().await.unwrap();
+    stop.send(()).unwrap();
+    service.await.unwrap();
+    let dispatch_only = m as f64 / dispatch_started.elapsed().as_secs_f64();
     let dispatched = m as f64 / started.elapsed().as_secs_f64();
     emu.shutdown().await;
     // Baseline: one start + poll loop per run, all at once, on the same store.
@@ -377,7 +414,96 @@ async fn throughput(url: &str, m: usize) -> (f64, f64) {
     let polled = m as f64 / started.elapsed().as_secs_f64();
     emu.shutdown().await;
     engine.close().await;
-    (dispatched, polled)
+    (dispatched, dispatch_only, polled)
+}
+
+/// A chain of `k` zero-duration tasks run once by a dispatcher; returns each step's
+/// transition in ms (upstream's terminal status stored → downstream's submit sent), sorted.
+async fn chain_steps(url: &str, k: usize) -> Vec<i64> {
+    let quick = "# Databricks notebook source\n# emulator: duration=0s\nprint(1)\n";
+    let (emu, _dir) = emulator(quick, FaultConfig::default()).await;
+    let engine = engine_on(url, &emu).await.with_client_rate_limit(None);
+    let mut file = String::from("tasks:\n  - name: step0\n    job: /Bench/work\n");
+    for i in 1..k {
+        file.push_str(&format!(
+            "  - name: step{i}\n    job: /Bench/work\n    after: [step{}]\n",
+            i - 1
+        ));
+    }
+    engine
+        .apply_tasks("chain.yaml", &file, ApplyMode::default())
+        .await
+        .unwrap();
+    let mut events = engine.subscribe();
+    let dag = engine
+        .start_dag_run("step0", &[], "manual", None)
+        .await
+        .unwrap();
+    let d = engine
+        .dispatcher(DispatcherOptions {
+            idle_tick: Duration::from_millis(5),
+            track_interval: Duration::from_millis(5),
+            ..DispatcherOptions::default()
+        })
+        .await
+        .unwrap();
+    let view = d.run_dag(&dag.id).await.unwrap();
+    d.stop().await.unwrap();
+    assert_eq!(view.status.as_str(), "Success", "{view:?}");
+    // Task run id → (step, ended_at); run id → submit time.
+    let mut ended = std::collections::HashMap::new();
+    let mut sent = std::collections::HashMap::new();
+    while let Ok(e) = events.try_recv() {
+        match e {
+            polysync_engine::Event::TaskRun { task_run } => {
+                if let (Some(at), Some(step)) =
+                    (task_run.ended_at, task_run.task.name.strip_prefix("step"))
+                {
+                    ended.insert(task_run.id.clone(), (step.parse::<usize>().unwrap(), at));
+                }
+            }
+            polysync_engine::Event::Run { run } => {
+                if let Some(at) = run.submit_attempted_at {
+                    sent.entry(run.id.clone()).or_insert(at);
+                }
+            }
+            polysync_engine::Event::DagRun { .. } => {}
+        }
+    }
+    let mut end_of_step = vec![0_i64; k];
+    let mut sent_of_step = vec![0_i64; k];
+    for (tr, (step, at)) in &ended {
+        end_of_step[*step] = *at;
+        sent_of_step[*step] = sent[&format!("{tr}.1")];
+    }
+    emu.shutdown().await;
+    engine.close().await;
+    let mut steps: Vec<i64> = (1..k)
+        .map(|i| sent_of_step[i] - end_of_step[i - 1])
+        .collect();
+    steps.sort_unstable();
+    steps
+}
+
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn report_chain(backend: &str, steps: &[i64]) {
+    println!(
+        "   {backend:<11} median {:>4} ms   p99 {:>4} ms   max {:>4} ms   ({} steps)",
+        percentile(steps, 0.5),
+        percentile(steps, 0.99),
+        steps.last().copied().unwrap_or(0),
+        steps.len()
+    );
+}
+
+fn wanted(n: u32) -> bool {
+    std::env::var("BENCH_ONLY").map_or(true, |only| {
+        only.split(',').any(|s| s.trim() == n.to_string())
+    })
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -386,20 +512,36 @@ async fn main() {
         rss_child(&url).await;
         return;
     }
-    let only = std::env::var("BENCH_ONLY").unwrap_or_else(|_| "1,2,3".into());
-    let runs = |b: &str| only.split(',').any(|x| x.trim() == b);
-    if runs("1") {
+    if wanted(1) || wanted(4) {
         requests_and_latency().await;
     }
-    if runs("3") {
+    if wanted(3) {
         let t = env_usize("BENCH_TRACKED", 10_000);
         println!(
             "== 3. peak RSS of a dispatcher process tracking {t} active runs (target < 100 MB)"
         );
         println!("   {}", tracked_rss(t).await);
     }
-    if runs("2") {
+    if wanted(2) {
         throughput_all().await;
+    }
+    if wanted(5) {
+        dag_steps().await;
+    }
+}
+
+async fn dag_steps() {
+    let k = env_usize("BENCH_CHAIN", 100);
+    println!(
+        "== 5. DAG step transition: chain of {k} zero-duration tasks, upstream end stored → downstream submit sent"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite:{}", dir.path().join("chain.db").display());
+    report_chain("SQLite", &chain_steps(&sqlite, k).await);
+    if let Ok(admin) = std::env::var(polysync_testkit::DATABASE_URL_VAR) {
+        let pg = polysync_testkit::TestDb::postgres(admin.trim()).await;
+        report_chain("PostgreSQL", &chain_steps(pg.url(), k).await);
+        pg.cleanup().await;
     }
 }
 
@@ -433,16 +575,16 @@ async fn throughput_all() {
     println!("== 2. throughput: {m} zero-duration notebook tasks, submit → terminal");
     let dir = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite:{}", dir.path().join("tp.db").display());
-    let (d, p) = throughput(&sqlite, m).await;
+    let (d, only, p) = throughput(&sqlite, m).await;
     println!(
-        "   SQLite      dispatcher {d:>7.0} tasks/s   per-run start+poll {p:>7.0} runs/s   ratio {:.2}",
+        "   SQLite      dispatcher {d:>7.0} tasks/s ({only:.0}/s once started)   per-run start+poll {p:>7.0} runs/s   ratio {:.2}",
         d / p
     );
     if let Ok(admin) = std::env::var(polysync_testkit::DATABASE_URL_VAR) {
         let pg = polysync_testkit::TestDb::postgres(admin.trim()).await;
-        let (d, p) = throughput(pg.url(), m).await;
+        let (d, only, p) = throughput(pg.url(), m).await;
         println!(
-            "   PostgreSQL  dispatcher {d:>7.0} tasks/s   per-run start+poll {p:>7.0} runs/s   ratio {:.2}",
+            "   PostgreSQL  dispatcher {d:>7.0} tasks/s ({only:.0}/s once started)   per-run start+poll {p:>7.0} runs/s   ratio {:.2}",
             d / p
         );
         pg.cleanup().await;

@@ -152,6 +152,7 @@ impl Engine {
                     BTreeMap::new()
                 },
                 limit_keys: keys,
+                platform_slots: job.task_count.max(1),
                 status,
                 attempt: 0,
                 run_id: None,
@@ -295,27 +296,30 @@ impl Engine {
         Ok(out)
     }
 
-    /// Ends every Running DAG run whose task runs have all ended.
+    /// Ends every Running DAG run whose task runs have all ended, in one
+    /// transaction (found with one query, not one per running DAG run).
     pub(crate) async fn finish_dag_runs(&self) -> Result<Vec<DagRun>> {
+        let done = self.inner.store.ended_dag_runs().await?;
+        if done.is_empty() {
+            return Ok(Vec::new());
+        }
+        let at = now_ms();
+        let mut tx = self.inner.store.begin().await?;
         let mut ended = Vec::new();
-        for dag in self.inner.store.running_dag_runs().await? {
-            let runs = self.inner.store.task_runs_of(&dag.id).await?;
-            if runs.iter().all(|t| t.status.is_terminal()) {
-                let status = DagRunStatus::of_ended(runs.iter().map(|t| t.status));
-                let mut tx = self.inner.store.begin().await?;
-                let at = now_ms();
-                let done = tx.end_dag_run(&dag.id, status, at).await?;
-                tx.commit().await?;
-                if done {
-                    let ended_dag = DagRun {
-                        status,
-                        ended_at: Some(at),
-                        ..dag
-                    };
-                    self.inner.events.publish_dag_run(&ended_dag);
-                    ended.push(ended_dag);
-                }
+        for (dag, statuses) in done {
+            let status = DagRunStatus::of_ended(statuses);
+            if tx.end_dag_run(&dag.id, status, at).await? {
+                ended.push(DagRun {
+                    status,
+                    ended_at: Some(at),
+                    version: dag.version + 1,
+                    ..dag
+                });
             }
+        }
+        tx.commit().await?;
+        for dag in &ended {
+            self.inner.events.publish_dag_run(dag);
         }
         Ok(ended)
     }

@@ -57,7 +57,7 @@ pub struct Dispatcher {
     last_track: std::sync::Mutex<i64>,
 }
 
-fn ms(d: Duration) -> i64 {
+pub(crate) fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
@@ -127,6 +127,14 @@ impl Dispatcher {
         &self.id
     }
 
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub(crate) fn options(&self) -> &DispatcherOptions {
+        &self.opts
+    }
+
     /// Passes until `shutdown` resolves, then drains: stops claiming,
     /// releases its leases so another instance continues at once, and
     /// deregisters. In-flight Databricks runs keep running.
@@ -187,13 +195,7 @@ impl Dispatcher {
             promoted: self.promote_waiting(now).await?,
             ..Pass::default()
         };
-        let claimed = store
-            .claim_task_runs(&self.id, now, ms(self.opts.lease), self.opts.max_claim)
-            .await?;
-        pass.started = claimed.len();
-        for tr in &claimed {
-            self.start_attempt(tr).await?;
-        }
+        pass.started = self.claim_and_start().await?;
         if pass.started > 0
             || self.due(
                 &self.last_track,
@@ -203,8 +205,12 @@ impl Dispatcher {
             pass.ended = self.track_all().await?;
         }
         if pass.ended > 0 || pass.promoted > 0 {
-            // Downstream tasks can start in this same pass.
-            pass.promoted += self.promote_waiting(now_ms()).await?;
+            // Downstream tasks are released and sent in this same pass.
+            let released = self.promote_waiting(now_ms()).await?;
+            pass.promoted += released;
+            if released > 0 {
+                pass.started += self.claim_and_start().await?;
+            }
         }
         self.engine.finish_dag_runs().await?;
         Ok(pass)
@@ -352,7 +358,7 @@ impl Dispatcher {
 
     /// Creates (or finds, after a crash) the attempt's Polysync run and
     /// sends it. A parameter that cannot be resolved fails the attempt.
-    async fn start_attempt(&self, tr: &TaskRun) -> Result<()> {
+    pub(crate) async fn start_attempt(&self, tr: &TaskRun) -> Result<()> {
         let Some(run_id) = tr.run_id.clone() else {
             return Ok(());
         };
@@ -381,7 +387,7 @@ impl Dispatcher {
 
     /// An attempt that could not even be created (job gone, bad value):
     /// the task run fails without retry.
-    async fn fail_unstartable(&self, tr: &TaskRun, message: String) -> Result<()> {
+    pub(crate) async fn fail_unstartable(&self, tr: &TaskRun, message: String) -> Result<()> {
         let now = now_ms();
         let mut tx = self.engine.inner.store.begin().await?;
         tx.end_attempt(
@@ -400,16 +406,20 @@ impl Dispatcher {
             message: Some(message),
             ..tr.clone()
         };
-        if tx.update_task_run(&next, now).await?.is_applied() {
+        let out = tx.update_task_run(&next, now).await?;
+        if out.is_applied() {
             tx.release_slots(&tr.id).await?;
         }
         tx.commit().await?;
+        if let Update::Applied(stored) = out {
+            self.engine.inner.events.publish_task_run(&stored);
+        }
         Ok(())
     }
 
     /// The attempt's parameter values: the task's, the DAG run's extra
     /// ones, templates resolved from the DAG run and upstream task runs.
-    async fn resolve_params(
+    pub(crate) async fn resolve_params(
         &self,
         tr: &TaskRun,
     ) -> std::result::Result<Vec<(String, String)>, String> {
@@ -613,9 +623,10 @@ impl Dispatcher {
         let mut tx = self.engine.inner.store.begin().await?;
         tx.end_attempt(&tr.id, tr.attempt, attempt_status, now, message.as_deref())
             .await?;
-        if tx.update_task_run(&next, now).await?.is_applied() {
+        if let Update::Applied(stored) = tx.update_task_run(&next, now).await? {
             tx.release_slots(&tr.id).await?;
             tx.commit().await?;
+            self.engine.inner.events.publish_task_run(&stored);
         } else {
             // Changed meanwhile (cancelled): the next pass sees the new state.
             tx.rollback().await?;

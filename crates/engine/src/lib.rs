@@ -14,6 +14,7 @@ mod error;
 mod events;
 mod jobs;
 mod platforms;
+mod run_batch;
 mod runs;
 mod tasks;
 mod tracker;
@@ -174,6 +175,9 @@ struct Inner {
     /// In-process runs (Arazzo workflows) executing in this process.
     in_process: Mutex<HashMap<String, tokio::task::AbortHandle>>,
     tracker: tracker::TrackerState,
+    /// Requests per second per workspace client; `None` here keeps the
+    /// client's default (the Go SDK's 15/s).
+    client_rate_limit: Option<Option<u32>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -219,6 +223,7 @@ impl Engine {
                 retry_observer,
                 in_process: Mutex::new(HashMap::new()),
                 tracker: tracker::TrackerState::default(),
+                client_rate_limit: None,
             }),
         }
     }
@@ -245,6 +250,27 @@ impl Engine {
             self.inner.pending_hint_after,
             Some(observer),
         )
+    }
+
+    /// Caps each workspace client at `per_second` requests (`None`: no
+    /// cap) instead of the SDKs' default 15/s; for a workspace whose limits
+    /// are known to be higher, or an emulator with its limits off.
+    /// Keeps every other setting.
+    pub fn with_client_rate_limit(self, per_second: Option<u32>) -> Self {
+        let inner = &self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                store: inner.store.clone(),
+                env: inner.env.clone(),
+                clients: Mutex::new(HashMap::new()),
+                pending_hint_after: inner.pending_hint_after,
+                events: events::Events::new(),
+                retry_observer: inner.retry_observer.clone(),
+                in_process: Mutex::new(HashMap::new()),
+                tracker: tracker::TrackerState::default(),
+                client_rate_limit: Some(per_second),
+            }),
+        }
     }
 
     /// Closes the store's connections (on SQLite this checkpoints the WAL,

@@ -157,9 +157,12 @@ impl Engine {
             hint,
             source: None,
         };
-        let builder = Config::builder()
+        let mut builder = Config::builder()
             .host(platform.workspace_url.clone())
             .jobs_api_version(platform.jobs_api_version);
+        if let Some(limit) = self.inner.client_rate_limit {
+            builder = builder.rate_limit(limit);
+        }
         let builder = match &platform.auth {
             Auth::TokenEnv { var } => {
                 let token = (self.inner.env)(var)

@@ -158,19 +158,9 @@ impl Engine {
         job.validate()?;
         job.apply_overrides(overrides.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         let platform = self.get_platform(&job.platform).await?;
-        let mut run = Run::new(&job, run_id.to_owned(), now_ms());
-        run.parameters = job
-            .wire_parameters()?
-            .into_iter()
-            .collect::<BTreeMap<_, _>>();
-        // In-process types (Arazzo) have no request: the engine runs them.
-        if !job.job_type.runs_in_process() {
-            let provider = providers::provider_for(job.job_type);
-            // The Polysync run id doubles as the idempotency token: a retried
-            // submission after a lost response creates exactly one run.
-            let request = provider.build_request(&platform, &job, run_id)?;
-            run.request = Some(request_to_json(&request));
-        }
+        // The Polysync run id doubles as the idempotency token: a retried
+        // submission after a lost response creates exactly one run.
+        let run = self.prepare_run(run_id, &job, &platform, None)?;
         let run = match self.inner.store.insert_run(&run).await {
             Ok(run) => run,
             // Created meanwhile by another worker resuming the same step.
@@ -199,7 +189,8 @@ impl Engine {
         if run.job_type.runs_in_process() {
             return self.start_in_process(run_id).await;
         }
-        let request = request_from_json(&run)?;
+        // An unreadable stored request fails here, before anything is marked.
+        request_from_json(&run)?;
         let platform = self.get_platform(&run.platform).await?;
         let conn = self.connection(&platform)?;
         // Written before the call: after a crash, a run with this mark and no
@@ -233,7 +224,7 @@ impl Engine {
         };
         let sent = match earlier {
             Some(found) => Ok(found),
-            None => provider.submit(&conn, &job, &request).await,
+            None => self.send_prepared(&conn, &run).await,
         };
         match sent {
             Ok(submitted) => {
@@ -255,8 +246,7 @@ impl Engine {
                     .await?;
                 Ok(stored)
             }
-            Err(e) => {
-                let err = translate(e, &platform, Some(&job));
+            Err(err) => {
                 let message = err.to_string();
                 let transient = err.is_retryable();
                 self.modify_run(run_id, |r| {
@@ -275,6 +265,87 @@ impl Engine {
                 Err(err)
             }
         }
+    }
+
+    /// Sends one prepared run (its stored request) to where it runs and
+    /// returns the answer; stores nothing. The one place a prepared run
+    /// leaves Polysync, for [`Engine::submit_run`] and the dispatcher's
+    /// batched sends alike.
+    pub(crate) async fn send_prepared(
+        &self,
+        conn: &Connection,
+        run: &Run,
+    ) -> Result<providers::Submitted> {
+        let request = request_from_json(run)?;
+        let job = job_of(run);
+        providers::provider_for(run.job_type)
+            .submit(conn, &job, &request)
+            .await
+            .map_err(|e| translate(e, &conn.platform, Some(&job)))
+    }
+
+    /// A run of `job` (overrides applied and validated) under `run_id`,
+    /// with the exact request that will start it; nothing is stored. With
+    /// `attempted`, the run carries its submit intent already (stored
+    /// with it, before it is sent).
+    pub(crate) fn prepare_run(
+        &self,
+        run_id: &str,
+        job: &Job,
+        platform: &polysync_core::Platform,
+        attempted: Option<i64>,
+    ) -> Result<Run> {
+        if job.removed_at.is_some() {
+            return Err(removed_job_error(job));
+        }
+        job.validate()?;
+        let mut run = Run::new(job, run_id.to_owned(), now_ms());
+        run.parameters = job
+            .wire_parameters()?
+            .into_iter()
+            .collect::<BTreeMap<_, _>>();
+        // In-process types (Arazzo) have no request: the engine runs them.
+        if !job.job_type.runs_in_process() {
+            let request =
+                providers::provider_for(job.job_type).build_request(platform, job, run_id)?;
+            run.request = Some(request_to_json(&request));
+        }
+        run.submit_attempted_at = attempted;
+        Ok(run)
+    }
+
+    /// Records what sending `run` answered: its Databricks run id and
+    /// monitor URL, or the error (a 4xx ends it Failed; a transient one
+    /// leaves it Queued for a re-send under the same token). Returns
+    /// whether anything changed.
+    pub(crate) fn record_sent(
+        run: &mut Run,
+        platform: &polysync_core::Platform,
+        sent: &Result<providers::Submitted>,
+    ) -> bool {
+        if run.status.is_terminal() || run.databricks_run_id.is_some() {
+            return false;
+        }
+        run.updated_at = now_ms();
+        match sent {
+            Ok(submitted) => {
+                run.databricks_run_id = Some(submitted.databricks_run_id.clone());
+                run.monitor_url = Some(providers::provider_for(run.job_type).monitor_url(
+                    platform,
+                    run,
+                    submitted.run_page_url.as_deref(),
+                ));
+                run.error_message = None;
+            }
+            Err(err) => {
+                run.error_message = Some(err.to_string());
+                if !err.is_retryable() {
+                    run.status = RunStatus::Failed;
+                    run.ended_at = Some(run.updated_at);
+                }
+            }
+        }
+        true
     }
 
     /// Step 3: one status poll, stored when anything changed. A run whose

@@ -65,6 +65,10 @@ pub fn job_from_get(platform: &str, response: &Value) -> Option<Job> {
         .map_or_else(|| format!("job-{job_id}"), str::to_owned);
     let (parameters, mapping) = discover_job_parameters(job_type, settings);
     let mut job = Job::new(name, job_type, job_id.to_string(), platform);
+    job.task_count = settings
+        .get("tasks")
+        .and_then(Value::as_array)
+        .map_or(1, |t| u32::try_from(t.len()).unwrap_or(u32::MAX).max(1));
     job.parameters = parameters;
     job.parameter_mapping = mapping;
     Some(job)
@@ -188,6 +192,7 @@ mod tests {
         let r = json!({"job_id": 7, "settings": {"name": "wf", "tasks": [{"task_key": "a"}, {"task_key": "b"}], "parameters": [{"name": "d", "default": "42"}]}});
         let job = job_from_get("p", &r).unwrap();
         assert_eq!(job.job_type, JobType::DatabricksWorkflow);
+        assert_eq!(job.task_count, 2, "a workflow counts its tasks");
         assert_eq!(job.external_id, "7");
         assert_eq!(job.parameters[0].name, "d");
     }

@@ -75,18 +75,18 @@ pub struct JobFilter {
 const ORIGIN_IMPORT: &str = "import";
 const ORIGIN_MANUAL: &str = "manual";
 
-const JOB_BY_NAME: &str = "SELECT id, name, job_type, external_id, platform, parameter_mapping, origin, removed_at, version \
+const JOB_BY_NAME: &str = "SELECT id, name, job_type, external_id, platform, parameter_mapping, origin, removed_at, task_count, version \
      FROM jobs WHERE name = $1";
-const JOB_BY_EXTERNAL: &str = "SELECT id, name, job_type, external_id, platform, parameter_mapping, origin, removed_at, version \
+const JOB_BY_EXTERNAL: &str = "SELECT id, name, job_type, external_id, platform, parameter_mapping, origin, removed_at, task_count, version \
      FROM jobs WHERE platform = $1 AND external_id = $2 ORDER BY job_type LIMIT 1";
-const JOBS_OF_PLATFORM: &str = "SELECT id, name, job_type, external_id, platform, parameter_mapping, origin, removed_at, version \
+const JOBS_OF_PLATFORM: &str = "SELECT id, name, job_type, external_id, platform, parameter_mapping, origin, removed_at, task_count, version \
      FROM jobs WHERE platform = $1";
 const PARAMS_OF_JOB: &str = "SELECT job_id, position, name, data_type, direction, default_value, current_value, forwarded, choices \
      FROM parameters WHERE job_id = $1 ORDER BY position";
 const PARAMS_OF_PLATFORM: &str = "SELECT p.job_id, p.position, p.name, p.data_type, p.direction, p.default_value, \
      p.current_value, p.forwarded, p.choices FROM parameters p JOIN jobs j ON j.id = p.job_id WHERE j.platform = $1 \
      ORDER BY p.job_id, p.position";
-const LIST_JOBS: &str = "SELECT id, name, job_type, external_id, platform, parameter_mapping, origin, removed_at, version \
+const LIST_JOBS: &str = "SELECT id, name, job_type, external_id, platform, parameter_mapping, origin, removed_at, task_count, version \
      FROM jobs WHERE ($1 IS NULL OR platform = $1) AND ($2 IS NULL OR job_type = $2) \
      AND ($3 OR removed_at IS NULL) ORDER BY name";
 const LIST_PARAMS: &str = "SELECT p.job_id, p.position, p.name, p.data_type, p.direction, p.default_value, \
@@ -103,9 +103,9 @@ const MATCHING: &str = "SELECT name FROM jobs WHERE removed_at IS NULL AND (name
 const SAME_IDENTITY: &str =
     "SELECT name FROM jobs WHERE platform = $1 AND external_id = $2 AND job_type = $3";
 const INSERT_JOB: &str = "INSERT INTO jobs (id, name, job_type, external_id, platform, parameter_mapping, origin, \
-     created_at, updated_at, removed_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, NULL, 1)";
+     created_at, updated_at, removed_at, task_count, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, NULL, $9, 1)";
 const UPDATE_JOB: &str = "UPDATE jobs SET name = $2, job_type = $3, external_id = $4, parameter_mapping = $5, \
-     origin = $6, updated_at = $7, removed_at = $8, version = version + 1 WHERE id = $1 AND version = $9";
+     origin = $6, updated_at = $7, removed_at = $8, task_count = $10, version = version + 1 WHERE id = $1 AND version = $9";
 const MARK_REMOVED: &str =
     "UPDATE jobs SET removed_at = $2, updated_at = $2, version = version + 1 WHERE id = $1";
 const DELETE_PARAMS: &str = "DELETE FROM parameters WHERE job_id = $1";
@@ -141,6 +141,7 @@ fn job_from_row(r: &impl RowExt) -> Result<Stored> {
             parameters: Vec::new(),
             parameter_mapping: mapping,
             removed_at: r.opt_int("removed_at")?,
+            task_count: u32::try_from(r.int("task_count")?).unwrap_or(1).max(1),
             version: r.int("version")?,
         },
     })
@@ -311,6 +312,7 @@ fn plan_import(
                 };
                 let same = merged.parameters == s.job.parameters
                     && merged.parameter_mapping == s.job.parameter_mapping
+                    && merged.task_count == s.job.task_count
                     && s.job.removed_at.is_none();
                 if same {
                     summary.unchanged.push(merged.name.clone());
@@ -431,6 +433,7 @@ impl Store {
                             .bind(mapping_text(job.parameter_mapping)?)
                             .bind(ORIGIN_IMPORT)
                             .bind(now)
+                            .bind(i64::from(job.task_count))
                             .execute(&mut *tx)
                             .await
                             .db()?;
@@ -447,6 +450,7 @@ impl Store {
                             .bind(now)
                             .bind(None::<i64>)
                             .bind(version)
+                            .bind(i64::from(job.task_count))
                             .execute(&mut *tx)
                             .await
                             .db()?;
@@ -594,6 +598,7 @@ impl Store {
                 .bind(mapping_text(job.parameter_mapping)?)
                 .bind(ORIGIN_MANUAL)
                 .bind(now)
+                .bind(i64::from(job.task_count))
                 .execute(&mut *tx)
                 .await;
             match inserted {
@@ -651,6 +656,7 @@ impl Store {
                 .bind(now)
                 .bind(job.removed_at)
                 .bind(job.version)
+                .bind(i64::from(job.task_count))
                 .execute(&mut *tx)
                 .await
                 .db()?

@@ -51,6 +51,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "tracking leases",
         include_str!("../migrations/sqlite/0008_tracking_leases.sql"),
     ),
+    (
+        9,
+        "platform slots",
+        include_str!("../migrations/sqlite/0009_platform_slots.sql"),
+    ),
 ];
 
 const POSTGRES: &[(i64, &str, &str)] = &[
@@ -93,6 +98,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         8,
         "tracking leases",
         include_str!("../migrations/postgres/0008_tracking_leases.sql"),
+    ),
+    (
+        9,
+        "platform slots",
+        include_str!("../migrations/postgres/0009_platform_slots.sql"),
     ),
 ];
 

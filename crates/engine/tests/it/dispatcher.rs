@@ -448,3 +448,71 @@ e2e!(
         );
     }
 );
+
+e2e!(
+    a_workflow_counts_its_tasks_against_the_platform_limit,
+    |env| {
+        notebook(&env, "/Shared/wf_step", "duration=2s").await;
+        let step = |key: &str| json!({"task_key": key, "notebook_task": {"notebook_path": "/Shared/wf_step"}});
+        env.create_job(json!({"name": "wf3", "tasks": [step("a"), step("b"), step("c")]}))
+            .await;
+        env.import().await;
+        // Room for one three-task workflow run at a time, not five.
+        let file = "limits:\n  platform:emu: 5\ntasks:\n  - name: wf\n    job: wf3\n";
+        env.engine
+            .apply_tasks("t.yaml", file, APPLY)
+            .await
+            .expect("apply");
+        let mut dags = Vec::new();
+        for _ in 0..3 {
+            dags.push(
+                env.engine
+                    .start_dag_run("wf", &[], "manual", None)
+                    .await
+                    .expect("start")
+                    .id,
+            );
+        }
+        let d = env.engine.dispatcher(fast()).await.expect("dispatcher");
+        let mut max_held = 0;
+        for _ in 0..3_000 {
+            d.pass().await.expect("pass");
+            let held = env.store.held_slots().await.expect("slots");
+            max_held = max_held.max(held.get("platform:emu").copied().unwrap_or(0));
+            let mut done = true;
+            for id in &dags {
+                done &= env
+                    .engine
+                    .get_dag_run(id)
+                    .await
+                    .expect("view")
+                    .status
+                    .is_terminal();
+            }
+            if done {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        d.stop().await.expect("stop");
+        for id in &dags {
+            assert_eq!(
+                env.engine.get_dag_run(id).await.expect("view").status,
+                DagRunStatus::Success
+            );
+        }
+        assert_eq!(
+            max_held, 3,
+            "one workflow run (three tasks) held the platform at a time"
+        );
+        let stats = env.emu.stats();
+        assert!(
+            stats.max_concurrent_task_runs <= 5,
+            "the workspace never ran more task runs than the platform limit: {stats:?}"
+        );
+        assert!(
+            stats.max_concurrent_task_runs >= 3,
+            "the workflow's tasks ran together: {stats:?}"
+        );
+    }
+);

@@ -1,0 +1,201 @@
+//! The dispatcher's batched steps. A pass claims many task runs in one
+//! transaction, creates all their attempts' Polysync runs with their
+//! submit intent in one transaction (before anything is sent), sends them
+//! concurrently (a bounded number in flight) through the one per-run send
+//! step of `runs.rs`, and stores the answers in one transaction. So a
+//! pass costs a handful of commits plus the slowest few submits, not
+//! several commits and a round trip after another per task run; and a
+//! crash between any two steps leaves runs the tracker recovers under
+//! the same idempotency token.
+
+use std::collections::HashMap;
+
+use futures_util::stream::{self, StreamExt};
+use polysync_core::dag::TaskRun;
+use polysync_core::{Job, Platform, Run};
+use polysync_store::Update;
+
+use crate::dag::now_ms;
+use crate::dispatcher::Dispatcher;
+use crate::{Error, Result};
+
+/// Attempts sent at once. Enough to hide a workspace's latency; the
+/// client's rate limit (when on) still paces them.
+pub(crate) const SEND_CONCURRENCY: usize = 32;
+
+impl Dispatcher {
+    /// Claims up to `max_claim` ready task runs in one transaction,
+    /// publishes them, and starts their attempts. Returns how many were
+    /// claimed.
+    pub(crate) async fn claim_and_start(&self) -> Result<usize> {
+        let engine = self.engine();
+        let now = now_ms();
+        let claimed = engine
+            .inner
+            .store
+            .claim_task_runs(
+                self.id(),
+                now,
+                crate::dispatcher::ms(self.options().lease),
+                self.options().max_claim,
+            )
+            .await?;
+        for tr in &claimed {
+            engine.inner.events.publish_task_run(tr);
+        }
+        self.start_all(&claimed).await?;
+        Ok(claimed.len())
+    }
+
+    /// Starts the attempts of claimed task runs: prepares every run,
+    /// stores them all with their submit intent in one transaction, sends
+    /// them [`SEND_CONCURRENCY`] at a time, stores the answers in one
+    /// transaction. A task run whose attempt cannot be created (job gone,
+    /// bad value) fails without retry, as one by one.
+    pub(crate) async fn start_all(&self, claimed: &[TaskRun]) -> Result<()> {
+        if claimed.is_empty() {
+            return Ok(());
+        }
+        let engine = self.engine();
+        let attempted = now_ms();
+        let mut jobs: HashMap<String, (Job, Platform)> = HashMap::new();
+        let mut prepared: Vec<Run> = Vec::new();
+        for tr in claimed {
+            let Some(run_id) = tr.run_id.clone() else {
+                continue;
+            };
+            let params = match self.resolve_params(tr).await {
+                Ok(p) => p,
+                Err(message) => {
+                    self.fail_unstartable(tr, message).await?;
+                    continue;
+                }
+            };
+            let made = self
+                .prepare(&mut jobs, tr, &run_id, &params, attempted)
+                .await;
+            match made {
+                Ok(run) => prepared.push(run),
+                Err(e) if e.is_retryable() => return Err(e),
+                Err(e) => self.fail_unstartable(tr, e.to_string()).await?,
+            }
+        }
+        let stored = match self.store_prepared(&prepared).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                // Some exist already (a pass that died half-way was
+                // recovered meanwhile): take each one by one instead.
+                tracing::debug!("batched attempt creation: {e}; one by one");
+                for tr in claimed {
+                    self.start_attempt(tr).await?;
+                }
+                return Ok(());
+            }
+        };
+        for run in &stored {
+            engine.inner.events.publish(run);
+        }
+        // In-process runs (Arazzo) are not sent anywhere: they start here.
+        let (in_process, stored): (Vec<Run>, Vec<Run>) = stored
+            .into_iter()
+            .partition(|r| r.job_type.runs_in_process());
+        for run in &in_process {
+            if let Err(e) = engine.submit_run(&run.id).await {
+                tracing::warn!(run = %run.id, "starting in process: {e}");
+            }
+        }
+        let platforms: HashMap<String, Platform> = jobs
+            .into_values()
+            .map(|(_, p)| (p.name.clone(), p))
+            .collect();
+        let answers: Vec<(Run, Result<polysync_providers::Submitted>)> = stream::iter(stored)
+            .map(|run| {
+                let platforms = &platforms;
+                async move {
+                    let sent = match platforms.get(&run.platform) {
+                        Some(p) => match engine.connection(p) {
+                            Ok(conn) => engine.send_prepared(&conn, &run).await,
+                            Err(e) => Err(e),
+                        },
+                        None => Err(Error::Conflict(format!(
+                            "platform {} of run {} is unknown",
+                            run.platform, run.id
+                        ))),
+                    };
+                    (run, sent)
+                }
+            })
+            .buffer_unordered(SEND_CONCURRENCY)
+            .collect()
+            .await;
+        self.store_answers(&platforms, answers).await
+    }
+
+    /// The attempt's run, not stored: job and platform read once per batch.
+    async fn prepare(
+        &self,
+        jobs: &mut HashMap<String, (Job, Platform)>,
+        tr: &TaskRun,
+        run_id: &str,
+        params: &[(String, String)],
+        attempted: i64,
+    ) -> Result<Run> {
+        let engine = self.engine();
+        if !jobs.contains_key(&tr.task.job) {
+            let job = engine.get_job(&tr.task.job).await?;
+            let platform = engine.get_platform(&job.platform).await?;
+            jobs.insert(tr.task.job.clone(), (job, platform));
+        }
+        let Some((job, platform)) = jobs.get(&tr.task.job) else {
+            return Err(Error::Conflict(format!("job {} vanished", tr.task.job)));
+        };
+        let mut job = job.clone();
+        job.apply_overrides(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+        // An in-process run (Arazzo) is marked when it starts executing.
+        let attempted = (!job.job_type.runs_in_process()).then_some(attempted);
+        engine.prepare_run(run_id, &job, platform, attempted)
+    }
+
+    /// Every prepared run with its submit intent, in one transaction:
+    /// written before any is sent.
+    async fn store_prepared(&self, prepared: &[Run]) -> Result<Vec<Run>> {
+        let mut tx = self.engine().inner.store.begin().await?;
+        let mut stored = Vec::with_capacity(prepared.len());
+        for run in prepared {
+            stored.push(tx.insert_run(run).await?);
+        }
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    /// What the sends answered, in one transaction; then published. A run
+    /// changed meanwhile keeps its newer state (its answer is recovered
+    /// by a re-send under the same token).
+    async fn store_answers(
+        &self,
+        platforms: &HashMap<String, Platform>,
+        answers: Vec<(Run, Result<polysync_providers::Submitted>)>,
+    ) -> Result<()> {
+        let engine = self.engine();
+        let mut tx = engine.inner.store.begin().await?;
+        let mut changed = Vec::new();
+        for (mut run, sent) in answers {
+            if let Err(e) = &sent {
+                tracing::warn!(run = %run.id, "submitting: {e}");
+            }
+            let Some(platform) = platforms.get(&run.platform) else {
+                continue;
+            };
+            if crate::Engine::record_sent(&mut run, platform, &sent)
+                && let Update::Applied(stored) = tx.update_run(&run).await?
+            {
+                changed.push(stored);
+            }
+        }
+        tx.commit().await?;
+        for run in &changed {
+            engine.inner.events.publish(run);
+        }
+        Ok(())
+    }
+}

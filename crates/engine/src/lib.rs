@@ -11,6 +11,7 @@ mod dag;
 mod dispatcher;
 mod error;
 mod events;
+mod job_keys;
 mod jobs;
 mod platforms;
 mod runs;
@@ -27,6 +28,9 @@ pub use dag::{AttemptView, DEFAULT_PLATFORM_CAPACITY, DagRunView, TaskRunView};
 pub use dispatcher::{Dispatcher, DispatcherOptions, Pass};
 pub use error::{Error, ErrorKind, Result};
 pub use events::Event;
+pub use job_keys::{
+    JobKey, KeyRunError, MappedParams, SeedTaskType, Violation, discover_job_keys, map_params,
+};
 pub use platforms::{VERIFY_TIMEOUT, profile_host};
 pub use polysync_core::task::{Problem, TaskFileError, format_duration, parse_duration};
 pub use polysync_core::{

@@ -209,6 +209,14 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
+/// Whether `schema` is a usable JSON Schema (checked at start-up, so a
+/// broken schema is a configuration error, not a 400 on every request).
+pub fn check_params_schema(schema: &Value) -> Result<(), String> {
+    jsonschema::validator_for(schema)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 /// Validates `params` (the request body's `params`, `None` when absent)
 /// against the key's schema and task type, and maps them to the request.
 /// Pure: every violation is listed, nothing is sent.

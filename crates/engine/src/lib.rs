@@ -29,7 +29,8 @@ pub use dispatcher::{Dispatcher, DispatcherOptions, Pass};
 pub use error::{Error, ErrorKind, Result};
 pub use events::Event;
 pub use job_keys::{
-    JobKey, KeyRunError, MappedParams, SeedTaskType, Violation, discover_job_keys, map_params,
+    JobKey, KeyRunError, MappedParams, SeedTaskType, Violation, check_params_schema,
+    discover_job_keys, map_params,
 };
 pub use platforms::{VERIFY_TIMEOUT, profile_host};
 pub use polysync_core::task::{Problem, TaskFileError, format_duration, parse_duration};

@@ -1,0 +1,103 @@
+//! `polysync-server`: Polysync over HTTP. Today: the AppKit jobs seed's
+//! routes under `/api/jobs` (named job keys, validated parameters, live
+//! SSE run streams, on-behalf-of-user opt-in) and `/health`, backed by the
+//! engine; run state is served from the store, kept fresh by one tracking
+//! loop shared by every stream.
+
+mod config;
+mod error;
+mod jobs_api;
+mod sse;
+mod views;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use polysync_engine::{Engine, JobKey};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{ConfigError, load_job_keys};
+pub use error::ApiError;
+pub use jobs_api::FORWARDED_TOKEN;
+pub use sse::HEARTBEAT;
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// The job keys served under `/api/jobs`.
+    pub keys: BTreeMap<String, JobKey>,
+    /// Delay between tracking passes over the active runs (what live
+    /// streams see changes with).
+    pub track_every: Duration,
+    /// SSE heartbeat comment interval.
+    pub heartbeat: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            keys: BTreeMap::new(),
+            track_every: Duration::from_secs(1),
+            heartbeat: HEARTBEAT,
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    engine: Engine,
+    keys: Arc<BTreeMap<String, JobKey>>,
+    heartbeat: Duration,
+    shutdown: CancellationToken,
+}
+
+/// The router (without the tracking loop; [`serve`] starts both).
+pub fn router(engine: Engine, opts: &ServerOptions, shutdown: CancellationToken) -> Router {
+    let state = AppState {
+        engine,
+        keys: Arc::new(opts.keys.clone()),
+        heartbeat: opts.heartbeat,
+        shutdown,
+    };
+    Router::new()
+        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
+        .merge(jobs_api::routes())
+        .with_state(state)
+}
+
+/// Serves on `listener` until `shutdown` is cancelled: the HTTP routes and
+/// the tracking loop (one [`Engine::track_active_runs`] pass every
+/// `track_every`). On shutdown live streams end, in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    engine: Engine,
+    opts: ServerOptions,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let tracker = tokio::spawn(track(engine.clone(), opts.track_every, shutdown.clone()));
+    let app = router(engine, &opts, shutdown.clone());
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await;
+    shutdown.cancel();
+    let _ = tracker.await;
+    result
+}
+
+async fn track(engine: Engine, every: Duration, shutdown: CancellationToken) {
+    loop {
+        if let Err(e) = engine.track_active_runs().await {
+            tracing::warn!("tracking pass failed: {e}");
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+}

@@ -570,7 +570,9 @@ mod tests {
     #[test]
     fn schema_without_task_type_goes_to_job_parameters() {
         let mut key = JobKey::new("k", "j");
-        key.params_schema = Some(json!({"type": "object", "required": ["a"], "properties": {"a": {"type": "string"}}}));
+        key.params_schema = Some(
+            json!({"type": "object", "required": ["a"], "properties": {"a": {"type": "string"}}}),
+        );
         let ok = map_params(&key, Some(&json!({"a": "7"}))).expect("ok");
         assert_eq!(ok.fields["job_parameters"], json!({"a": "7"}));
         let err = map_params(&key, Some(&json!({"b": 1}))).expect_err("missing a");

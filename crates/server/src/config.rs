@@ -99,7 +99,8 @@ pub fn load_job_keys(
         k.task_type = table.task_type;
         k.on_behalf_of_user = table.on_behalf_of_user.unwrap_or(false);
         if let Some(w) = &table.wait_timeout {
-            k.wait_timeout = parse_duration(w).map_err(|m| key_err(format!("wait_timeout: {m}")))?;
+            k.wait_timeout =
+                parse_duration(w).map_err(|m| key_err(format!("wait_timeout: {m}")))?;
         }
         k.params_schema = match (table.params, &table.params_file) {
             (Some(_), Some(_)) => {

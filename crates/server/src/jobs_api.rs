@@ -27,7 +27,10 @@ pub fn routes() -> Router<AppState> {
             "/api/jobs/{job_key}/runs/{run_id}",
             routing::get(get_run).delete(cancel_run),
         )
-        .route("/api/jobs/{job_key}/runs/{run_id}/stream", routing::get(stream_run))
+        .route(
+            "/api/jobs/{job_key}/runs/{run_id}/stream",
+            routing::get(stream_run),
+        )
         .route("/api/jobs/{job_key}/status", routing::get(status))
 }
 
@@ -73,13 +76,21 @@ fn parse_run_body(headers: &HeaderMap, body: &Bytes) -> Result<Option<Value>, Ap
     let Value::Object(mut obj) = value else {
         return Err(ApiError::invalid(
             "the body must be a JSON object",
-            vec![Violation::new("", "must be an object { \"params\": {...} }")],
+            vec![Violation::new(
+                "",
+                "must be an object { \"params\": {...} }",
+            )],
         ));
     };
     let unknown: Vec<Violation> = obj
         .keys()
         .filter(|k| *k != "params")
-        .map(|k| Violation::new(format!("/{k}"), "unknown field; the body is { \"params\": {...} }"))
+        .map(|k| {
+            Violation::new(
+                format!("/{k}"),
+                "unknown field; the body is { \"params\": {...} }",
+            )
+        })
         .collect();
     if !unknown.is_empty() {
         return Err(ApiError::invalid("the body has unknown fields", unknown));
@@ -157,11 +168,7 @@ async fn stream_run(
 ) -> Result<Response, ApiError> {
     let key = key_of(&state, &job_key)?;
     let run = state.engine.key_run(key, &run_id).await?;
-    let last = sse::last_seen_version(
-        headers
-            .get("last-event-id")
-            .and_then(|v| v.to_str().ok()),
-    );
+    let last = sse::last_seen_version(headers.get("last-event-id").and_then(|v| v.to_str().ok()));
     Ok(sse::follow(state.clone(), key.clone(), run, last).into_response())
 }
 

@@ -59,14 +59,12 @@ pub fn follow(
     // Subscribed before the re-read below: no change can fall in between.
     let events = state.engine.subscribe();
     tokio::spawn(drive(state.clone(), key, run, last_seen, events, tx));
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|e| (Ok(e), rx))
-    });
-    Sse::new(stream).keep_alive(
-        KeepAlive::new()
-            .interval(state.heartbeat)
-            .text("heartbeat"),
-    )
+    let stream =
+        futures_util::stream::unfold(
+            rx,
+            |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) },
+        );
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(state.heartbeat).text("heartbeat"))
 }
 
 async fn drive(
@@ -78,11 +76,7 @@ async fn drive(
     tx: mpsc::Sender<Event>,
 ) {
     let deadline = tokio::time::Instant::now() + key.wait_timeout;
-    let mut current = state
-        .engine
-        .key_run(&key, &run.id)
-        .await
-        .unwrap_or(run);
+    let mut current = state.engine.key_run(&key, &run.id).await.unwrap_or(run);
     let mut sent = None;
     if last_seen.is_none_or(|v| current.version > v) {
         if tx.send(event_of(&current)).await.is_err() {

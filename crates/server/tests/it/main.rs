@@ -1,0 +1,5 @@
+//! The server end to end: real HTTP on random ports, the emulator behind
+//! the engine, SQLite and (when configured) PostgreSQL.
+
+mod harness;
+mod jobs_api;

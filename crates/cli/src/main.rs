@@ -49,6 +49,11 @@ struct GroupWithDb<T: Subcommand> {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start everything with no configuration: demo store, embedded emulator with the demo
+    /// workspace, dispatcher and HTTP server (Ctrl-C stops it all).
+    Up(WithDb<commands::serve::UpArgs>),
+    /// Serve the HTTP API (the seed's /api/jobs routes) on the store.
+    Serve(WithDb<commands::serve::ServeArgs>),
     /// Zero-config tour: embedded emulator, sample jobs of every type, import and runs.
     Quickstart(WithDb<commands::quickstart::QuickstartArgs>),
     /// Register, list, show and remove Databricks workspaces.
@@ -131,6 +136,8 @@ fn main() -> ExitCode {
     let db = cli.database_url;
     let result = runtime.block_on(deadline::bounded(cli.timeout, async move {
         match cli.command {
+            Command::Up(c) => commands::serve::run_up(c.db.database_url.or(db), c.args).await,
+            Command::Serve(c) => commands::serve::run_serve(c.db.database_url.or(db), c.args).await,
             Command::Quickstart(c) => {
                 commands::quickstart::run(c.db.database_url.or(db), c.args).await
             }

@@ -10,6 +10,7 @@ pub mod platform;
 pub mod quickstart;
 pub mod run;
 pub mod runs;
+pub mod serve;
 pub mod tasks;
 
 use std::process::ExitCode;

@@ -6,7 +6,9 @@
 
 mod config;
 mod error;
+mod events_feed;
 mod jobs_api;
+mod manage_api;
 mod sse;
 mod views;
 
@@ -55,20 +57,35 @@ pub struct AppState {
     keys: Arc<BTreeMap<String, JobKey>>,
     heartbeat: Duration,
     shutdown: CancellationToken,
+    events: Arc<events_feed::EventLog>,
 }
 
-/// The router (without the tracking loop; [`serve`] starts both).
-pub fn router(engine: Engine, opts: &ServerOptions, shutdown: CancellationToken) -> Router {
+/// Largest request body accepted (a tasks file, a run's parameters).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The router and the `/api/events` feed it serves (the feed must be
+/// driven with [`events_feed::EventLog::feed`]; [`serve`] does).
+fn router(
+    engine: Engine,
+    opts: &ServerOptions,
+    shutdown: CancellationToken,
+) -> (Router, Arc<events_feed::EventLog>) {
+    let events = events_feed::EventLog::new();
     let state = AppState {
         engine,
         keys: Arc::new(opts.keys.clone()),
         heartbeat: opts.heartbeat,
         shutdown,
+        events: events.clone(),
     };
-    Router::new()
+    let app = Router::new()
         .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route("/api/events", get(events_feed::events))
         .merge(jobs_api::routes())
-        .with_state(state)
+        .merge(manage_api::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state);
+    (app, events)
 }
 
 /// Serves on `listener` until `shutdown` is cancelled: the HTTP routes and
@@ -81,12 +98,14 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let tracker = tokio::spawn(track(engine.clone(), opts.track_every, shutdown.clone()));
-    let app = router(engine, &opts, shutdown.clone());
+    let (app, events) = router(engine.clone(), &opts, shutdown.clone());
+    let feed = tokio::spawn(events.feed(engine, shutdown.clone()));
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await;
     shutdown.cancel();
     let _ = tracker.await;
+    let _ = feed.await;
     result
 }
 

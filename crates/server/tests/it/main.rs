@@ -3,3 +3,4 @@
 
 mod harness;
 mod jobs_api;
+mod manage_api;

@@ -54,6 +54,8 @@ enum Command {
     Up(WithDb<commands::serve::UpArgs>),
     /// Serve the HTTP API (the seed's /api/jobs routes) on the store.
     Serve(WithDb<commands::serve::ServeArgs>),
+    /// Create, list and revoke the HTTP server's API tokens.
+    Tokens(GroupWithDb<commands::tokens::TokensCommand>),
     /// Zero-config tour: embedded emulator, sample jobs of every type, import and runs.
     Quickstart(WithDb<commands::quickstart::QuickstartArgs>),
     /// Register, list, show and remove Databricks workspaces.
@@ -138,6 +140,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Up(c) => commands::serve::run_up(c.db.database_url.or(db), c.args).await,
             Command::Serve(c) => commands::serve::run_serve(c.db.database_url.or(db), c.args).await,
+            Command::Tokens(c) => commands::tokens::run(c.db.database_url.or(db), c.cmd).await,
             Command::Quickstart(c) => {
                 commands::quickstart::run(c.db.database_url.or(db), c.args).await
             }

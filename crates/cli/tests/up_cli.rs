@@ -93,3 +93,27 @@ fn serve_refuses_a_non_loopback_address_without_tokens() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to listen on 0.0.0.0"));
 }
+
+#[test]
+fn tokens_are_shown_once_listed_without_secret_and_revoked() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("t.db");
+    let run = |args: &[&str]| {
+        polysync()
+            .args(args)
+            .arg("--database-url")
+            .arg(&db)
+            .output()
+            .expect("run")
+    };
+    let created = run(&["tokens", "create", "ci"]);
+    assert_eq!(created.status.code(), Some(0));
+    let token = String::from_utf8_lossy(&created.stdout).trim().to_owned();
+    assert!(token.starts_with("pst_") && token.len() > 60, "{token}");
+    let listed = run(&["tokens", "list", "--json"]);
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(text.contains("\"ci\""), "{text}");
+    assert!(!text.contains(&token), "the token is never shown again");
+    assert_eq!(run(&["tokens", "revoke", "ci"]).status.code(), Some(0));
+    assert_ne!(run(&["tokens", "revoke", "ci"]).status.code(), Some(0));
+}

@@ -7,6 +7,7 @@
 //! from what a platform names, every status change persisted, Databricks
 //! errors translated into a cause and a fix.
 
+mod api_tokens;
 mod dag;
 mod dispatcher;
 mod error;
@@ -41,7 +42,7 @@ pub use polysync_core::{
 pub use polysync_core::{Condition, DagRun, DagRunStatus, Task, TaskRunStatus};
 pub use polysync_providers::{ImportProgress, NoProgress, Skipped, TaskRun};
 pub use polysync_store::{
-    ApplyMode, JobFilter, RunFilter, StatusChange, StoredTask, TaskApplySummary,
+    ApiToken, ApplyMode, JobFilter, RunFilter, StatusChange, StoredTask, TaskApplySummary,
 };
 pub use troubleshoot::{PENDING_HINT, STOPPING_NOTE};
 

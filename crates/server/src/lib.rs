@@ -9,6 +9,7 @@ mod error;
 mod events_feed;
 mod jobs_api;
 mod manage_api;
+mod middleware;
 mod sse;
 mod views;
 
@@ -16,6 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use polysync_engine::{Engine, JobKey};
@@ -26,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::{ConfigError, load_job_keys};
 pub use error::ApiError;
 pub use jobs_api::FORWARDED_TOKEN;
+pub use middleware::REQUEST_ID;
 pub use sse::HEARTBEAT;
 
 /// How the server runs.
@@ -58,6 +61,7 @@ pub struct AppState {
     heartbeat: Duration,
     shutdown: CancellationToken,
     events: Arc<events_feed::EventLog>,
+    metrics: Arc<middleware::Metrics>,
 }
 
 /// Largest request body accepted (a tasks file, a run's parameters).
@@ -69,6 +73,7 @@ fn router(
     engine: Engine,
     opts: &ServerOptions,
     shutdown: CancellationToken,
+    metrics: Arc<middleware::Metrics>,
 ) -> (Router, Arc<events_feed::EventLog>) {
     let events = events_feed::EventLog::new();
     let state = AppState {
@@ -77,13 +82,23 @@ fn router(
         heartbeat: opts.heartbeat,
         shutdown,
         events: events.clone(),
+        metrics: metrics.clone(),
     };
     let app = Router::new()
         .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route("/metrics", get(metrics_text))
         .route("/api/events", get(events_feed::events))
         .merge(jobs_api::routes())
         .merge(manage_api::routes())
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::auth,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::observe,
+        ))
         .with_state(state);
     (app, events)
 }
@@ -97,8 +112,14 @@ pub async fn serve(
     opts: ServerOptions,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let tracker = tokio::spawn(track(engine.clone(), opts.track_every, shutdown.clone()));
-    let (app, events) = router(engine.clone(), &opts, shutdown.clone());
+    let metrics = Arc::new(middleware::Metrics::default());
+    let tracker = tokio::spawn(track(
+        engine.clone(),
+        opts.track_every,
+        shutdown.clone(),
+        metrics.clone(),
+    ));
+    let (app, events) = router(engine.clone(), &opts, shutdown.clone(), metrics);
     let feed = tokio::spawn(events.feed(engine, shutdown.clone()));
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
@@ -109,11 +130,27 @@ pub async fn serve(
     result
 }
 
-async fn track(engine: Engine, every: Duration, shutdown: CancellationToken) {
+async fn metrics_text(State(state): State<AppState>) -> String {
+    state.metrics.render()
+}
+
+async fn track(
+    engine: Engine,
+    every: Duration,
+    shutdown: CancellationToken,
+    metrics: Arc<middleware::Metrics>,
+) {
+    use std::sync::atomic::Ordering;
     loop {
-        if let Err(e) = engine.track_active_runs().await {
-            tracing::warn!("tracking pass failed: {e}");
+        let started = std::time::Instant::now();
+        match engine.track_active_runs().await {
+            Ok(n) => metrics.tracked_runs.store(n as u64, Ordering::Relaxed),
+            Err(e) => tracing::warn!("tracking pass failed: {e}"),
         }
+        metrics.track_pass_ms.store(
+            u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(every) => {}

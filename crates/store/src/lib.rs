@@ -15,6 +15,7 @@
 //! updates carry a `version` and are updated compare-and-set, returning
 //! [`Update::Stale`] instead of overwriting a newer write.
 
+mod api_tokens;
 mod dag;
 mod error;
 mod jobs;
@@ -34,6 +35,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use api_tokens::ApiToken;
 pub use dag::{DagStatusChange, DispatcherInfo};
 pub use error::{Error, ErrorKind, Result};
 pub use jobs::{ImportScope, ImportSummary, JobFilter, SyncSummary};

@@ -41,6 +41,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "dag runs",
         include_str!("../migrations/sqlite/0006_dag_runs.sql"),
     ),
+    (
+        10,
+        "api tokens",
+        include_str!("../migrations/sqlite/0010_api_tokens.sql"),
+    ),
 ];
 
 const POSTGRES: &[(i64, &str, &str)] = &[
@@ -73,6 +78,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         6,
         "dag runs",
         include_str!("../migrations/postgres/0006_dag_runs.sql"),
+    ),
+    (
+        10,
+        "api tokens",
+        include_str!("../migrations/postgres/0010_api_tokens.sql"),
     ),
 ];
 

@@ -12,6 +12,7 @@ pub mod run;
 pub mod runs;
 pub mod serve;
 pub mod tasks;
+pub mod tokens;
 
 use std::process::ExitCode;
 

@@ -25,7 +25,7 @@ pub struct ServerFlags {
     /// `DATABRICKS_JOB_*` environment variables.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Address to listen on. Only loopback for now: API tokens are not implemented yet.
+    /// Address to listen on. Beyond loopback only once an API token exists.
     #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
     pub bind: IpAddr,
     /// Port to listen on (0: any free port).
@@ -54,23 +54,27 @@ const DEMO_PLATFORM: &str = "demo";
 const DEMO_TOKEN_VAR: &str = "POLYSYNC_DEMO_TOKEN";
 const TIME_SCALE: f64 = 10.0;
 
-/// Refuses an address other machines can reach: without API tokens the
-/// server would be open to them.
-fn check_bind(flags: &ServerFlags) -> anyhow::Result<()> {
+/// Says how the server is protected; refuses an address other machines
+/// can reach while no API token exists (anyone could start and cancel runs).
+async fn check_bind(engine: &Engine, flags: &ServerFlags) -> anyhow::Result<&'static str> {
+    if engine.api_tokens_required().await? {
+        return Ok("API tokens required (Authorization: Bearer …)");
+    }
     if flags.bind.is_loopback() {
-        return Ok(());
+        return Ok(
+            "open: loopback and no API token (create one with `polysync tokens create NAME`)",
+        );
     }
     Err(usage(
         format!(
-            "refusing to listen on {}: the server has no API tokens yet, so anyone reaching it could start and cancel runs",
+            "refusing to listen on {} without API tokens: anyone reaching it could start and cancel runs",
             flags.bind
         ),
-        "listen on loopback (--bind 127.0.0.1) behind an authenticating proxy",
+        "create one with `polysync tokens create NAME`, or listen on loopback (--bind 127.0.0.1)",
     ))
 }
 
 async fn listen(flags: &ServerFlags) -> anyhow::Result<tokio::net::TcpListener> {
-    check_bind(flags)?;
     let addr = SocketAddr::new(flags.bind, flags.port);
     tokio::net::TcpListener::bind(addr)
         .await
@@ -84,10 +88,11 @@ fn keys(flags: &ServerFlags) -> anyhow::Result<BTreeMap<String, JobKey>> {
 /// Run `polysync serve`.
 pub async fn run_serve(db: Option<String>, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let keys = keys(&args.server)?;
-    let listener = listen(&args.server).await?;
     let engine = open_engine(db).await?;
+    let access = check_bind(&engine, &args.server).await?;
+    let listener = listen(&args.server).await?;
     let url = format!("http://{}", listener.local_addr()?);
-    eprintln!("polysync server listening on {url} (open: loopback without API tokens)");
+    eprintln!("polysync server listening on {url} ({access})");
     eprintln!("job keys: {}", key_list(&keys));
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(serve(
@@ -120,7 +125,6 @@ fn key_list(keys: &BTreeMap<String, JobKey>) -> String {
 /// Run `polysync up`.
 pub async fn run_up(db: Option<String>, args: UpArgs) -> anyhow::Result<ExitCode> {
     let mut keys = keys(&args.server)?;
-    let listener = listen(&args.server).await?;
     let real = std::env::var("DATABRICKS_HOST")
         .ok()
         .filter(|h| !h.trim().is_empty());
@@ -200,6 +204,8 @@ pub async fn run_up(db: Option<String>, args: UpArgs) -> anyhow::Result<ExitCode
         }
         emulator = Some(emu);
     }
+    let access = check_bind(&engine, &args.server).await?;
+    let listener = listen(&args.server).await?;
     let shutdown = CancellationToken::new();
     let dispatcher = engine.dispatcher(DispatcherOptions::default()).await?;
     let stop = shutdown.clone();
@@ -220,7 +226,7 @@ pub async fn run_up(db: Option<String>, args: UpArgs) -> anyhow::Result<ExitCode
         shutdown.clone(),
     ));
     output::outln!("Polysync is up: {url}");
-    output::outln!("API token: none (open on loopback; API tokens are not implemented yet)");
+    output::outln!("access: {access}");
     output::outln!("store: {db_url}");
     output::outln!("job keys: {}", key_list(&keys));
     output::outln!("Try:");

@@ -160,6 +160,13 @@ impl Env {
             .expect("json")
     }
 
+    /// Shuts the servers down (their live streams end).
+    pub fn stop_servers(&self) {
+        for s in &self.servers {
+            s.cancel();
+        }
+    }
+
     pub async fn stop(self) {
         for s in &self.servers {
             s.cancel();

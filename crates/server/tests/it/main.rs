@@ -4,3 +4,4 @@
 mod harness;
 mod jobs_api;
 mod manage_api;
+mod operations;

@@ -25,8 +25,21 @@ struct Cli {
     /// Bound on the whole command (`30s`, `5m`, `1h`); exit 1 when it passes.
     #[arg(long, global = true, value_name = "DURATION", value_parser = deadline::parse)]
     timeout: Option<std::time::Duration>,
+    /// Log lines on stderr as `text` or `json` (one object per line). Logs are on for `up` and
+    /// `serve` (access log at info), else only when `RUST_LOG` asks.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// A command's own arguments plus `--database-url`, for the commands that open the store.
@@ -124,7 +137,8 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return commands::print_usage_error(&err),
     };
-    init_tracing();
+    let serving = matches!(cli.command, Command::Up(_) | Command::Serve(_));
+    init_tracing(cli.log_format, serving);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -169,14 +183,21 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr only when `RUST_LOG` asks for them, so normal output stays clean.
-fn init_tracing() {
-    let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG") else {
-        return;
+/// Logs go to stderr only when `RUST_LOG` asks for them, so normal output stays clean; the
+/// server commands log at info by default (the access log).
+fn init_tracing(format: LogFormat, serving: bool) {
+    let filter = match tracing_subscriber::EnvFilter::try_from_env("RUST_LOG") {
+        Ok(f) => f,
+        Err(_) if serving => tracing_subscriber::EnvFilter::new("info"),
+        Err(_) => return,
     };
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+    };
 }

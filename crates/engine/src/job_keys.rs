@@ -346,10 +346,10 @@ const PARAM_FIELDS: [&str; 8] = [
     "pipeline_params",
 ];
 
-fn key_not_found(key: &str) -> Error {
+fn key_not_found(key: &JobKey) -> Error {
     Error::NotFound {
-        entity: "job key",
-        key: key.to_owned(),
+        entity: "job",
+        key: key.job.clone(),
     }
 }
 
@@ -517,7 +517,7 @@ impl Engine {
     pub async fn check_job_key(&self, key: &JobKey) -> crate::Result<Job> {
         self.find_job(&key.job)
             .await?
-            .ok_or_else(|| key_not_found(&key.key))
+            .ok_or_else(|| key_not_found(key))
     }
 }
 

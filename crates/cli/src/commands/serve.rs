@@ -94,6 +94,7 @@ pub async fn run_serve(db: Option<String>, args: ServeArgs) -> anyhow::Result<Ex
     let url = format!("http://{}", listener.local_addr()?);
     eprintln!("polysync server listening on {url} ({access})");
     eprintln!("job keys: {}", key_list(&keys));
+    warn_unknown_jobs(&engine, &keys).await;
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(serve(
         listener,
@@ -110,6 +111,18 @@ pub async fn run_serve(db: Option<String>, args: ServeArgs) -> anyhow::Result<Ex
     engine.close().await;
     eprintln!("polysync server stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Warns about keys whose job is not in the store (their routes answer 404 until it is imported).
+async fn warn_unknown_jobs(engine: &Engine, keys: &BTreeMap<String, JobKey>) {
+    for k in keys.values() {
+        if let Err(e) = engine.check_job_key(k).await {
+            eprintln!(
+                "warning: job key {} → {}: {e}; import its platform first",
+                k.key, k.job
+            );
+        }
+    }
 }
 
 fn key_list(keys: &BTreeMap<String, JobKey>) -> String {
@@ -240,6 +253,7 @@ pub async fn run_up(db: Option<String>, args: UpArgs) -> anyhow::Result<ExitCode
         output::outln!("  curl -s {url}/health");
     }
     output::outln!("Ctrl-C stops everything.");
+    warn_unknown_jobs(&engine, &keys).await;
     shutdown_signal().await;
     eprintln!("stopping …");
     shutdown.cancel();

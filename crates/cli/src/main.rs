@@ -25,8 +25,21 @@ struct Cli {
     /// Bound on the whole command (`30s`, `5m`, `1h`); exit 1 when it passes.
     #[arg(long, global = true, value_name = "DURATION", value_parser = deadline::parse)]
     timeout: Option<std::time::Duration>,
+    /// Log lines on stderr as `text` or `json` (one object per line). Logs are on for `up` and
+    /// `serve` (access log at info), else only when `RUST_LOG` asks.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// A command's own arguments plus `--database-url`, for the commands that open the store.
@@ -49,6 +62,13 @@ struct GroupWithDb<T: Subcommand> {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start everything with no configuration: demo store, embedded emulator with the demo
+    /// workspace, dispatcher and HTTP server (Ctrl-C stops it all).
+    Up(WithDb<commands::serve::UpArgs>),
+    /// Serve the HTTP API (the seed's /api/jobs routes) on the store.
+    Serve(WithDb<commands::serve::ServeArgs>),
+    /// Create, list and revoke the HTTP server's API tokens.
+    Tokens(GroupWithDb<commands::tokens::TokensCommand>),
     /// Zero-config tour: embedded emulator, sample jobs of every type, import and runs.
     Quickstart(WithDb<commands::quickstart::QuickstartArgs>),
     /// Register, list, show and remove Databricks workspaces.
@@ -121,7 +141,8 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return commands::print_usage_error(&err),
     };
-    init_tracing();
+    let serving = matches!(cli.command, Command::Up(_) | Command::Serve(_));
+    init_tracing(cli.log_format, serving);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -135,6 +156,9 @@ fn main() -> ExitCode {
     let db = cli.database_url;
     let result = runtime.block_on(deadline::bounded(cli.timeout, async move {
         match cli.command {
+            Command::Up(c) => commands::serve::run_up(c.db.database_url.or(db), c.args).await,
+            Command::Serve(c) => commands::serve::run_serve(c.db.database_url.or(db), c.args).await,
+            Command::Tokens(c) => commands::tokens::run(c.db.database_url.or(db), c.cmd).await,
             Command::Quickstart(c) => {
                 commands::quickstart::run(c.db.database_url.or(db), c.args).await
             }
@@ -163,14 +187,21 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr only when `RUST_LOG` asks for them, so normal output stays clean.
-fn init_tracing() {
-    let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG") else {
-        return;
+/// Logs go to stderr only when `RUST_LOG` asks for them, so normal output stays clean; the
+/// server commands log at info by default (the access log).
+fn init_tracing(format: LogFormat, serving: bool) {
+    let filter = match tracing_subscriber::EnvFilter::try_from_env("RUST_LOG") {
+        Ok(f) => f,
+        Err(_) if serving => tracing_subscriber::EnvFilter::new("info"),
+        Err(_) => return,
     };
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+    };
 }

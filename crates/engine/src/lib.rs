@@ -8,10 +8,12 @@
 //! errors translated into a cause and a fix.
 
 mod arazzo_jobs;
+mod api_tokens;
 mod dag;
 mod dispatcher;
 mod error;
 mod events;
+mod job_keys;
 mod jobs;
 mod platforms;
 mod run_batch;
@@ -31,6 +33,10 @@ pub use dag::{AttemptView, DEFAULT_PLATFORM_CAPACITY, DagRunView, TaskRunView};
 pub use dispatcher::{Dispatcher, DispatcherOptions, Pass};
 pub use error::{Error, ErrorKind, Result};
 pub use events::Event;
+pub use job_keys::{
+    JobKey, KeyRunError, MappedParams, SeedTaskType, Violation, check_params_schema,
+    discover_job_keys, map_params,
+};
 pub use platforms::{VERIFY_TIMEOUT, profile_host};
 pub use polysync_core::task::{Problem, TaskFileError, format_duration, parse_duration};
 pub use polysync_core::{
@@ -40,7 +46,7 @@ pub use polysync_core::{
 pub use polysync_core::{Condition, DagRun, DagRunStatus, Task, TaskRunStatus};
 pub use polysync_providers::{ImportProgress, NoProgress, Skipped, TaskRun};
 pub use polysync_store::{
-    ApplyMode, JobFilter, RunFilter, StatusChange, StoredTask, TaskApplySummary,
+    ApiToken, ApplyMode, JobFilter, RunFilter, StatusChange, StoredTask, TaskApplySummary,
 };
 pub use tracker::{ACTIVE_SWEEP, ACTIVE_SWEEP_FEW, FULL_SWEEP, WATCHED_INTERVAL, WatchGuard};
 pub use troubleshoot::{PENDING_HINT, STOPPING_NOTE};

@@ -182,6 +182,17 @@ impl Engine {
     /// translated cause; a transient one (unreachable, 5xx/429 after the
     /// client's retries) leaves it Queued for the next attempt.
     pub async fn submit_run(&self, run_id: &str) -> Result<Run> {
+        self.submit_run_via(run_id, None).await
+    }
+
+    /// [`Engine::submit_run`] sending with `caller` instead of the
+    /// platform's own credentials (on-behalf-of-user runs of the server);
+    /// everything else, polls included, stays on the platform's identity.
+    pub(crate) async fn submit_run_via(
+        &self,
+        run_id: &str,
+        caller: Option<Connection>,
+    ) -> Result<Run> {
         let run = self.inner.store.get_run(run_id).await?;
         if run.status.is_terminal() || run.databricks_run_id.is_some() {
             return Ok(run);
@@ -192,7 +203,10 @@ impl Engine {
         // An unreadable stored request fails here, before anything is marked.
         request_from_json(&run)?;
         let platform = self.get_platform(&run.platform).await?;
-        let conn = self.connection(&platform)?;
+        let conn = match caller {
+            Some(conn) => conn,
+            None => self.connection(&platform)?,
+        };
         // Written before the call: after a crash, a run with this mark and no
         // Databricks id may exist in Databricks, and is recovered by re-sending.
         let attempted = now_ms();

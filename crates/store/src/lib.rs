@@ -16,6 +16,7 @@
 //! [`Update::Stale`] instead of overwriting a newer write.
 
 mod arazzo;
+mod api_tokens;
 mod dag;
 mod error;
 mod jobs;
@@ -36,6 +37,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use api_tokens::ApiToken;
 pub use dag::{DagStatusChange, DispatcherInfo};
 pub use error::{Error, ErrorKind, Result};
 pub use jobs::{ImportScope, ImportSummary, JobFilter, SyncSummary};

@@ -56,6 +56,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "platform slots",
         include_str!("../migrations/sqlite/0009_platform_slots.sql"),
     ),
+    (
+        10,
+        "api tokens",
+        include_str!("../migrations/sqlite/0010_api_tokens.sql"),
+    ),
 ];
 
 const POSTGRES: &[(i64, &str, &str)] = &[
@@ -103,6 +108,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         9,
         "platform slots",
         include_str!("../migrations/postgres/0009_platform_slots.sql"),
+    ),
+    (
+        10,
+        "api tokens",
+        include_str!("../migrations/postgres/0010_api_tokens.sql"),
     ),
 ];
 

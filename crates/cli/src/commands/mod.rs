@@ -10,7 +10,9 @@ pub mod platform;
 pub mod quickstart;
 pub mod run;
 pub mod runs;
+pub mod serve;
 pub mod tasks;
+pub mod tokens;
 
 use std::process::ExitCode;
 

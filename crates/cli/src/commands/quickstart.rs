@@ -305,7 +305,7 @@ fn print_summary(outcomes: &[Outcome], db_url: &str, elapsed: Duration) {
 }
 
 /// Removes a previous quickstart database (and its WAL files) so the store is fresh.
-fn fresh_sqlite(path: &Path) -> anyhow::Result<()> {
+pub(super) fn fresh_sqlite(path: &Path) -> anyhow::Result<()> {
     for suffix in ["", "-wal", "-shm"] {
         let mut p = path.as_os_str().to_owned();
         p.push(suffix);
@@ -327,6 +327,6 @@ fn fresh_sqlite(path: &Path) -> anyhow::Result<()> {
 }
 
 /// Writes the emulator's demo notebooks under `dir`.
-fn write_demo(dir: &Path) -> anyhow::Result<()> {
+pub(super) fn write_demo(dir: &Path) -> anyhow::Result<()> {
     polysync_emulator::demo::write_notebooks(dir).context("writing the demo notebooks")
 }

@@ -1,0 +1,268 @@
+//! Per test: the emulator (random port) with a few jobs whose runs take
+//! known simulated times, a store on the testkit's database, an engine with
+//! the emulator as platform `emu` (imported), and the server on a random
+//! loopback port.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use polysync_emulator::{EmulatorHandle, LoggedRequest};
+use polysync_engine::{Auth, Engine, NoProgress, Platform};
+use polysync_server::{ServerOptions, load_job_keys, serve};
+use polysync_testkit::TestDb;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+/// The platform's own token (the service principal).
+pub const SP_TOKEN: &str = "dapi-server-sp-7c1e";
+/// A signed-in user's token, as Databricks Apps forward it.
+pub const USER_TOKEN: &str = "dapi-server-user-93ab";
+const TOKEN_VAR: &str = "POLYSYNC_SERVER_IT_TOKEN";
+/// Simulated seconds per real second.
+const TIME_SCALE: f64 = 20.0;
+
+/// Databricks job ids of the seeded jobs.
+#[derive(Debug, Clone, Copy)]
+pub struct Jobs {
+    /// Runs 20 simulated s (about 1 s).
+    pub etl: i64,
+    /// Runs an hour: only ends when cancelled.
+    pub long: i64,
+}
+
+pub struct Env {
+    pub emu: EmulatorHandle,
+    pub engine: Engine,
+    pub jobs: Jobs,
+    pub http: reqwest::Client,
+    servers: Vec<CancellationToken>,
+}
+
+async fn create_job(
+    http: &reqwest::Client,
+    emu: &EmulatorHandle,
+    name: &str,
+    directive: &str,
+) -> i64 {
+    let body = json!({
+        "name": name,
+        "parameters": [{"name": "a", "default": "0"}],
+        "tasks": [{"task_key": "main", "description": directive,
+                   "spark_python_task": {"python_file": "dbfs:/x.py", "parameters": ["a"]}}],
+    });
+    let v: Value = http
+        .post(format!("{}/api/2.1/jobs/create", emu.url()))
+        .bearer_auth(SP_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .expect("jobs/create")
+        .json()
+        .await
+        .expect("json");
+    v["job_id"].as_i64().expect("job_id")
+}
+
+impl Env {
+    pub async fn new(db: &TestDb) -> Env {
+        let emu = polysync_testkit::start_emulator(SP_TOKEN, |c| {
+            c.tokens.push(USER_TOKEN.to_owned());
+            c.time_scale = TIME_SCALE;
+        })
+        .await;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::new();
+        let jobs = Jobs {
+            etl: create_job(&http, &emu, "etl-job", "emulator: pending=4s duration=16s").await,
+            long: create_job(&http, &emu, "long-job", "emulator: duration=2h").await,
+        };
+        let store = polysync_store::Store::open(db.url()).await.expect("store");
+        let engine = Engine::from_store(store).with_env(Arc::new(|k: &str| {
+            (k == TOKEN_VAR).then(|| SP_TOKEN.to_owned())
+        }));
+        engine
+            .add_platform(Platform::new(
+                "emu",
+                emu.url(),
+                Auth::TokenEnv {
+                    var: TOKEN_VAR.into(),
+                },
+            ))
+            .await
+            .expect("platform");
+        engine.import("emu", &NoProgress).await.expect("import");
+        Env {
+            emu,
+            engine,
+            jobs,
+            http,
+            servers: Vec::new(),
+        }
+    }
+
+    /// The environment of the seed's multi-job mode for the seeded jobs.
+    pub fn job_env(&self) -> Vec<(String, String)> {
+        vec![
+            ("DATABRICKS_JOB_ETL".into(), self.jobs.etl.to_string()),
+            ("DATABRICKS_JOB_LONG".into(), self.jobs.long.to_string()),
+            ("PATH".into(), "/usr/bin".into()),
+        ]
+    }
+
+    /// Starts a server with `env` and the config `toml`; returns its URL.
+    pub async fn server(
+        &mut self,
+        env: Vec<(String, String)>,
+        toml: &str,
+        track_every: Duration,
+    ) -> String {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("polysync.toml");
+        std::fs::write(&path, toml).expect("config");
+        let keys = load_job_keys(env, Some(&path)).expect("job keys");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let shutdown = CancellationToken::new();
+        let opts = ServerOptions {
+            keys,
+            track_every,
+            ..ServerOptions::default()
+        };
+        tokio::spawn(serve(listener, self.engine.clone(), opts, shutdown.clone()));
+        self.servers.push(shutdown);
+        url
+    }
+
+    /// The emulator's requests to `endpoint` (`POST jobs/run-now`).
+    pub fn calls(&self, endpoint: &str) -> Vec<LoggedRequest> {
+        self.emu
+            .requests()
+            .into_iter()
+            .filter(|r| r.endpoint.ends_with(endpoint))
+            .collect()
+    }
+
+    /// The run as the emulator has it.
+    pub async fn upstream_run(&self, run_id: i64) -> Value {
+        self.http
+            .get(format!(
+                "{}/api/2.1/jobs/runs/get?run_id={run_id}",
+                self.emu.url()
+            ))
+            .bearer_auth(SP_TOKEN)
+            .send()
+            .await
+            .expect("runs/get")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// Shuts the servers down (their live streams end).
+    pub fn stop_servers(&self) {
+        for s in &self.servers {
+            s.cancel();
+        }
+    }
+
+    pub async fn stop(self) {
+        for s in &self.servers {
+            s.cancel();
+        }
+        self.engine.close().await;
+        self.emu.shutdown().await;
+    }
+}
+
+/// The config the tests use: `etl` validated and mapped as a notebook,
+/// `long` plain, `obo` on behalf of the user.
+pub fn config(jobs: Jobs) -> String {
+    format!(
+        r#"
+[jobs.etl]
+task_type = "notebook"
+params = {{ type = "object", properties = {{ startDate = {{ type = "string", format = "date" }}, n = {{ type = "number" }} }}, required = ["startDate"], additionalProperties = false }}
+
+[jobs.long]
+wait_timeout = "1h"
+
+[jobs.obo]
+job = "emu:{long}"
+on_behalf_of_user = true
+"#,
+        long = jobs.long
+    )
+}
+
+/// One SSE event as received.
+#[derive(Debug, Clone, Default)]
+pub struct SseEvent {
+    pub id: Option<String>,
+    pub event: Option<String>,
+    pub data: Value,
+}
+
+/// Reads an SSE response: events as they come, until `stop` says so or the
+/// stream ends. Heartbeat comments are counted separately.
+pub async fn read_sse(
+    resp: reqwest::Response,
+    mut stop: impl FnMut(&SseEvent) -> bool,
+) -> Vec<SseEvent> {
+    use futures_util::StreamExt;
+    let mut stream = resp.bytes_stream();
+    let mut buf = String::new();
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        buf.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let mut ev = SseEvent::default();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    ev.id = Some(v.trim().to_owned());
+                } else if let Some(v) = line.strip_prefix("event:") {
+                    ev.event = Some(v.trim().to_owned());
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim_start());
+                }
+            }
+            if data.is_empty() {
+                continue; // a comment (heartbeat)
+            }
+            ev.data = serde_json::from_str(&data).expect("event data is JSON");
+            let done = stop(&ev);
+            out.push(ev);
+            if done {
+                return out;
+            }
+        }
+    }
+    out
+}
+
+/// Polls `GET url` until `done` holds (bounded by a generous count, not a
+/// timed assertion).
+pub async fn poll_until(
+    http: &reqwest::Client,
+    url: &str,
+    mut done: impl FnMut(&Value) -> bool,
+) -> Value {
+    for _ in 0..3000 {
+        let v: Value = http
+            .get(url)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        if done(&v) {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{url} never reached the expected state");
+}

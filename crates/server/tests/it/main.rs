@@ -1,0 +1,7 @@
+//! The server end to end: real HTTP on random ports, the emulator behind
+//! the engine, SQLite and (when configured) PostgreSQL.
+
+mod harness;
+mod jobs_api;
+mod manage_api;
+mod operations;

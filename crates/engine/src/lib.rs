@@ -261,7 +261,9 @@ impl Engine {
     /// Caps each workspace client at `per_second` requests (`None`: no
     /// cap) instead of the SDKs' default 15/s; for a workspace whose limits
     /// are known to be higher, or an emulator with its limits off.
-    /// Keeps every other setting.
+    /// Keeps every other setting; call it after `with_env`,
+    /// `with_pending_hint_after` and `with_retry_observer`, which rebuild
+    /// the engine with the default cap.
     pub fn with_client_rate_limit(self, per_second: Option<u32>) -> Self {
         let inner = &self.inner;
         Self {

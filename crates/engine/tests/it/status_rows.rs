@@ -231,7 +231,9 @@ e2e!(pipeline_row_running_stopping_is_running, |env| {
 });
 
 e2e!(pipeline_row_completed_is_success, |env| {
-    let run = pipeline(&env, json!({"emulator.duration": "2s"}), false).await;
+    // 20 simulated seconds (1 s real): RUNNING stays long enough for the polls to see it on a
+    // loaded machine (2 s, 0.1 s real, was missed once under load).
+    let run = pipeline(&env, json!({"emulator.duration": "20s"}), false).await;
     let (done, h) = wait(&env, &run).await;
     assert_eq!(done.status, RunStatus::Success);
     assert!(saw_update(&h, "COMPLETED", RunStatus::Success));

@@ -251,13 +251,13 @@ impl Dispatcher {
         for failure in self.engine.track_runs(Some(&held)).await? {
             tracing::warn!(platform = %failure.platform, "tracking: {}", failure.message);
         }
-        let mut ended = 0;
+        let mut ended = Vec::new();
         for tr in leased {
-            if self.track(tr).await? {
-                ended += 1;
+            if let Some(run) = self.track(&tr).await? {
+                ended.push((tr, run));
             }
         }
-        Ok(ended)
+        self.end_attempts(&ended).await
     }
 
     async fn heartbeat(&self, now: i64) -> Result<()> {
@@ -509,19 +509,25 @@ impl Dispatcher {
 
     /// Follows one running attempt: honours cancel and timeout, polls, and
     /// when the run has ended records the attempt and decides the next
-    /// step (done, retry, fail). Returns whether the attempt ended.
-    async fn track(&self, tr: TaskRun) -> Result<bool> {
+    /// step (done, retry, fail). Returns the attempt's run when it ended
+    /// (the end is recorded by [`Dispatcher::end_attempts`], for the whole
+    /// round in one transaction).
+    async fn track(&self, tr: &TaskRun) -> Result<Option<polysync_core::Run>> {
         let Some(run_id) = tr.run_id.clone() else {
-            return Ok(false);
+            return Ok(None);
         };
         let now = now_ms();
         let store = &self.engine.inner.store;
-        if store.find_run(&run_id).await?.is_none() {
-            // Claimed, then the process died before the run was created.
-            self.start_attempt(&tr).await?;
-        }
-        let Some(run) = store.find_run(&run_id).await? else {
-            return Ok(false);
+        let run = match store.find_run(&run_id).await? {
+            Some(run) => run,
+            None => {
+                // Claimed, then the process died before the run was created.
+                self.start_attempt(tr).await?;
+                let Some(run) = store.find_run(&run_id).await? else {
+                    return Ok(None);
+                };
+                run
+            }
         };
         let timed_out = !tr.timed_out
             && !run.status.is_terminal()
@@ -538,7 +544,7 @@ impl Dispatcher {
             if let Update::Applied(_) = store.update_task_run(&next, now).await? {
                 self.cancel_quietly(&run_id).await;
             }
-            return Ok(false);
+            return Ok(None);
         }
         if tr.cancel_requested && !run.status.is_terminal() {
             self.cancel_quietly(&run_id).await;
@@ -550,17 +556,16 @@ impl Dispatcher {
                 Ok(run) => run,
                 Err(e) => {
                     tracing::warn!(run = %run_id, "tracking: {e}");
-                    return Ok(false);
+                    return Ok(None);
                 }
             }
-        } else {
+        } else if tr.cancel_requested {
+            // The cancel above may have ended it: read it again.
             store.get_run(&run_id).await?
+        } else {
+            run
         };
-        if !run.status.is_terminal() {
-            return Ok(false);
-        }
-        self.end_attempt(&tr, &run).await?;
-        Ok(true)
+        Ok(run.status.is_terminal().then_some(run))
     }
 
     async fn cancel_quietly(&self, run_id: &str) {
@@ -569,70 +574,91 @@ impl Dispatcher {
         }
     }
 
-    /// Records how an attempt ended and what the task run does next.
-    async fn end_attempt(&self, tr: &TaskRun, run: &polysync_core::Run) -> Result<()> {
+    /// Records how each ended attempt ended and what its task run does
+    /// next, all in ONE transaction (one commit for a round, not one per
+    /// attempt); events are published after the commit. A task run changed
+    /// meanwhile (cancelled) is left out: the next pass sees its new state.
+    /// Returns how many attempts ended.
+    async fn end_attempts(&self, ended: &[(TaskRun, polysync_core::Run)]) -> Result<usize> {
+        if ended.is_empty() {
+            return Ok(0);
+        }
         let now = now_ms();
-        let message = run
-            .error_message
-            .clone()
-            .or_else(|| run.state_message.clone());
-        let attempt_status = match run.status {
-            RunStatus::Success => TaskRunStatus::Success,
-            RunStatus::Cancelled if tr.cancel_requested => TaskRunStatus::Cancelled,
-            RunStatus::Cancelled if tr.timed_out => TaskRunStatus::TimedOut,
-            RunStatus::Cancelled => TaskRunStatus::Cancelled,
-            _ => TaskRunStatus::Failed,
-        };
-        let retry = &tr.task.retry;
-        let retryable = matches!(
-            attempt_status,
-            TaskRunStatus::Failed | TaskRunStatus::TimedOut
-        ) && !tr.cancel_requested
-            && tr.attempt < retry.attempts;
-        let mut next = TaskRun {
-            lease_owner: None,
-            lease_until: None,
-            timed_out: false,
-            ..tr.clone()
-        };
-        if retryable {
-            let wait = retry.backoff_before(tr.attempt + 1);
-            next.status = TaskRunStatus::Retrying;
-            next.not_before = now.saturating_add(i64::try_from(wait).unwrap_or(i64::MAX));
-            next.message = Some(format!(
-                "attempt {} ended {}{}; attempt {} of {} in {}",
-                tr.attempt,
-                attempt_status,
-                message
-                    .as_deref()
-                    .map(|m| format!(": {m}"))
-                    .unwrap_or_default(),
-                tr.attempt + 1,
-                retry.attempts,
-                polysync_core::task::format_duration(Duration::from_millis(wait))
-            ));
-        } else {
-            next.status = if tr.cancel_requested {
-                TaskRunStatus::Cancelled
-            } else {
-                attempt_status
-            };
-            next.ended_at = Some(now);
-            next.message = message.clone();
-        }
         let mut tx = self.engine.inner.store.begin().await?;
-        tx.end_attempt(&tr.id, tr.attempt, attempt_status, now, message.as_deref())
-            .await?;
-        if let Update::Applied(stored) = tx.update_task_run(&next, now).await? {
-            tx.release_slots(&tr.id).await?;
-            tx.commit().await?;
-            self.engine.inner.events.publish_task_run(&stored);
-        } else {
-            // Changed meanwhile (cancelled): the next pass sees the new state.
-            tx.rollback().await?;
+        let mut stored = Vec::new();
+        for (tr, run) in ended {
+            let (attempt_status, message, next) = attempt_outcome(tr, run, now);
+            if let Update::Applied(s) = tx.update_task_run(&next, now).await? {
+                tx.end_attempt(&tr.id, tr.attempt, attempt_status, now, message.as_deref())
+                    .await?;
+                tx.release_slots(&tr.id).await?;
+                stored.push(s);
+            }
         }
-        Ok(())
+        tx.commit().await?;
+        for s in &stored {
+            self.engine.inner.events.publish_task_run(s);
+        }
+        Ok(stored.len())
     }
+}
+
+/// How an attempt ended (its status and message) and the task run's next
+/// state: done, or Retrying after its backoff.
+fn attempt_outcome(
+    tr: &TaskRun,
+    run: &polysync_core::Run,
+    now: i64,
+) -> (TaskRunStatus, Option<String>, TaskRun) {
+    let message = run
+        .error_message
+        .clone()
+        .or_else(|| run.state_message.clone());
+    let attempt_status = match run.status {
+        RunStatus::Success => TaskRunStatus::Success,
+        RunStatus::Cancelled if tr.cancel_requested => TaskRunStatus::Cancelled,
+        RunStatus::Cancelled if tr.timed_out => TaskRunStatus::TimedOut,
+        RunStatus::Cancelled => TaskRunStatus::Cancelled,
+        _ => TaskRunStatus::Failed,
+    };
+    let retry = &tr.task.retry;
+    let retryable = matches!(
+        attempt_status,
+        TaskRunStatus::Failed | TaskRunStatus::TimedOut
+    ) && !tr.cancel_requested
+        && tr.attempt < retry.attempts;
+    let mut next = TaskRun {
+        lease_owner: None,
+        lease_until: None,
+        timed_out: false,
+        ..tr.clone()
+    };
+    if retryable {
+        let wait = retry.backoff_before(tr.attempt + 1);
+        next.status = TaskRunStatus::Retrying;
+        next.not_before = now.saturating_add(i64::try_from(wait).unwrap_or(i64::MAX));
+        next.message = Some(format!(
+            "attempt {} ended {}{}; attempt {} of {} in {}",
+            tr.attempt,
+            attempt_status,
+            message
+                .as_deref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default(),
+            tr.attempt + 1,
+            retry.attempts,
+            polysync_core::task::format_duration(Duration::from_millis(wait))
+        ));
+    } else {
+        next.status = if tr.cancel_requested {
+            TaskRunStatus::Cancelled
+        } else {
+            attempt_status
+        };
+        next.ended_at = Some(now);
+        next.message = message.clone();
+    }
+    (attempt_status, message, next)
 }
 
 /// Why a task run was skipped: the upstream outcome that fails its

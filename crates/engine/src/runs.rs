@@ -102,6 +102,28 @@ fn removed_job_error(job: &Job) -> Error {
     }
 }
 
+/// Applies what a poll (or a batched listing) saw to `r`; false when
+/// nothing changed. Never moves a run back from a terminal status (a newer
+/// writer may have stored the end already).
+fn apply_polled(r: &mut Run, polled: &Polled, now: i64) -> bool {
+    if r.status.is_terminal() {
+        return false;
+    }
+    let mut changed = r.apply_observation(&polled.observation, now);
+    if polled.exit_value.is_some() && r.notebook_exit_value != polled.exit_value {
+        r.notebook_exit_value.clone_from(&polled.exit_value);
+        changed = true;
+    }
+    if let Some(raw) = &polled.error {
+        let msg = troubleshoot::run_error_message(r, raw);
+        if r.error_message.as_deref() != Some(msg.as_str()) {
+            r.error_message = Some(msg);
+            changed = true;
+        }
+    }
+    changed
+}
+
 impl Engine {
     /// Reads the run, lets `change` modify it, and stores it
     /// compare-and-set; on a lost race re-reads and re-applies. `change`
@@ -402,27 +424,56 @@ impl Engine {
     /// anything changed; never moves a run back from a terminal status.
     pub(crate) async fn store_polled(&self, run_id: &str, polled: &Polled) -> Result<Run> {
         let now = now_ms();
-        self.modify_run(run_id, |r| {
-            // A newer writer may have stored the end already: never move a
-            // run back from a terminal status.
-            if r.status.is_terminal() {
-                return false;
-            }
-            let mut changed = r.apply_observation(&polled.observation, now);
-            if polled.exit_value.is_some() && r.notebook_exit_value != polled.exit_value {
-                r.notebook_exit_value.clone_from(&polled.exit_value);
-                changed = true;
-            }
-            if let Some(raw) = &polled.error {
-                let msg = troubleshoot::run_error_message(r, raw);
-                if r.error_message.as_deref() != Some(msg.as_str()) {
-                    r.error_message = Some(msg);
-                    changed = true;
+        self.modify_run(run_id, |r| apply_polled(r, polled, now))
+            .await
+    }
+
+    /// [`Engine::store_polled`] for a whole tracking round: every change in
+    /// ONE transaction (one commit, one WAL flush on PostgreSQL, instead of
+    /// one per run), each run still written compare-and-set on the version
+    /// it was read at in that transaction (re-read and re-applied when a
+    /// concurrent writer won). Events are published after the commit, so
+    /// nothing acts on a status that is not stored. Returns how many runs
+    /// changed.
+    pub(crate) async fn store_polled_batch(&self, items: &[(String, Polled)]) -> Result<usize> {
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let now = now_ms();
+        let mut tx = self.inner.store.begin().await?;
+        let mut stored = Vec::new();
+        for (run_id, polled) in items {
+            let mut written = false;
+            for _ in 0..MAX_WRITE_ATTEMPTS {
+                let Some(mut run) = tx.find_run(run_id).await? else {
+                    written = true;
+                    break;
+                };
+                if !apply_polled(&mut run, polled, now) {
+                    written = true;
+                    break;
+                }
+                match tx.update_run(&run).await? {
+                    Update::Applied(s) => {
+                        stored.push(s);
+                        written = true;
+                        break;
+                    }
+                    Update::Stale { .. } => continue,
                 }
             }
-            changed
-        })
-        .await
+            if !written {
+                tx.rollback().await?;
+                return Err(Error::Conflict(format!(
+                    "run {run_id} kept changing under concurrent writers; retry"
+                )));
+            }
+        }
+        tx.commit().await?;
+        for run in &stored {
+            self.inner.events.publish(run);
+        }
+        Ok(stored.len())
     }
 
     /// The Polysync run id a user means by `reference`: the id itself, a

@@ -79,6 +79,12 @@ fn due(last: Option<Instant>, every: Duration) -> bool {
     last.is_none_or(|l| l.elapsed() >= every)
 }
 
+/// Whether `polled` changes what is stored of `run`.
+fn changed(run: &Run, polled: &Polled) -> bool {
+    let mut probe = run.clone();
+    probe.apply_observation(&polled.observation, now_ms()) || polled.error.is_some()
+}
+
 impl Engine {
     /// Marks `run_id` as watched: while any guard lives, tracking runs at
     /// [`WATCHED_INTERVAL`] and lists active runs every round.
@@ -112,7 +118,13 @@ impl Engine {
         &self,
         platforms: Option<&BTreeSet<String>>,
     ) -> Result<Vec<RefreshFailure>> {
-        let runs = self.inner.store.active_runs(MAX_TRACKED).await?;
+        // Slim rows: tracking needs the state columns, not each run's
+        // stored request (KBs per run); writes re-read the run.
+        let runs = self
+            .inner
+            .store
+            .active_runs_for_tracking(MAX_TRACKED)
+            .await?;
         let mut by_platform: BTreeMap<String, Vec<Run>> = BTreeMap::new();
         for r in runs {
             if platforms.is_none_or(|p| p.contains(&r.platform)) {
@@ -162,6 +174,8 @@ impl Engine {
             return Ok(());
         }
         let conn = self.connect(platform).await?;
+        // The round's changes, written together in one transaction.
+        let mut changes = Vec::new();
         if !pipelines.is_empty() {
             let seen = providers::observe_runs(&conn, &pipelines)
                 .await
@@ -169,7 +183,9 @@ impl Engine {
             for r in pipelines {
                 match r.databricks_run_id.as_ref().and_then(|id| seen.get(id)) {
                     Some(polled) => {
-                        self.store_if_changed(r, polled).await?;
+                        if changed(r, polled) {
+                            changes.push((r.id.clone(), polled.clone()));
+                        }
                     }
                     None => {
                         self.refresh_run(&r.id).await?;
@@ -177,13 +193,22 @@ impl Engine {
                 }
             }
         }
-        if !job_runs.is_empty() {
-            self.track_job_runs(&conn, &job_runs).await?;
-        }
-        Ok(())
+        let result = if job_runs.is_empty() {
+            Ok(())
+        } else {
+            self.track_job_runs(&conn, &job_runs, &mut changes).await
+        };
+        // What was seen before a failure is stored all the same.
+        self.store_polled_batch(&changes).await?;
+        result
     }
 
-    async fn track_job_runs(&self, conn: &Connection, runs: &[&Run]) -> Result<()> {
+    async fn track_job_runs(
+        &self,
+        conn: &Connection,
+        runs: &[&Run],
+        changes: &mut Vec<(String, Polled)>,
+    ) -> Result<()> {
         let platform = conn.platform.name.clone();
         let mut cursor = self.cursor(&platform);
         let full = cursor.watermark.is_none() || due(cursor.last_full, FULL_SWEEP);
@@ -225,7 +250,9 @@ impl Engine {
                 },
                 None => continue,
             };
-            self.apply_listed(conn, r, &listed).await?;
+            if let Some(polled) = self.listed_change(conn, r, &listed).await {
+                changes.push((r.id.clone(), polled));
+            }
         }
         cursor.watermark = completed.watermark.or(cursor.watermark);
         if sweep {
@@ -238,32 +265,23 @@ impl Engine {
         Ok(())
     }
 
-    /// Stores what a listing showed of `run` when it differs from the
-    /// stored state; an ended failure gets its message (one detail read).
-    async fn apply_listed(&self, conn: &Connection, run: &Run, listed: &Listed) -> Result<()> {
+    /// What a listing showed of `run`, when it differs from the stored
+    /// state; an ended failure gets its message (one detail read).
+    async fn listed_change(&self, conn: &Connection, run: &Run, listed: &Listed) -> Option<Polled> {
         let mut probe = run.clone();
         if !probe.apply_observation(&listed.observation, now_ms()) {
-            return Ok(());
+            return None;
         }
         let error = if tracking::needs_detail(listed) {
             tracking::failure_detail(conn, listed).await
         } else {
             None
         };
-        let polled = Polled {
+        Some(Polled {
             observation: listed.observation.clone(),
             exit_value: None,
             error,
-        };
-        self.store_if_changed(run, &polled).await
-    }
-
-    async fn store_if_changed(&self, run: &Run, polled: &Polled) -> Result<()> {
-        let mut probe = run.clone();
-        if probe.apply_observation(&polled.observation, now_ms()) || polled.error.is_some() {
-            self.store_polled(&run.id, polled).await?;
-        }
-        Ok(())
+        })
     }
 
     /// A notebook run's `dbutils.notebook.exit()` value, read from

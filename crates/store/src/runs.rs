@@ -83,6 +83,19 @@ fn active_runs_sql() -> String {
     format!("SELECT {COLUMNS} FROM runs WHERE status IN {ACTIVE} ORDER BY created_at, id LIMIT $1")
 }
 
+/// [`COLUMNS`] without the two wide ones tracking never reads: the stored
+/// request (several KB per run) and the parameter values.
+const TRACKING_COLUMNS: &str = "id, job_name, job_type, job_external_id, platform, databricks_run_id, status, \
+     life_cycle_state, result_state, update_state, state_message, '{}' AS parameters, created_at, updated_at, \
+     ended_at, monitor_url, error_message, notebook_exit_value, NULL AS request, submit_attempted_at, version, \
+     started_at, NULL AS outputs";
+
+fn tracked_runs_sql() -> String {
+    format!(
+        "SELECT {TRACKING_COLUMNS} FROM runs WHERE status IN {ACTIVE} ORDER BY created_at, id LIMIT $1"
+    )
+}
+
 fn run_from_row(r: &impl RowExt) -> Result<Run> {
     let params: BTreeMap<String, String> =
         serde_json::from_str(&r.text("parameters")?).map_err(|e| Error::Corrupt {
@@ -384,6 +397,21 @@ impl Store {
     pub async fn active_runs(&self, limit: u32) -> Result<Vec<Run>> {
         on_db!(&self.db, p => {
             let rows = sqlx::query(sqlx::AssertSqlSafe(active_runs_sql()))
+                .bind(i64::from(limit))
+                .fetch_all(p)
+                .await
+                .db()?;
+            rows.iter().map(run_from_row).collect()
+        })
+    }
+
+    /// [`Store::active_runs`] as a tracker needs them: every state column,
+    /// but no `request`, `parameters` or `outputs` (left `None` / empty), so
+    /// a round over 10,000 runs does not load their submitted requests.
+    /// Never write one of these back as it is: re-read the run first.
+    pub async fn active_runs_for_tracking(&self, limit: u32) -> Result<Vec<Run>> {
+        on_db!(&self.db, p => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(tracked_runs_sql()))
                 .bind(i64::from(limit))
                 .fetch_all(p)
                 .await

@@ -66,7 +66,7 @@ pub struct RunRequest {
 pub struct RunIdBody {
     /// The run id.
     #[serde(rename = "runId")]
-    #[schema(value_type = Object)]
+    #[schema(schema_with = id_schema)]
     pub run_id: serde_json::Value,
 }
 
@@ -79,14 +79,26 @@ pub struct SeedRun {
     /// Polysync's status (`queued`, `running`, `succeeded`, ...).
     pub status: String,
     /// The Databricks run id (a number), or Polysync's id.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = id_schema)]
     pub run_id: serde_json::Value,
     /// The Databricks job id (a number when it is one).
-    #[schema(value_type = Object)]
+    #[schema(schema_with = id_schema)]
     pub job_id: serde_json::Value,
     /// `life_cycle_state`, `result_state`, `state_message`.
     #[schema(value_type = Object)]
     pub state: serde_json::Value,
+}
+
+/// A Databricks id as the seed shows it: a number when it is one, else
+/// the string (pipeline updates, Polysync's id before the run was sent).
+fn id_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Integer))
+            .item(ObjectBuilder::new().schema_type(Type::String))
+            .build(),
+    )
 }
 
 /// `GET /api/jobs/{job_key}/runs`.

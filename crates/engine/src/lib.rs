@@ -15,6 +15,7 @@ mod error;
 mod events;
 mod job_keys;
 mod jobs;
+mod metrics;
 mod platforms;
 mod run_batch;
 mod runs;
@@ -37,6 +38,7 @@ pub use job_keys::{
     JobKey, KeyRunError, MappedParams, SeedTaskType, Violation, check_params_schema,
     discover_job_keys, map_params,
 };
+pub use metrics::{MetricsSnapshot, WorkspaceCalls};
 pub use platforms::{VERIFY_TIMEOUT, profile_host};
 pub use polysync_core::task::{Problem, TaskFileError, format_duration, parse_duration};
 pub use polysync_core::{

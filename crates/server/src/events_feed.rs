@@ -76,6 +76,10 @@ fn event(seq: u64, data: &str) -> Event {
 }
 
 /// `GET /api/events`.
+#[utoipa::path(get, path = "/api/events", tag = "events",
+    summary = "Every run, task-run and DAG-run status change (SSE, resumable with Last-Event-ID)",
+    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id.")),
+    responses((status = 200, description = "An endless SSE stream of `status` events.", content_type = "text/event-stream", body = String)))]
 pub async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,

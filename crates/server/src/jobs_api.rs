@@ -3,7 +3,7 @@
 //! unless the key opts in to on-behalf-of-user; reads use the platform.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router, routing};
@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
 use crate::{AppState, sse, views};
 
 /// The header Databricks Apps put the signed-in user's token in.
@@ -41,8 +42,10 @@ fn key_of<'a>(state: &'a AppState, key: &str) -> Result<&'a JobKey, ApiError> {
         .ok_or_else(|| ApiError::unknown_key(key))
 }
 
-#[derive(Debug, Deserialize)]
-struct RunQuery {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct RunQuery {
+    /// `true` (or `1`): answer with an SSE stream of the run's status events until it ends.
     stream: Option<String>,
 }
 
@@ -98,10 +101,21 @@ fn parse_run_body(headers: &HeaderMap, body: &Bytes) -> Result<Option<Value>, Ap
     Ok(obj.remove("params"))
 }
 
-async fn run(
+/// Starts a run of a key.
+#[utoipa::path(post, path = "/api/jobs/{job_key}/run", tag = "jobs",
+    summary = "Start a run of a job key",
+    params(("job_key" = String, Path, description = "A job key (`default`, or the lowercased `<name>` of `DATABRICKS_JOB_<NAME>` / `[jobs.<name>]`)."), RunQuery),
+    request_body(content = Option<crate::openapi::RunRequest>, content_type = "application/json", description = "`{\"params\": {...}}`, checked against the key's schema; an empty body = no parameters."),
+    responses(
+        (status = 200, description = "Started (`{\"runId\": N}`), or with `stream=true` the run's SSE events.", content(
+            (crate::openapi::RunIdBody = "application/json"),
+            (String = "text/event-stream"))),
+        (status = 400, description = "Invalid body or parameters: every violation listed, nothing triggered.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Unknown job key.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn run(
     State(state): State<AppState>,
     Path(job_key): Path<String>,
-    Query(q): Query<RunQuery>,
+    ApiQuery(q): ApiQuery<RunQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -125,15 +139,26 @@ async fn run(
     Ok(Json(json!({ "runId": views::run_id(&run) })).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-struct ListQuery {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// How many runs, clamped to 1–100 (default 20).
+    #[param(value_type = Option<i64>)]
     limit: Option<String>,
 }
 
-async fn list_runs(
+/// The key's runs, newest first.
+#[utoipa::path(get, path = "/api/jobs/{job_key}/runs", tag = "jobs",
+    summary = "List a job key's runs",
+    params(("job_key" = String, Path, description = "A job key (`default`, or the lowercased `<name>` of `DATABRICKS_JOB_<NAME>` / `[jobs.<name>]`)."), ListQuery),
+    responses(
+        (status = 200, description = "Newest first.", body = crate::openapi::SeedRuns),
+        (status = 400, description = "`limit` is not an integer.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Unknown job key.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn list_runs(
     State(state): State<AppState>,
     Path(job_key): Path<String>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let key = key_of(&state, &job_key)?;
     let limit = match q.limit.as_deref() {
@@ -152,7 +177,14 @@ async fn list_runs(
     ))
 }
 
-async fn get_run(
+/// One run of the key.
+#[utoipa::path(get, path = "/api/jobs/{job_key}/runs/{run_id}", tag = "jobs",
+    summary = "Get a run of a job key",
+    params(("job_key" = String, Path, description = "A job key (`default`, or the lowercased `<name>` of `DATABRICKS_JOB_<NAME>` / `[jobs.<name>]`)."), ("run_id" = String, Path, description = "The Databricks run id (or Polysync's run id) of a run of this key.")),
+    responses(
+        (status = 200, description = "The run, fresh from the store.", body = crate::openapi::SeedRun),
+        (status = 404, description = "Unknown key, or no such run of this key.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn get_run(
     State(state): State<AppState>,
     Path((job_key, run_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
@@ -161,7 +193,14 @@ async fn get_run(
     Ok(Json(views::run(&run)))
 }
 
-async fn stream_run(
+/// A run's status events.
+#[utoipa::path(get, path = "/api/jobs/{job_key}/runs/{run_id}/stream", tag = "jobs",
+    summary = "Follow a run (SSE) until it ends",
+    params(("job_key" = String, Path, description = "A job key (`default`, or the lowercased `<name>` of `DATABRICKS_JOB_<NAME>` / `[jobs.<name>]`)."), ("run_id" = String, Path, description = "The Databricks run id (or Polysync's run id) of a run of this key."), ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id.")),
+    responses(
+        (status = 200, description = "SSE `status` events `{status, timestamp, run}` on each change, until the run ends.", content_type = "text/event-stream", body = String),
+        (status = 404, description = "Unknown key, or no such run of this key.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn stream_run(
     State(state): State<AppState>,
     Path((job_key, run_id)): Path<(String, String)>,
     headers: HeaderMap,
@@ -172,7 +211,14 @@ async fn stream_run(
     Ok(sse::follow(state.clone(), key.clone(), run, last).into_response())
 }
 
-async fn status(
+/// The key's latest run.
+#[utoipa::path(get, path = "/api/jobs/{job_key}/status", tag = "jobs",
+    summary = "Status of a job key's latest run",
+    params(("job_key" = String, Path, description = "A job key (`default`, or the lowercased `<name>` of `DATABRICKS_JOB_<NAME>` / `[jobs.<name>]`).")),
+    responses(
+        (status = 200, description = "`{status, run}`, both null before the first run.", body = crate::openapi::SeedStatus),
+        (status = 404, description = "Unknown job key.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn status(
     State(state): State<AppState>,
     Path(job_key): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -184,7 +230,14 @@ async fn status(
     }))
 }
 
-async fn cancel_run(
+/// Cancels a run of the key.
+#[utoipa::path(delete, path = "/api/jobs/{job_key}/runs/{run_id}", tag = "jobs",
+    summary = "Cancel a run of a job key",
+    params(("job_key" = String, Path, description = "A job key (`default`, or the lowercased `<name>` of `DATABRICKS_JOB_<NAME>` / `[jobs.<name>]`)."), ("run_id" = String, Path, description = "The Databricks run id (or Polysync's run id) of a run of this key.")),
+    responses(
+        (status = 204, description = "Cancelled (or already ended)."),
+        (status = 404, description = "Unknown key, or no such run of this key.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn cancel_run(
     State(state): State<AppState>,
     Path((job_key, run_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {

@@ -7,9 +7,12 @@
 mod config;
 mod error;
 mod events_feed;
+mod extract;
 mod jobs_api;
 mod manage_api;
 mod middleware;
+mod openapi;
+mod ops;
 mod sse;
 mod views;
 
@@ -17,11 +20,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::Router;
 use axum::routing::get;
-use axum::{Json, Router};
 use polysync_engine::{Engine, JobKey};
-use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -85,8 +86,9 @@ fn router(
         metrics: metrics.clone(),
     };
     let app = Router::new()
-        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
-        .route("/metrics", get(metrics_text))
+        .route("/health", get(ops::health))
+        .route("/metrics", get(ops::metrics_text))
+        .route("/openapi.json", get(ops::openapi_json))
         .route("/api/events", get(events_feed::events))
         .merge(jobs_api::routes())
         .merge(manage_api::routes())
@@ -128,10 +130,6 @@ pub async fn serve(
     let _ = tracker.await;
     let _ = feed.await;
     result
-}
-
-async fn metrics_text(State(state): State<AppState>) -> String {
-    state.metrics.render()
 }
 
 async fn track(

@@ -2,7 +2,7 @@
 //! handler one engine use case (the same ones the CLI calls). Everything
 //! runs with the platforms' own credentials.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Json, Router, routing};
 use polysync_engine::{ApplyMode, JobFilter, NoProgress, RunFilter, RunStatus};
@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery};
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
@@ -48,26 +49,51 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-async fn platforms(State(s): State<AppState>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/platforms", tag = "management",
+    summary = "List the registered platforms",
+    responses(
+        (status = 200, description = "`{\"platforms\": [...]}`.", body = Object)))]
+pub(crate) async fn platforms(State(s): State<AppState>) -> ApiResult {
     to_json(json!({ "platforms": s.engine.list_platforms().await? }))
 }
 
-async fn platform(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/platforms/{name}", tag = "management",
+    summary = "Get a platform",
+    params(("name" = String, Path, description = "The platform name.")),
+    responses(
+        (status = 200, description = "OK.", body = Object),
+        (status = 404, description = "No such platform.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn platform(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult {
     to_json(s.engine.get_platform(&name).await?)
 }
 
-async fn import(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult {
+#[utoipa::path(post, path = "/api/v1/platforms/{name}/import", tag = "management",
+    summary = "Import a platform's jobs",
+    params(("name" = String, Path, description = "The platform name.")),
+    responses(
+        (status = 200, description = "What was imported, updated, removed and skipped.", body = Object),
+        (status = 404, description = "No such platform.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn import(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult {
     to_json(s.engine.import(&name, &NoProgress).await?)
 }
 
-#[derive(Debug, Deserialize)]
-struct JobsQuery {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct JobsQuery {
+    /// Only this platform's jobs.
     platform: Option<String>,
+    /// Also jobs removed from the workspace.
     #[serde(default)]
     include_removed: bool,
 }
 
-async fn jobs(State(s): State<AppState>, Query(q): Query<JobsQuery>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "management",
+    summary = "List the imported jobs",
+    params(JobsQuery),
+    responses(
+        (status = 200, description = "`{\"jobs\": [...]}`.", body = Object),
+        (status = 400, description = "Invalid request: every violation listed.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn jobs(State(s): State<AppState>, ApiQuery(q): ApiQuery<JobsQuery>) -> ApiResult {
     let filter = JobFilter {
         platform: q.platform,
         include_removed: q.include_removed,
@@ -78,29 +104,56 @@ async fn jobs(State(s): State<AppState>, Query(q): Query<JobsQuery>) -> ApiResul
 
 /// A job with its parameter schema (`parameters`: name, type, direction,
 /// default, allowed values).
-async fn job(State(s): State<AppState>, Path(job): Path<String>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/jobs/{job}", tag = "management",
+    summary = "Get a job with its parameter schema",
+    params(("job" = String, Path, description = "A job reference (`platform:external_id`, a name, ...); may contain `/`.")),
+    responses(
+        (status = 200, description = "OK.", body = Object),
+        (status = 404, description = "No such job.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn job(State(s): State<AppState>, Path(job): Path<String>) -> ApiResult {
     to_json(s.engine.get_job(&job).await?)
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct JobRef {
+pub(crate) struct JobRef {
     job: String,
 }
 
-async fn sync_params(State(s): State<AppState>, Json(body): Json<JobRef>) -> ApiResult {
+#[utoipa::path(post, path = "/api/v1/sync-params", tag = "management",
+    summary = "Re-read a job's parameters from Databricks",
+    request_body(content = crate::openapi::JobRefBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK.", body = Object),
+        (status = 400, description = "Invalid request: every violation listed.", body = crate::openapi::ErrorBody), (status = 404, description = "No such job.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn sync_params(
+    State(s): State<AppState>,
+    ApiJson(body): ApiJson<JobRef>,
+) -> ApiResult {
     to_json(s.engine.sync_params(&body.job).await?)
 }
 
-#[derive(Debug, Deserialize)]
-struct RunsQuery {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct RunsQuery {
+    /// Only runs of this job.
     job: Option<String>,
+    /// Only runs on this platform.
     platform: Option<String>,
+    /// Only runs in this status (`queued`, `running`, `succeeded`, `failed`, `cancelled`, ...).
     status: Option<String>,
+    /// How many (1–1000, default 20).
+    #[param(minimum = 0)]
     limit: Option<u32>,
 }
 
-async fn runs(State(s): State<AppState>, Query(q): Query<RunsQuery>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/runs", tag = "management",
+    summary = "List runs (refreshing the active ones)",
+    params(RunsQuery),
+    responses(
+        (status = 200, description = "Runs, newest first.", body = Object),
+        (status = 400, description = "Invalid request: every violation listed.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn runs(State(s): State<AppState>, ApiQuery(q): ApiQuery<RunsQuery>) -> ApiResult {
     let status = match q.status.as_deref() {
         None => None,
         Some(st) => Some(
@@ -119,34 +172,71 @@ async fn runs(State(s): State<AppState>, Query(q): Query<RunsQuery>) -> ApiResul
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StartRun {
+pub(crate) struct StartRun {
     job: String,
     #[serde(default)]
     params: std::collections::BTreeMap<String, String>,
 }
 
-async fn start_run(State(s): State<AppState>, Json(body): Json<StartRun>) -> ApiResult {
+#[utoipa::path(post, path = "/api/v1/runs", tag = "management",
+    summary = "Start a run of a job",
+    request_body(content = crate::openapi::StartRunBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK.", body = Object),
+        (status = 400, description = "Invalid request: every violation listed.", body = crate::openapi::ErrorBody), (status = 404, description = "No such job.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn start_run(
+    State(s): State<AppState>,
+    ApiJson(body): ApiJson<StartRun>,
+) -> ApiResult {
     let overrides: Vec<(String, String)> = body.params.into_iter().collect();
     to_json(s.engine.start_run(&body.job, &overrides).await?)
 }
 
-async fn run(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "management",
+    summary = "Get a run",
+    params(("id" = String, Path, description = "Polysync run id (or a unique prefix), or the Databricks run id.")),
+    responses(
+        (status = 200, description = "OK.", body = Object),
+        (status = 404, description = "No such run.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn run(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
     to_json(s.engine.get_run_details(&id, false).await?)
 }
 
-async fn cancel_run(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
+#[utoipa::path(post, path = "/api/v1/runs/{id}/cancel", tag = "management",
+    summary = "Cancel a run",
+    params(("id" = String, Path, description = "Polysync run id (or a unique prefix), or the Databricks run id.")),
+    responses(
+        (status = 200, description = "OK.", body = Object),
+        (status = 404, description = "No such run.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn cancel_run(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
     to_json(s.engine.cancel_run(&id).await?)
 }
 
-async fn tasks(State(s): State<AppState>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "management",
+    summary = "List tasks",
+    responses(
+        (status = 200, description = "`{\"tasks\": [...]}`.", body = Object)))]
+pub(crate) async fn tasks(State(s): State<AppState>) -> ApiResult {
     to_json(json!({ "tasks": s.engine.list_tasks().await? }))
 }
 
-async fn task(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/tasks/{name}", tag = "management",
+    summary = "Get a task",
+    params(("name" = String, Path, description = "The task name.")),
+    responses(
+        (status = 200, description = "OK.", body = Object),
+        (status = 404, description = "No such task.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn task(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult {
     to_json(s.engine.get_task(&name).await?)
 }
 
-async fn remove_task(
+#[utoipa::path(delete, path = "/api/v1/tasks/{name}", tag = "management",
+    summary = "Remove a task",
+    params(("name" = String, Path, description = "The task name.")),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 404, description = "No such task.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn remove_task(
     State(s): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -154,19 +244,30 @@ async fn remove_task(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
-struct ApplyQuery {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ApplyQuery {
+    /// Remove tasks the file no longer names.
     #[serde(default)]
     prune: bool,
+    /// Report what would change, change nothing.
     #[serde(default)]
     dry_run: bool,
+    /// The file name errors should name (default `request body`).
     file: Option<String>,
 }
 
 /// Applies a tasks file sent as the body (YAML text).
-async fn apply_tasks(
+#[utoipa::path(put, path = "/api/v1/tasks", tag = "management",
+    summary = "Apply a tasks file (YAML body)",
+    params(ApplyQuery),
+    request_body(content = String, content_type = "application/yaml", description = "A tasks file."),
+    responses(
+        (status = 200, description = "What was created, changed and removed.", body = Object),
+        (status = 400, description = "Invalid request: every violation listed.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn apply_tasks(
     State(s): State<AppState>,
-    Query(q): Query<ApplyQuery>,
+    ApiQuery(q): ApiQuery<ApplyQuery>,
     body: String,
 ) -> ApiResult {
     let mode = ApplyMode {
@@ -177,25 +278,43 @@ async fn apply_tasks(
     to_json(s.engine.apply_tasks(&file, &body, mode).await?)
 }
 
-#[derive(Debug, Deserialize)]
-struct Limit {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct Limit {
+    /// How many (1–1000, default 20).
+    #[param(minimum = 0)]
     limit: Option<u32>,
 }
 
-async fn dag_runs(State(s): State<AppState>, Query(q): Query<Limit>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/dag-runs", tag = "management",
+    summary = "List DAG runs",
+    params(Limit),
+    responses(
+        (status = 200, description = "`{\"dag_runs\": [...]}`.", body = Object),
+        (status = 400, description = "Invalid request: every violation listed.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn dag_runs(State(s): State<AppState>, ApiQuery(q): ApiQuery<Limit>) -> ApiResult {
     let limit = q.limit.unwrap_or(20).clamp(1, 1000);
     to_json(json!({ "dag_runs": s.engine.list_dag_runs(limit).await? }))
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StartDag {
+pub(crate) struct StartDag {
     task: String,
     #[serde(default)]
     params: std::collections::BTreeMap<String, String>,
 }
 
-async fn start_dag_run(State(s): State<AppState>, Json(body): Json<StartDag>) -> ApiResult {
+#[utoipa::path(post, path = "/api/v1/dag-runs", tag = "management",
+    summary = "Start a task's DAG run",
+    request_body(content = crate::openapi::StartDagBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK.", body = Object),
+        (status = 400, description = "Invalid request: every violation listed.", body = crate::openapi::ErrorBody), (status = 404, description = "No such task.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn start_dag_run(
+    State(s): State<AppState>,
+    ApiJson(body): ApiJson<StartDag>,
+) -> ApiResult {
     let params: Vec<(String, String)> = body.params.into_iter().collect();
     to_json(
         s.engine
@@ -204,10 +323,22 @@ async fn start_dag_run(State(s): State<AppState>, Json(body): Json<StartDag>) ->
     )
 }
 
-async fn dag_run(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/dag-runs/{id}", tag = "management",
+    summary = "Get a DAG run",
+    params(("id" = String, Path, description = "The DAG run id.")),
+    responses(
+        (status = 200, description = "OK.", body = Object),
+        (status = 404, description = "No such DAG run.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn dag_run(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
     to_json(s.engine.get_dag_run(&id).await?)
 }
 
-async fn cancel_dag_run(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
+#[utoipa::path(post, path = "/api/v1/dag-runs/{id}/cancel", tag = "management",
+    summary = "Cancel a DAG run",
+    params(("id" = String, Path, description = "The DAG run id.")),
+    responses(
+        (status = 200, description = "OK.", body = Object),
+        (status = 404, description = "No such DAG run.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn cancel_dag_run(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
     to_json(s.engine.cancel_dag_run(&id).await?)
 }

@@ -31,8 +31,10 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
+    /// The Prometheus text exposition: HTTP requests, tracker lag, and
+    /// the engine's `snapshot` (runs by status, Databricks calls and 429s
+    /// per workspace) when it could be read.
+    pub fn render(&self, snapshot: Option<&polysync_engine::MetricsSnapshot>) -> String {
         use std::fmt::Write as _;
         use std::sync::atomic::Ordering;
         let mut out = String::from(
@@ -52,8 +54,43 @@ impl Metrics {
             self.tracked_runs.load(Ordering::Relaxed),
             self.track_pass_ms.load(Ordering::Relaxed)
         );
+        if let Some(snap) = snapshot {
+            out.push_str(
+                "# HELP polysync_runs Runs in the store by status.\n# TYPE polysync_runs gauge\n",
+            );
+            for (status, n) in &snap.runs_by_status {
+                let _ = writeln!(out, "polysync_runs{{status=\"{}\"}} {n}", label(status));
+            }
+            out.push_str("# HELP polysync_databricks_requests_total Requests sent to each workspace.\n# TYPE polysync_databricks_requests_total counter\n");
+            for w in &snap.workspaces {
+                let _ = writeln!(
+                    out,
+                    "polysync_databricks_requests_total{{platform=\"{}\",host=\"{}\"}} {}",
+                    label(&w.platform),
+                    label(&w.host),
+                    w.requests
+                );
+            }
+            out.push_str("# HELP polysync_databricks_throttled_total 429 answers from each workspace.\n# TYPE polysync_databricks_throttled_total counter\n");
+            for w in &snap.workspaces {
+                let _ = writeln!(
+                    out,
+                    "polysync_databricks_throttled_total{{platform=\"{}\",host=\"{}\"}} {}",
+                    label(&w.platform),
+                    label(&w.host),
+                    w.throttled
+                );
+            }
+        }
         out
     }
+}
+
+/// A Prometheus label value, escaped.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Request id, access log and metrics.

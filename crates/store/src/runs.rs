@@ -429,3 +429,24 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// How many runs are in each status (`/metrics`' runs by status): one
+    /// grouped count, status names as stored (`queued`, `succeeded`, ...).
+    pub async fn count_runs_by_status(&self) -> Result<Vec<(String, u64)>> {
+        use sqlx::Row as _;
+        on_db!(&self.db, p => {
+            let rows = sqlx::query("SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status")
+                .fetch_all(p)
+                .await
+                .db()?;
+            rows.iter()
+                .map(|r| {
+                    let status: String = r.try_get(0).db()?;
+                    let n: i64 = r.try_get(1).db()?;
+                    Ok((status, u64::try_from(n).unwrap_or(0)))
+                })
+                .collect()
+        })
+    }
+}

@@ -6,7 +6,12 @@
   if (!window.EventSource) return;
   var terminal = { Success: 1, Failed: 1, Cancelled: 1 };
 
-  function setStatus(el, status) {
+  // The feed replays its backlog to a new connection: changes older than
+  // what a badge shows (by row version) or than the page are ignored.
+  var since = Number(document.body.dataset.since || 0);
+  function setStatus(el, status, v) {
+    if (v !== undefined && el.dataset.v && Number(el.dataset.v) > v) return;
+    if (v !== undefined) el.dataset.v = v;
     el.textContent = status;
     el.className = "st st-" + status;
   }
@@ -28,9 +33,9 @@
   }
 
   function onRun(r) {
-    all(attrEq("data-run-status", r.id)).forEach(function (b) { setStatus(b, r.status); });
+    all(attrEq("data-run-status", r.id)).forEach(function (b) { setStatus(b, r.status, r.version); });
     var body = document.getElementById("runs-body");
-    if (body && !document.querySelector("tr" + attrEq("data-run", r.id))) {
+    if (body && r.created_at >= since && !document.querySelector("tr" + attrEq("data-run", r.id))) {
       var d = body.dataset;
       if ((!d.status || d.status === r.status) && (!d.platform || d.platform === r.platform) &&
           (!d.job || d.job === r.job_name)) {
@@ -40,13 +45,16 @@
         a.href = "/runs/" + encodeURIComponent(r.id);
         var c = [el("td"), el("td", r.job_name), el("td", r.platform), el("td"), el("td", when(r.created_at))];
         c[0].appendChild(a);
-        c[3].appendChild(badge(r.status, "data-run-status", r.id));
+        var b = badge(r.status, "data-run-status", r.id);
+        b.dataset.v = r.version;
+        c[3].appendChild(b);
         c.forEach(function (x) { tr.appendChild(x); });
         body.insertBefore(tr, body.firstChild);
       }
     }
     var page = document.getElementById("run-page");
-    if (page && page.dataset.run === r.id) {
+    if (page && page.dataset.run === r.id && r.version > Number(page.dataset.v)) {
+      page.dataset.v = r.version;
       if (r.databricks_run_id) document.getElementById("dbx-run").textContent = r.databricks_run_id;
       var mon = document.getElementById("monitor");
       if (r.monitor_url && !mon.firstChild) {
@@ -69,18 +77,20 @@
   }
 
   function onTaskRun(t) {
-    all(attrEq("data-task-status", t.dag_run_id + "/" + t.task.name)).forEach(function (b) { setStatus(b, t.status); });
+    all(attrEq("data-task-status", t.dag_run_id + "/" + t.task.name)).forEach(function (b) { setStatus(b, t.status, t.version); });
   }
   function onDagRun(d) {
-    all(attrEq("data-dag-status", d.id)).forEach(function (b) { setStatus(b, d.status); });
+    all(attrEq("data-dag-status", d.id)).forEach(function (b) { setStatus(b, d.status, d.version); });
   }
 
   function feed(ev) {
     var list = document.getElementById("feed");
     if (!list) return;
     var o = ev.run || ev.task_run || ev.dag_run;
+    var at = ev.run ? o.updated_at : (o.ended_at || o.started_at || o.created_at || 0);
+    if (at < since) return;
     var what = ev.run ? "run " + o.job_name : ev.task_run ? "task " + o.task.name : "DAG run " + o.root_task;
-    var li = el("li", when(Date.now()) + " " + what + " ");
+    var li = el("li", when(at) + " " + what + " ");
     var link = el("a", o.id.slice(0, 8));
     link.href = ev.run ? "/runs/" + encodeURIComponent(o.id) : ev.dag_run ? "/dag-runs/" + encodeURIComponent(o.id) : "/dag-runs/" + encodeURIComponent(o.dag_run_id);
     li.appendChild(link);

@@ -87,13 +87,14 @@ pub fn page(title: &str, active: &str, body: &str) -> String {
 <title>{t} · Polysync</title>
 <link rel="stylesheet" href="/static/app.css">
 <script src="/static/app.js" defer></script>
-</head><body>
+</head><body data-since="{since}">
 <a class="skip" href="#main">Skip to content</a>
 <header><strong class="brand">Polysync</strong><nav aria-label="Main">{nav}</nav>
 <span id="live" class="live" title="Live updates">offline</span></header>
 <main id="main"><h1>{t}</h1>
 {body}
 </main></body></html>"##,
-        t = esc(title)
+        t = esc(title),
+        since = jiff::Timestamp::now().as_millisecond()
     )
 }

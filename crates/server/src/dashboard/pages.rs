@@ -29,7 +29,10 @@ fn run_row(r: &Run) -> String {
         short = esc(r.id.get(..8).unwrap_or(&r.id)),
         job = esc(&r.job_name),
         platform = esc(&r.platform),
-        st = badge(&label(&r.status), &format!(r#"data-run-status="{}""#, esc(&r.id))),
+        st = badge(
+            &label(&r.status),
+            &format!(r#"data-run-status="{}" data-v="{}""#, esc(&r.id), r.version)
+        ),
         created = time(r.created_at),
     )
 }
@@ -195,7 +198,7 @@ pub async fn run(State(s): State<AppState>, Path(id): Path<String>) -> PageResul
         .map(|v| format!("<dt>Notebook exit value</dt><dd><code>{}</code></dd>", esc(v)))
         .unwrap_or_default();
     let body = format!(
-        r#"<div id="run-page" data-run="{id}">
+        r#"<div id="run-page" data-run="{id}" data-v="{v}">
 <dl class="facts"><dt>Status</dt><dd>{st}</dd>
 <dt>Job</dt><dd>{job} <small>({jt}, {platform})</small></dd>
 <dt>Databricks run id</dt><dd id="dbx-run">{dbx}</dd>
@@ -206,7 +209,15 @@ pub async fn run(State(s): State<AppState>, Path(id): Path<String>) -> PageResul
 <h2>Parameters sent</h2><dl class="facts">{params}</dl>
 <h2>Status timeline</h2><ol id="timeline" class="timeline">{timeline}</ol></div>"#,
         id = esc(&r.id),
-        st = badge(&label(&r.status), &format!(r#"data-run-status="{}" id="run-status""#, esc(&r.id))),
+        v = r.version,
+        st = badge(
+            &label(&r.status),
+            &format!(
+                r#"data-run-status="{}" data-v="{}" id="run-status""#,
+                esc(&r.id),
+                r.version
+            )
+        ),
         job = esc(&r.job_name),
         jt = esc(&r.job_type.to_string()),
         platform = esc(&r.platform),
@@ -414,7 +425,7 @@ pub async fn dag_runs(State(s): State<AppState>) -> PageResult {
             u = url_path(&d.id),
             short = esc(d.id.get(..8).unwrap_or(&d.id)),
             root = esc(&d.root_task),
-            st = badge(&label(&d.status), &format!(r#"data-dag-status="{}""#, esc(&d.id))),
+            st = badge(&label(&d.status), &format!(r#"data-dag-status="{}" data-v="{}""#, esc(&d.id), d.version)),
             created = time(d.created_at),
         );
     }

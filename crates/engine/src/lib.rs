@@ -7,8 +7,8 @@
 //! from what a platform names, every status change persisted, Databricks
 //! errors translated into a cause and a fix.
 
-mod arazzo_jobs;
 mod api_tokens;
+mod arazzo_jobs;
 mod dag;
 mod dispatcher;
 mod error;

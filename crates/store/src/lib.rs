@@ -15,8 +15,8 @@
 //! updates carry a `version` and are updated compare-and-set, returning
 //! [`Update::Stale`] instead of overwriting a newer write.
 
-mod arazzo;
 mod api_tokens;
+mod arazzo;
 mod dag;
 mod error;
 mod jobs;

@@ -41,7 +41,8 @@
           (!d.job || d.job === r.job_name)) {
         var tr = el("tr");
         tr.setAttribute("data-run", r.id);
-        var a = el("a", r.id.slice(0, 8));
+        var a = el("a");
+        a.appendChild(el("code", r.id));
         a.href = "/runs/" + encodeURIComponent(r.id);
         var c = [el("td"), el("td", r.job_name), el("td", r.platform), el("td"), el("td", when(r.created_at))];
         c[0].appendChild(a);
@@ -83,15 +84,17 @@
     all(attrEq("data-dag-status", d.id)).forEach(function (b) { setStatus(b, d.status, d.version); });
   }
 
+  var lastFeed = {};
   function feed(ev) {
     var list = document.getElementById("feed");
     if (!list) return;
     var o = ev.run || ev.task_run || ev.dag_run;
     var at = ev.run ? o.updated_at : (o.ended_at || o.started_at || o.created_at || 0);
-    if (at < since) return;
+    if (at < since || lastFeed[o.id] === o.status) return;
+    lastFeed[o.id] = o.status;
     var what = ev.run ? "run " + o.job_name : ev.task_run ? "task " + o.task.name : "DAG run " + o.root_task;
     var li = el("li", when(at) + " " + what + " ");
-    var link = el("a", o.id.slice(0, 8));
+    var link = el("a", o.id.slice(-12));
     link.href = ev.run ? "/runs/" + encodeURIComponent(o.id) : ev.dag_run ? "/dag-runs/" + encodeURIComponent(o.id) : "/dag-runs/" + encodeURIComponent(o.dag_run_id);
     li.appendChild(link);
     li.appendChild(document.createTextNode(" "));

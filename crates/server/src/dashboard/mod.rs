@@ -42,7 +42,10 @@ impl From<polysync_engine::Error> for PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let body = format!(r#"<p class="error" role="alert">{}</p>"#, esc(&self.message));
+        let body = format!(
+            r#"<p class="error" role="alert">{}</p>"#,
+            esc(&self.message)
+        );
         (self.status, Html(page("Error", "", &body))).into_response()
     }
 }
@@ -57,6 +60,7 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", routing::post(logout))
         .route("/jobs", routing::get(pages::jobs))
         .route("/jobs/{*job}", routing::get(pages::job).post(run_job))
+        .route("/sync-params", routing::post(sync_params))
         .route("/runs", routing::get(pages::runs))
         .route("/runs/{id}", routing::get(pages::run))
         .route("/runs/{id}/cancel", routing::post(cancel_run))
@@ -224,6 +228,22 @@ async fn run_job(
     }
 }
 
+#[derive(Debug, serde::Deserialize)]
+struct JobForm {
+    job: String,
+}
+
+/// `POST /sync-params`: as `POST /api/v1/sync-params`, back to the job.
+async fn sync_params(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<JobForm>,
+) -> Result<Redirect, PageError> {
+    same_origin(&headers)?;
+    s.engine.sync_params(&f.job).await?;
+    Ok(Redirect::to(&format!("/jobs/{}", url_path(&f.job))))
+}
+
 async fn cancel_run(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -240,7 +260,10 @@ async fn run_task(
     headers: HeaderMap,
 ) -> Result<Redirect, PageError> {
     same_origin(&headers)?;
-    let dag = s.engine.start_dag_run(&name, &[], "dashboard", None).await?;
+    let dag = s
+        .engine
+        .start_dag_run(&name, &[], "dashboard", None)
+        .await?;
     Ok(Redirect::to(&format!("/dag-runs/{}", url_path(&dag.id))))
 }
 

@@ -9,8 +9,8 @@ use axum::response::Html;
 use polysync_engine::{Job, JobFilter, Run, RunFilter, RunStatus};
 use serde::Deserialize;
 
-use super::html::{badge, esc, label, page, time, url_path};
 use super::PageResult;
+use super::html::{badge, esc, label, page, time, url_path};
 use crate::AppState;
 
 /// How many runs the lists show.
@@ -23,10 +23,9 @@ pub fn job_ref(job: &Job) -> String {
 
 fn run_row(r: &Run) -> String {
     format!(
-        r#"<tr data-run="{id}"><td><a href="/runs/{uid}">{short}</a></td><td>{job}</td><td>{platform}</td><td>{st}</td><td>{created}</td></tr>"#,
+        r#"<tr data-run="{id}"><td><a href="/runs/{uid}"><code>{id}</code></a></td><td>{job}</td><td>{platform}</td><td>{st}</td><td>{created}</td></tr>"#,
         id = esc(&r.id),
         uid = url_path(&r.id),
-        short = esc(r.id.get(..8).unwrap_or(&r.id)),
         job = esc(&r.job_name),
         platform = esc(&r.platform),
         st = badge(
@@ -171,13 +170,21 @@ pub async fn run(State(s): State<AppState>, Path(id): Path<String>) -> PageResul
     }
     let mut params = String::new();
     for (k, v) in &r.parameters {
-        let _ = write!(params, "<dt>{}</dt><dd><code>{}</code></dd>", esc(k), esc(v));
+        let _ = write!(
+            params,
+            "<dt>{}</dt><dd><code>{}</code></dd>",
+            esc(k),
+            esc(v)
+        );
     }
     if params.is_empty() {
         params.push_str("<dd>none</dd>");
     }
     let monitor = r.monitor_url.as_deref().map_or_else(String::new, |u| {
-        format!(r#"<a href="{}" rel="noopener" target="_blank">Open in Databricks</a>"#, esc(u))
+        format!(
+            r#"<a href="{}" rel="noopener" target="_blank">Open in Databricks</a>"#,
+            esc(u)
+        )
     });
     let hint = d
         .hint
@@ -195,7 +202,12 @@ pub async fn run(State(s): State<AppState>, Path(id): Path<String>) -> PageResul
     let exit = r
         .notebook_exit_value
         .as_deref()
-        .map(|v| format!("<dt>Notebook exit value</dt><dd><code>{}</code></dd>", esc(v)))
+        .map(|v| {
+            format!(
+                "<dt>Notebook exit value</dt><dd><code>{}</code></dd>",
+                esc(v)
+            )
+        })
         .unwrap_or_default();
     let body = format!(
         r#"<div id="run-page" data-run="{id}" data-v="{v}">
@@ -252,10 +264,9 @@ pub async fn jobs(State(s): State<AppState>, Query(q): Query<JobsQuery>) -> Page
     types.dedup();
     let mut rows = String::new();
     for j in all.iter().filter(|j| {
-        search
-            .as_deref()
-            .is_none_or(|s| j.name.to_lowercase().contains(s) || j.external_id.to_lowercase().contains(s))
-            && job_type.as_deref().is_none_or(|t| label(&j.job_type) == t)
+        search.as_deref().is_none_or(|s| {
+            j.name.to_lowercase().contains(s) || j.external_id.to_lowercase().contains(s)
+        }) && job_type.as_deref().is_none_or(|t| label(&j.job_type) == t)
     }) {
         let _ = write!(
             rows,
@@ -270,7 +281,11 @@ pub async fn jobs(State(s): State<AppState>, Query(q): Query<JobsQuery>) -> Page
     }
     let mut type_opts = String::from(r#"<option value="">any</option>"#);
     for t in &types {
-        let sel = if job_type.as_deref() == Some(t.as_str()) { " selected" } else { "" };
+        let sel = if job_type.as_deref() == Some(t.as_str()) {
+            " selected"
+        } else {
+            ""
+        };
         let _ = write!(type_opts, r#"<option{sel}>{}</option>"#, esc(t));
     }
     let body = format!(
@@ -319,7 +334,10 @@ pub async fn job_page(
             .unwrap_or("");
         let err = field_errors.get(&p.name);
         let invalid = if err.is_some() {
-            format!(r#" aria-invalid="true" aria-describedby="{}-error""#, esc(&id))
+            format!(
+                r#" aria-invalid="true" aria-describedby="{}-error""#,
+                esc(&id)
+            )
         } else {
             String::new()
         };
@@ -374,13 +392,18 @@ pub async fn job_page(
     let body = format!(
         r#"<dl class="facts"><dt>Type</dt><dd>{jt}</dd><dt>Platform</dt><dd>{pl}</dd><dt>External id</dt><dd><code>{ext}</code></dd></dl>
 <h2>Parameters</h2><div class="scroll"><table><thead><tr><th scope="col">Name</th><th scope="col">Type</th><th scope="col">Direction</th><th scope="col">Default</th><th scope="col">Choices</th></tr></thead><tbody>{table}</tbody></table></div>
+<form method="post" action="/sync-params"><input type="hidden" name="job" value="{rv}"><button id="sync-params">Sync parameters</button></form>
 <h2>Run</h2>{err}<form method="post" id="run-form" class="run-form" action="/jobs/{r}">{fields}<button id="run">Run now</button></form>
 <h2>Recent runs</h2>{runs}"#,
         jt = esc(&job.job_type.to_string()),
         pl = esc(&job.platform),
         ext = esc(&job.external_id),
-        err = error.map_or_else(String::new, |e| format!(r#"<p class="error" role="alert">{}</p>"#, esc(e))),
+        err = error.map_or_else(String::new, |e| format!(
+            r#"<p class="error" role="alert">{}</p>"#,
+            esc(e)
+        )),
         r = url_path(&job_ref(&job)),
+        rv = esc(&job_ref(&job)),
         runs = runs_table(&runs, &attrs),
     );
     Ok(Html(page(&job.name, "/jobs", &body)))
@@ -406,7 +429,9 @@ pub async fn tasks(State(s): State<AppState>) -> PageResult {
         );
     }
     if tasks.is_empty() {
-        rows.push_str(r#"<tr><td colspan="4">No task yet: <code>polysync tasks apply</code>.</td></tr>"#);
+        rows.push_str(
+            r#"<tr><td colspan="4">No task yet: <code>polysync tasks apply</code>.</td></tr>"#,
+        );
     }
     let body = format!(
         r#"<div class="scroll"><table><thead><tr><th scope="col">Task</th><th scope="col">Job</th><th scope="col">Next fire</th><th scope="col"></th></tr></thead><tbody>{rows}</tbody></table></div>"#
@@ -421,11 +446,14 @@ pub async fn dag_runs(State(s): State<AppState>) -> PageResult {
     for d in &list {
         let _ = write!(
             rows,
-            r#"<tr><td><a href="/dag-runs/{u}">{short}</a></td><td>{root}</td><td>{st}</td><td>{created}</td></tr>"#,
+            r#"<tr><td><a href="/dag-runs/{u}"><code>{id}</code></a></td><td>{root}</td><td>{st}</td><td>{created}</td></tr>"#,
             u = url_path(&d.id),
-            short = esc(d.id.get(..8).unwrap_or(&d.id)),
+            id = esc(&d.id),
             root = esc(&d.root_task),
-            st = badge(&label(&d.status), &format!(r#"data-dag-status="{}" data-v="{}""#, esc(&d.id), d.version)),
+            st = badge(
+                &label(&d.status),
+                &format!(r#"data-dag-status="{}" data-v="{}""#, esc(&d.id), d.version)
+            ),
             created = time(d.created_at),
         );
     }
@@ -442,7 +470,11 @@ pub async fn dag_run(State(s): State<AppState>, Path(id): Path<String>) -> PageR
     for t in &v.tasks {
         let mut attempts = String::new();
         for a in &t.attempts {
-            let _ = write!(attempts, "<li>{}</li>", esc(&serde_json::to_string(a).unwrap_or_default()));
+            let _ = write!(
+                attempts,
+                "<li>{}</li>",
+                esc(&serde_json::to_string(a).unwrap_or_default())
+            );
         }
         let _ = write!(
             items,
@@ -466,7 +498,10 @@ pub async fn dag_run(State(s): State<AppState>, Path(id): Path<String>) -> PageR
     let body = format!(
         r#"<dl class="facts"><dt>Status</dt><dd>{st}</dd><dt>Root task</dt><dd>{root}</dd><dt>Trigger</dt><dd>{trig}</dd><dt>Started</dt><dd>{started}</dd></dl>{cancel}
 <h2>Tasks</h2><ul class="graph">{items}</ul>"#,
-        st = badge(&label(&v.status), &format!(r#"data-dag-status="{}""#, esc(&v.id))),
+        st = badge(
+            &label(&v.status),
+            &format!(r#"data-dag-status="{}""#, esc(&v.id))
+        ),
         root = esc(&v.root_task),
         trig = esc(&v.trigger),
         started = time(v.started_at),

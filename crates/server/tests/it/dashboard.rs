@@ -47,8 +47,10 @@ async fn notebook_job(env: &Env) -> i64 {
         .http
         .post(format!("{}/api/2.0/workspace/import", env.emu.url()))
         .bearer_auth(SP_TOKEN)
-        .json(&json!({"path": "/Demo/daily_kpis", "format": "SOURCE", "language": "PYTHON",
-                      "content": source, "overwrite": true}))
+        .json(
+            &json!({"path": "/Demo/daily_kpis", "format": "SOURCE", "language": "PYTHON",
+                      "content": source, "overwrite": true}),
+        )
         .send()
         .await
         .expect("workspace/import");
@@ -119,17 +121,28 @@ async fn dashboard_in_headless_chromium() {
     b.click(&b.find("#run").await).await;
     let first = b.text("#run-status").await;
     assert_ne!(first, "", "on the run page");
-    assert_ne!(first, "Success", "the run had not ended when its page loaded");
+    assert_ne!(
+        first, "Success",
+        "the run had not ended when its page loaded"
+    );
     b.eval("window.__sameDocument = true; return null;").await;
     assert!(
         b.wait_text("#run-status", "Success").await,
         "run turned Success live: {}",
-        b.eval("return document.querySelector('main').innerText;").await
+        b.eval("return document.querySelector('main').innerText;")
+            .await
     );
-    assert_eq!(b.eval("return window.__sameDocument === true;").await, true, "no reload");
+    assert_eq!(
+        b.eval("return window.__sameDocument === true;").await,
+        true,
+        "no reload"
+    );
     assert!(b.text("#timeline").await.contains("Success"));
     let page = b.text("main").await;
-    assert!(page.contains("kpi_date") && page.contains("2025-02-01"), "parameters sent: {page}");
+    assert!(
+        page.contains("kpi_date") && page.contains("2025-02-01"),
+        "parameters sent: {page}"
+    );
     assert_ne!(b.text("#dbx-run").await, "—", "Databricks run id shown");
     shot(&b, "run").await;
 
@@ -140,11 +153,22 @@ async fn dashboard_in_headless_chromium() {
     let err = b.text("#param-rows-error").await;
     assert!(err.contains("rows"), "error next to the field: {err:?}");
     assert_eq!(
-        b.eval("return document.querySelector('#param-rows').getAttribute('aria-invalid');").await,
+        b.eval("return document.querySelector('#param-rows').getAttribute('aria-invalid');")
+            .await,
         "true"
     );
-    assert_eq!(b.eval("return document.querySelector('#param-rows').value;").await, "many");
+    assert_eq!(
+        b.eval("return document.querySelector('#param-rows').value;")
+            .await,
+        "many"
+    );
     shot(&b, "job").await;
+    b.click(&b.find("#sync-params").await).await;
+    assert_eq!(
+        b.text("h1").await,
+        "daily-kpis",
+        "Sync parameters returns to the job"
+    );
 
     // The runs list is live: a run started elsewhere appears and ends
     // without a reload.
@@ -162,8 +186,15 @@ async fn dashboard_in_headless_chromium() {
         .expect("json");
     let id = started["id"].as_str().expect("run id").to_owned();
     let badge = format!(r#"[data-run-status="{id}"]"#);
-    assert!(b.wait_text(&badge, "Success").await, "new run appeared and ended live");
-    assert_eq!(b.eval("return window.__sameDocument === true;").await, true, "no reload");
+    assert!(
+        b.wait_text(&badge, "Success").await,
+        "new run appeared and ended live"
+    );
+    assert_eq!(
+        b.eval("return window.__sameDocument === true;").await,
+        true,
+        "no reload"
+    );
     shot(&b, "runs").await;
 
     // A DAG run started from the Tasks page turns Success on its page.
@@ -178,8 +209,12 @@ async fn dashboard_in_headless_chromium() {
     assert_eq!(r.status(), StatusCode::OK);
     b.goto(&format!("{url}/tasks")).await;
     shot(&b, "tasks").await;
-    b.click(&b.find("form[action='/tasks/nightly/run'] button").await).await;
-    assert!(b.wait_text("dl.facts .st", "Success").await, "DAG run turned Success");
+    b.click(&b.find("form[action='/tasks/nightly/run'] button").await)
+        .await;
+    assert!(
+        b.wait_text("dl.facts .st", "Success").await,
+        "DAG run turned Success"
+    );
     assert!(b.wait_text(".graph .st", "Success").await, "its task too");
     shot(&b, "dag-run").await;
 
@@ -188,7 +223,10 @@ async fn dashboard_in_headless_chromium() {
     b.click(&b.find("#run").await).await;
     assert!(!b.text("#run-status").await.is_empty(), "on the run page");
     b.click(&b.find("#cancel").await).await;
-    assert!(b.wait_text("#run-status", "Cancelled").await, "run Cancelled");
+    assert!(
+        b.wait_text("#run-status", "Cancelled").await,
+        "run Cancelled"
+    );
 
     // Remaining pages, then the overview with its feed, and phone width.
     b.goto(&format!("{url}/jobs")).await;
@@ -206,7 +244,10 @@ async fn dashboard_in_headless_chromium() {
         .await
         .expect("json");
     assert!(again["id"].is_string());
-    assert!(b.wait_text("#feed li .st", "Success").await, "live feed shows changes");
+    assert!(
+        b.wait_text("#feed li .st", "Success").await,
+        "live feed shows changes"
+    );
     shot(&b, "overview").await;
     b.resize(390, 844).await;
     b.goto(&format!("{url}/runs")).await;
@@ -233,16 +274,38 @@ async fn login_stores_the_api_token_in_a_cookie() {
         .build()
         .expect("client");
     // No token configured: the dashboard is open.
-    assert_eq!(http.get(format!("{url}/")).send().await.expect("get").status(), StatusCode::OK);
+    assert_eq!(
+        http.get(format!("{url}/"))
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        StatusCode::OK
+    );
 
     let (_, token) = env.engine.create_api_token("browser").await.expect("token");
     let token = secrecy::ExposeSecret::expose_secret(&token).to_owned();
     let r = http.get(format!("{url}/runs")).send().await.expect("get");
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"], "/login");
-    let r = http.get(format!("{url}/api/v1/runs")).send().await.expect("get");
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the API still answers 401");
-    assert_eq!(http.get(format!("{url}/login")).send().await.expect("get").status(), StatusCode::OK);
+    let r = http
+        .get(format!("{url}/api/v1/runs"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "the API still answers 401"
+    );
+    assert_eq!(
+        http.get(format!("{url}/login"))
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        StatusCode::OK
+    );
 
     let r = http
         .post(format!("{url}/login"))
@@ -260,8 +323,14 @@ async fn login_stores_the_api_token_in_a_cookie() {
         .await
         .expect("login");
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let cookie = r.headers()["set-cookie"].to_str().expect("cookie").to_owned();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let pair = cookie.split(';').next().expect("pair").to_owned();
     for path in ["/", "/runs", "/jobs", "/tasks", "/dag-runs", "/api/v1/runs"] {
         let r = http
@@ -271,6 +340,8 @@ async fn login_stores_the_api_token_in_a_cookie() {
             .await
             .expect("get");
         assert_eq!(r.status(), StatusCode::OK, "{path} with the cookie");
+        let bytes = r.bytes().await.expect("body").len();
+        assert!(bytes < 200_000, "{path} weighs {bytes} bytes");
     }
     // A form posted from another site is refused even with the cookie.
     let r = http

@@ -20,11 +20,24 @@ ensure_postgres() {
   return 1
 }
 
+# Dashboard browser test (crates/server/tests/it/dashboard.rs): Debian's chromium + chromedriver.
+ensure_chromium() {
+  command -v chromium >/dev/null && command -v chromedriver >/dev/null && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "test: chromium/chromedriver missing and not root: run apt-get install -y chromium chromium-driver" >&2
+    return 1
+  fi
+  echo "test: installing chromium and chromium-driver (dashboard browser test)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+}
+
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 ensure_postgres
+ensure_chromium
 echo "== cargo build"
 cargo build --workspace --quiet
 echo "== cargo test (POLYSYNC_TEST_DATABASE_URL=$POLYSYNC_TEST_DATABASE_URL)"

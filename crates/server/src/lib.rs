@@ -5,6 +5,7 @@
 //! loop shared by every stream.
 
 mod config;
+mod dashboard;
 mod error;
 mod events_feed;
 mod extract;
@@ -92,6 +93,7 @@ fn router(
         .route("/api/events", get(events_feed::events))
         .merge(jobs_api::routes())
         .merge(manage_api::routes())
+        .merge(dashboard::routes())
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

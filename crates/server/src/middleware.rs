@@ -135,9 +135,11 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
 /// listen beyond loopback then), else every route but `/health` needs an
 /// active token.
 pub async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.uri().path() == "/health" {
+    let path = req.uri().path();
+    if path == "/health" || crate::dashboard::is_public(path) {
         return next.run(req).await;
     }
+    let page = crate::dashboard::is_page(path);
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -146,7 +148,8 @@ pub async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Re
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-        .map(|t| SecretString::from(t.trim().to_owned()));
+        .map(|t| SecretString::from(t.trim().to_owned()))
+        .or_else(|| crate::dashboard::cookie_token(req.headers()));
     let verdict = match bearer {
         Some(token) => match state.engine.authenticate_api_token(&token).await {
             Ok(Some(_)) => Ok(()),
@@ -163,6 +166,7 @@ pub async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Re
     };
     match verdict {
         Ok(()) => next.run(req).await,
+        Err(_) if page => axum::response::Redirect::to("/login").into_response(),
         Err(msg) => {
             let mut resp = ApiError::new(StatusCode::UNAUTHORIZED, msg).into_response();
             resp.headers_mut()

@@ -1,7 +1,9 @@
 //! The server end to end: real HTTP on random ports, the emulator behind
 //! the engine, SQLite and (when configured) PostgreSQL.
 
+mod dashboard;
 mod harness;
 mod jobs_api;
 mod manage_api;
 mod operations;
+mod webdriver;

@@ -4,4 +4,5 @@
 mod harness;
 mod jobs_api;
 mod manage_api;
+mod openapi;
 mod operations;

@@ -40,7 +40,9 @@ done
 [ -n "$url" ] || { echo "schemathesis: polysync up printed no URL" >&2; cat "$log" >&2; exit 1; }
 
 status=0
-"$venv/bin/schemathesis" --config-file "$(dirname "$0")/schemathesis.toml" run "$url/openapi.json" \
+# Run from the temporary directory: schemathesis keeps a cache (.schemathesis/) in its working directory.
+cd "$work"
+"$venv/bin/schemathesis" --config-file "$root/scripts/schemathesis/schemathesis.toml" run "$url/openapi.json" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --phases examples,coverage,fuzzing \
   --max-examples "$examples" \

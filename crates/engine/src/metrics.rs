@@ -23,7 +23,7 @@ pub struct WorkspaceCalls {
 /// A point-in-time view for monitoring.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MetricsSnapshot {
-    /// Run counts by status name (`queued`, `running`, `succeeded`, ...).
+    /// Run counts by status name as stored (`Queued`, `Running`, `Success`, ...).
     pub runs_by_status: Vec<(String, u64)>,
     /// Databricks calls per registered platform.
     pub workspaces: Vec<WorkspaceCalls>,

@@ -140,7 +140,7 @@ pub(crate) struct RunsQuery {
     job: Option<String>,
     /// Only runs on this platform.
     platform: Option<String>,
-    /// Only runs in this status (`queued`, `running`, `succeeded`, `failed`, `cancelled`, ...).
+    /// Only runs in this status (`Queued`, `Running`, `Success`, `Failed`, `Cancelled`, `Unknown`).
     status: Option<String>,
     /// How many (1–1000, default 20).
     #[param(minimum = 0)]

@@ -59,7 +59,11 @@ impl Metrics {
                 "# HELP polysync_runs Runs in the store by status.\n# TYPE polysync_runs gauge\n",
             );
             for (status, n) in &snap.runs_by_status {
-                let _ = writeln!(out, "polysync_runs{{status=\"{}\"}} {n}", label(status));
+                let _ = writeln!(
+                    out,
+                    "polysync_runs{{status=\"{}\"}} {n}",
+                    label(&status.to_lowercase())
+                );
             }
             out.push_str("# HELP polysync_databricks_requests_total Requests sent to each workspace.\n# TYPE polysync_databricks_requests_total counter\n");
             for w in &snap.workspaces {

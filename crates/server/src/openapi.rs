@@ -76,7 +76,7 @@ pub struct RunIdBody {
 pub struct SeedRun {
     /// Polysync's run id.
     pub id: String,
-    /// Polysync's status (`queued`, `running`, `succeeded`, ...).
+    /// Polysync's status (`Queued`, `Running`, `Success`, `Failed`, `Cancelled`, `Unknown`).
     pub status: String,
     /// The Databricks run id (a number), or Polysync's id.
     #[schema(schema_with = id_schema)]

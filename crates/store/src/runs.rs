@@ -432,7 +432,7 @@ impl Store {
 
 impl Store {
     /// How many runs are in each status (`/metrics`' runs by status): one
-    /// grouped count, status names as stored (`queued`, `succeeded`, ...).
+    /// grouped count, status names as stored (`Queued`, `Success`, ...).
     pub async fn count_runs_by_status(&self) -> Result<Vec<(String, u64)>> {
         use sqlx::Row as _;
         on_db!(&self.db, p => {

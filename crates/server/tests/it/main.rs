@@ -5,5 +5,6 @@ mod dashboard;
 mod harness;
 mod jobs_api;
 mod manage_api;
+mod openapi;
 mod operations;
 mod webdriver;

@@ -475,11 +475,14 @@ impl Engine {
         };
         let id = match self.resolve_run_id(run_ref).await {
             Ok(id) => id,
-            Err(Error::NotFound { .. }) => return Err(not_found()),
+            Err(Error::NotFound { .. } | Error::Ambiguous { .. }) => return Err(not_found()),
             Err(e) => return Err(e),
         };
         let run = self.inner.store.get_run(&id).await?;
-        if !run_of(&job, &run) {
+        // An API names a run exactly (the seed's `runId` or Polysync's id);
+        // the CLI's id-prefix convenience would let `runs/0` find a run.
+        let exact = run.id == run_ref || run.databricks_run_id.as_deref() == Some(run_ref);
+        if !exact || !run_of(&job, &run) {
             return Err(not_found());
         }
         if run.status.is_terminal() {

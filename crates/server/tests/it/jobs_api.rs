@@ -149,6 +149,15 @@ async fn seed_routes_shapes_status_codes_and_no_stale_read() {
             let b: Value = r.json().await.expect("json");
             assert!(b["error"].as_str().expect("error").contains("nope"), "{b}");
         }
+        // A run is named exactly: an id prefix (the CLI's convenience) is no run.
+        for prefix in ["0", "01"] {
+            let r = http
+                .get(format!("{url}/api/jobs/long/runs/{prefix}"))
+                .send()
+                .await
+                .expect("get");
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "runs/{prefix}");
+        }
         let r = http
             .post(format!("{url}/api/jobs/nope/run"))
             .send()

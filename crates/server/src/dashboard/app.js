@@ -105,7 +105,11 @@
     while (list.children.length > 50) list.removeChild(list.lastChild);
   }
 
+  // Browsers allow six HTTP/1.1 connections per host: close the stream as
+  // soon as the page is left, or a few visited pages starve the next ones.
   var es = new EventSource("/api/events");
+  window.addEventListener("pagehide", function () { es.close(); });
+  window.addEventListener("pageshow", function (e) { if (e.persisted) location.reload(); });
   es.onopen = function () { if (live) { live.textContent = "live"; live.className = "live on"; } };
   es.onerror = function () { if (live) { live.textContent = "reconnecting"; live.className = "live"; } };
   es.onmessage = function (m) {

@@ -112,7 +112,6 @@ async fn dashboard_in_headless_chromium() {
     assert_eq!(b.text("h1").await, "Overview");
     assert!(b.text("main").await.contains("emu"), "platform listed");
     assert!(b.wait_text("#live", "live").await, "event feed connected");
-
     // Run the notebook job from its form with a parameter; the run page
     // follows it to Success without a reload.
     b.goto(&format!("{url}/jobs/{job_ref}")).await;
@@ -145,7 +144,6 @@ async fn dashboard_in_headless_chromium() {
     );
     assert_ne!(b.text("#dbx-run").await, "—", "Databricks run id shown");
     shot(&b, "run").await;
-
     // A value the parameter's type refuses: the error sits next to the field.
     b.goto(&format!("{url}/jobs/{job_ref}")).await;
     b.fill(&b.find("#param-rows").await, "many").await;
@@ -169,7 +167,6 @@ async fn dashboard_in_headless_chromium() {
         "daily-kpis",
         "Sync parameters returns to the job"
     );
-
     // The runs list is live: a run started elsewhere appears and ends
     // without a reload.
     b.goto(&format!("{url}/runs")).await;
@@ -196,7 +193,6 @@ async fn dashboard_in_headless_chromium() {
         "no reload"
     );
     shot(&b, "runs").await;
-
     // A DAG run started from the Tasks page turns Success on its page.
     let file = format!("tasks:\n  - name: nightly\n    job: emu:{nb}\n");
     let r = env
@@ -217,7 +213,6 @@ async fn dashboard_in_headless_chromium() {
     );
     assert!(b.wait_text(".graph .st", "Success").await, "its task too");
     shot(&b, "dag-run").await;
-
     // Cancel a long run from its page.
     b.goto(&format!("{url}/jobs/emu:{}", env.jobs.long)).await;
     b.click(&b.find("#run").await).await;
@@ -227,7 +222,6 @@ async fn dashboard_in_headless_chromium() {
         b.wait_text("#run-status", "Cancelled").await,
         "run Cancelled"
     );
-
     // Remaining pages, then the overview with its feed, and phone width.
     b.goto(&format!("{url}/jobs")).await;
     shot(&b, "jobs").await;
@@ -256,7 +250,6 @@ async fn dashboard_in_headless_chromium() {
         .await;
     assert_eq!(overflow, true, "no horizontal page scroll at phone width");
     shot(&b, "runs-phone").await;
-
     b.quit().await;
     stop.cancel();
     let _ = dispatcher.await;

@@ -55,6 +55,9 @@ pub struct Dispatcher {
     opts: DispatcherOptions,
     last_heartbeat: std::sync::Mutex<i64>,
     last_track: std::sync::Mutex<i64>,
+    /// Set while [`Dispatcher::run_until`] runs its own tracking loop
+    /// beside the passes: a pass then leaves Databricks statuses to it.
+    tracking_loop: std::sync::atomic::AtomicBool,
 }
 
 pub(crate) fn ms(d: Duration) -> i64 {
@@ -111,6 +114,7 @@ impl Engine {
             opts,
             last_heartbeat: std::sync::Mutex::new(now),
             last_track: std::sync::Mutex::new(0),
+            tracking_loop: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -138,26 +142,61 @@ impl Dispatcher {
     /// Passes until `shutdown` resolves, then drains: stops claiming,
     /// releases its leases so another instance continues at once, and
     /// deregisters. In-flight Databricks runs keep running.
+    ///
+    /// Databricks statuses are tracked by a loop of its own beside the
+    /// passes (same task, interleaved at each await), every
+    /// [`DispatcherOptions::track_interval`]: a long pass (thousands of
+    /// claims and submits) no longer delays detecting that runs ended.
+    /// Each loop finishes its current step before the drain.
     pub async fn run_until(&self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
-        tokio::pin!(shutdown);
-        loop {
-            let pass = match self.pass().await {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::warn!(dispatcher = %self.id, "pass failed: {e}");
-                    Pass::default()
+        use std::sync::atomic::Ordering;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        self.tracking_loop.store(true, Ordering::SeqCst);
+        let passes = {
+            let mut stopped = stopped.clone();
+            async move {
+                while !*stopped.borrow() {
+                    let pass = match self.pass().await {
+                        Ok(p) => p,
+                        Err(e) => {
+                            tracing::warn!(dispatcher = %self.id, "pass failed: {e}");
+                            Pass::default()
+                        }
+                    };
+                    let pause = if pass.busy() {
+                        Duration::from_millis(5)
+                    } else {
+                        self.opts.idle_tick
+                    };
+                    tokio::select! {
+                        _ = stopped.changed() => break,
+                        () = tokio::time::sleep(pause) => {}
+                    }
                 }
-            };
-            let pause = if pass.busy() {
-                Duration::from_millis(5)
-            } else {
-                self.opts.idle_tick
-            };
-            tokio::select! {
-                () = &mut shutdown => break,
-                () = tokio::time::sleep(pause) => {}
             }
-        }
+        };
+        let tracking = {
+            let mut stopped = stopped.clone();
+            async move {
+                while !*stopped.borrow() {
+                    let started = std::time::Instant::now();
+                    if let Err(e) = self.track_statuses().await {
+                        tracing::warn!(dispatcher = %self.id, "tracking round failed: {e}");
+                    }
+                    let every = self.engine.tracking_interval(self.opts.track_interval);
+                    tokio::select! {
+                        _ = stopped.changed() => break,
+                        () = tokio::time::sleep(every.saturating_sub(started.elapsed())) => {}
+                    }
+                }
+            }
+        };
+        let signal = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        tokio::join!(signal, passes, tracking);
+        self.tracking_loop.store(false, Ordering::SeqCst);
         self.stop().await
     }
 
@@ -236,8 +275,28 @@ impl Dispatcher {
     async fn track_all(&self) -> Result<usize> {
         let store = &self.engine.inner.store;
         let leased = store.leased_by(&self.id).await?;
-        // Every active run, one-off runs too (a killed `run --wait`), of
-        // the platforms whose tracking lease this instance holds.
+        if !self.tracking_loop.load(std::sync::atomic::Ordering::SeqCst) {
+            self.track_statuses().await?;
+        }
+        // Each attempt's run in a few multi-row reads, not one per attempt.
+        let ids: Vec<String> = leased.iter().filter_map(|tr| tr.run_id.clone()).collect();
+        let mut runs = store.runs_for_tracking(&ids).await?;
+        let mut ended = Vec::new();
+        for tr in leased {
+            let run = tr.run_id.as_ref().and_then(|id| runs.remove(id));
+            if let Some(run) = self.track(&tr, run).await? {
+                ended.push((tr, run));
+            }
+        }
+        self.end_attempts(&ended).await
+    }
+
+    /// One tracking round: takes or renews the tracking lease of each
+    /// platform and follows every active run (one-off runs too, e.g. a
+    /// killed `run --wait`) of the platforms this instance holds, with the
+    /// batched listings; the round's changes are stored in one transaction.
+    async fn track_statuses(&self) -> Result<()> {
+        let store = &self.engine.inner.store;
         let platforms: Vec<String> = store
             .list_platforms()
             .await?
@@ -251,13 +310,7 @@ impl Dispatcher {
         for failure in self.engine.track_runs(Some(&held)).await? {
             tracing::warn!(platform = %failure.platform, "tracking: {}", failure.message);
         }
-        let mut ended = Vec::new();
-        for tr in leased {
-            if let Some(run) = self.track(&tr).await? {
-                ended.push((tr, run));
-            }
-        }
-        self.end_attempts(&ended).await
+        Ok(())
     }
 
     async fn heartbeat(&self, now: i64) -> Result<()> {
@@ -512,13 +565,17 @@ impl Dispatcher {
     /// step (done, retry, fail). Returns the attempt's run when it ended
     /// (the end is recorded by [`Dispatcher::end_attempts`], for the whole
     /// round in one transaction).
-    async fn track(&self, tr: &TaskRun) -> Result<Option<polysync_core::Run>> {
+    async fn track(
+        &self,
+        tr: &TaskRun,
+        run: Option<polysync_core::Run>,
+    ) -> Result<Option<polysync_core::Run>> {
         let Some(run_id) = tr.run_id.clone() else {
             return Ok(None);
         };
         let now = now_ms();
         let store = &self.engine.inner.store;
-        let run = match store.find_run(&run_id).await? {
+        let run = match run {
             Some(run) => run,
             None => {
                 // Claimed, then the process died before the run was created.

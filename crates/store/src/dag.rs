@@ -30,7 +30,7 @@ const CLAIM_CHUNK: usize = 400;
 /// `rows` copies of `template` (a parenthesised row whose `?` are
 /// parameters), comma-separated, with `?` numbered `$first`, `$first+1`, …
 /// in order: the VALUES list of a multi-row statement on either backend.
-fn values(template: &str, rows: usize, first: usize) -> String {
+pub(crate) fn values(template: &str, rows: usize, first: usize) -> String {
     let mut out = String::with_capacity(rows * (template.len() + 8));
     let mut n = first;
     for i in 0..rows {

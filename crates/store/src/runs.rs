@@ -56,6 +56,8 @@ const INSERT_HISTORY: &str = "INSERT INTO run_status_history (run_id, at, status
 const HISTORY: &str = "SELECT at, status, life_cycle_state, result_state, update_state, state_message \
      FROM run_status_history WHERE run_id = $1 ORDER BY id";
 
+/// Most ids bound in one `IN (...)` read (under SQLite's variable limit).
+const IDS_CHUNK: usize = 500;
 /// Statuses a run can still leave: what a tracker must follow.
 const ACTIVE: &str = "('Queued', 'Running', 'Unknown')";
 
@@ -418,6 +420,33 @@ impl Store {
                 .db()?;
             rows.iter().map(run_from_row).collect()
         })
+    }
+
+    /// The runs with the given ids, as [`Store::active_runs_for_tracking`]
+    /// loads them (no request, parameters or outputs), by id; ids without a
+    /// run are absent. A few multi-row reads instead of one per run: what
+    /// a dispatcher needs each round to see which of its attempts ended.
+    pub async fn runs_for_tracking(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, Run>> {
+        let mut out = std::collections::HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(IDS_CHUNK) {
+            let sql = format!(
+                "SELECT {TRACKING_COLUMNS} FROM runs WHERE id IN ({})",
+                crate::dag::values("?", chunk.len(), 1)
+            );
+            let runs: Vec<Run> = on_db!(&self.db, p => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                let rows = q.fetch_all(p).await.db()?;
+                rows.iter().map(run_from_row).collect::<Result<_>>()?
+            });
+            out.extend(runs.into_iter().map(|r| (r.id.clone(), r)));
+        }
+        Ok(out)
     }
 
     /// A run's status transitions, oldest first.

@@ -21,22 +21,8 @@ use crate::rate_limit::RateLimiter;
 /// clients of the workspace and clock differences).
 pub const SHARE: f64 = 0.9;
 
-/// Published per-workspace limits (requests per second) by endpoint key
-/// (`METHOD path-after-/api/<version>/`).
-pub const PUBLISHED_LIMITS: &[(&str, f64)] = &[
-    ("POST jobs/create", 20.0),
-    ("GET jobs/get", 20.0),
-    ("GET jobs/list", 20.0),
-    ("POST jobs/reset", 20.0),
-    ("POST jobs/run-now", 20.0),
-    ("POST jobs/delete", 10.0),
-    ("POST jobs/update", 10.0),
-    ("GET jobs/runs/get", 100.0),
-    ("GET workspace/list", 50.0),
-    ("GET workspace/export", 60.0),
-    ("POST workspace/import", 30.0),
-    ("POST workspace/delete", 2.0),
-];
+/// Re-exported here, where the budget applies it; defined once in [`crate::limits`].
+pub use crate::limits::PUBLISHED_LIMITS;
 
 /// When a 429 carries no `Retry-After`, how long everyone pauses.
 const DEFAULT_PAUSE: Duration = Duration::from_secs(1);

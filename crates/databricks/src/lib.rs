@@ -65,6 +65,7 @@ pub mod databrickscfg;
 pub mod error;
 #[cfg(feature = "client")]
 mod http;
+pub mod limits;
 pub mod models;
 #[cfg(feature = "client")]
 pub mod observe;

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Instant;
 
+use polysync_databricks::limits::{MAX_CONCURRENT_TASK_RUNS, PUBLISHED_LIMITS};
 use serde::{Deserialize, Serialize};
 
 /// Fault-injection settings, settable at start, via `EmulatorHandle::set_faults` or
@@ -44,30 +45,17 @@ pub struct FaultConfig {
 }
 
 impl FaultConfig {
-    /// The published per-workspace limits (Databricks "Resource limits" page): Jobs
-    /// create/get/list/reset/run-now 20 rps, delete/update 10 rps, runs/get 100 rps, workspace
-    /// list 50, export 60, import 30, delete 2, and 2,000 concurrently running task runs.
+    /// The published per-workspace limits (Databricks "Resource limits" page): the request
+    /// rates of [`PUBLISHED_LIMITS`] and [`MAX_CONCURRENT_TASK_RUNS`] running task runs, from
+    /// the one table the client's budget also reads.
     pub fn databricks_profile() -> Self {
-        let mut rate_limits = BTreeMap::new();
-        for (k, v) in [
-            ("POST jobs/create", 20.0),
-            ("GET jobs/get", 20.0),
-            ("GET jobs/list", 20.0),
-            ("POST jobs/reset", 20.0),
-            ("POST jobs/run-now", 20.0),
-            ("POST jobs/delete", 10.0),
-            ("POST jobs/update", 10.0),
-            ("GET jobs/runs/get", 100.0),
-            ("GET workspace/list", 50.0),
-            ("GET workspace/export", 60.0),
-            ("POST workspace/import", 30.0),
-            ("POST workspace/delete", 2.0),
-        ] {
-            rate_limits.insert(k.to_owned(), v);
-        }
+        let rate_limits = PUBLISHED_LIMITS
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), *v))
+            .collect();
         Self {
             rate_limits,
-            max_concurrent_task_runs: Some(2_000),
+            max_concurrent_task_runs: Some(u64::from(MAX_CONCURRENT_TASK_RUNS)),
             ..Self::default()
         }
     }

@@ -7,44 +7,8 @@
 mod support;
 
 use polysync_testkit::TestDb;
+use polysync_testkit::arazzo::write_lookup_docs;
 use support::{imported, run};
-
-const OPENAPI: &str = r#"openapi: 3.0.3
-info: { title: workspace, version: "1" }
-servers:
-  - url: https://adb-0000.0.azuredatabricks.net
-paths:
-  /api/2.0/workspace/get-status:
-    get:
-      operationId: getStatus
-      parameters:
-        - { name: path, in: query, required: true, schema: { type: string } }
-      responses:
-        "200": { description: the object }
-"#;
-
-const ARAZZO: &str = r#"arazzo: 1.0.1
-info: { title: lookup, version: "1" }
-sourceDescriptions:
-  - { name: ws, url: ./workspace.openapi.yaml, type: openapi }
-workflows:
-  - workflowId: lookup
-    inputs:
-      type: object
-      properties:
-        path: { type: string, default: /Tests/quick }
-    steps:
-      - stepId: status
-        operationId: getStatus
-        parameters:
-          - { name: path, in: query, value: $inputs.path }
-        successCriteria:
-          - condition: $statusCode == 200
-        outputs:
-          found: $response.body#/path
-    outputs:
-      x: $steps.status.outputs.found
-"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn arazzo_import_run_wait_and_show_outputs() {
@@ -52,9 +16,7 @@ async fn arazzo_import_run_wait_and_show_outputs() {
         let url = db.url();
         let (emu, _dir) = imported(url).await;
         let docs = tempfile::tempdir().unwrap();
-        std::fs::write(docs.path().join("workspace.openapi.yaml"), OPENAPI).unwrap();
-        let file = docs.path().join("lookup.arazzo.yaml");
-        std::fs::write(&file, ARAZZO).unwrap();
+        let file = write_lookup_docs(docs.path());
         let file = file.to_str().unwrap();
 
         let bad = docs.path().join("bad.arazzo.yaml");

@@ -6,10 +6,12 @@
 //!   `POLYSYNC_TEST_DATABASE_URL`, handed out as a database URL; [`TestDb::dump`] returns every
 //!   stored byte for the secrets tests.
 //! - [`write_files`]: a temporary directory of text files (seed notebooks, documents).
+//! - [`arazzo`]: the Arazzo workflow + OpenAPI fixture of the Arazzo-job suites.
 //!
 //! The kit knows nothing of `polysync-store` or `polysync-engine`: those crates dev-depend on it,
 //! so each test opens its `Store`/`Engine` itself from [`TestDb::url`].
 
+pub mod arazzo;
 mod db;
 mod emulator;
 mod files;

@@ -4,13 +4,14 @@
 //! output feeding a notebook task's parameter; dead runs (expired heartbeat)
 //! end Failed; `tasks apply` refuses unknown outputs and un-imported files.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use polysync_engine::{
     ApplyMode, DagRunStatus, Direction, DispatcherOptions, JobFilter, JobType, RunStatus,
     TaskRunStatus,
 };
+
+use polysync_testkit::arazzo::{LOOKUP_ARAZZO, write_lookup_docs};
 
 use crate::harness::{Env, e2e};
 
@@ -19,61 +20,12 @@ const APPLY: ApplyMode = ApplyMode {
     dry_run: false,
 };
 
-const OPENAPI: &str = r#"openapi: 3.0.3
-info: { title: workspace, version: "1" }
-servers:
-  - url: https://adb-0000.0.azuredatabricks.net
-paths:
-  /api/2.0/workspace/get-status:
-    get:
-      operationId: getStatus
-      parameters:
-        - { name: path, in: query, required: true, schema: { type: string } }
-      responses:
-        "200": { description: the object }
-"#;
-
-const ARAZZO: &str = r#"arazzo: 1.0.1
-info: { title: lookup, version: "1" }
-sourceDescriptions:
-  - { name: ws, url: ./workspace.openapi.yaml, type: openapi }
-workflows:
-  - workflowId: lookup
-    inputs:
-      type: object
-      properties:
-        path: { type: string, default: /Shared/behaviour/success }
-        depth: { type: integer }
-        token: { type: string }
-    steps:
-      - stepId: status
-        operationId: getStatus
-        parameters:
-          - { name: path, in: query, value: $inputs.path }
-        successCriteria:
-          - condition: $statusCode == 200
-        outputs:
-          found: $response.body#/path
-          kind: $response.body#/object_type
-    outputs:
-      x: $steps.status.outputs.found
-      kind: $steps.status.outputs.kind
-"#;
-
 fn fast() -> DispatcherOptions {
     DispatcherOptions {
         idle_tick: Duration::from_millis(20),
         track_interval: Duration::from_millis(20),
         ..DispatcherOptions::default()
     }
-}
-
-/// Writes the Arazzo file and its OpenAPI source into `dir`; returns the Arazzo path.
-fn write_docs(dir: &Path) -> PathBuf {
-    std::fs::write(dir.join("workspace.openapi.yaml"), OPENAPI).expect("openapi");
-    let path = dir.join("lookup.arazzo.yaml");
-    std::fs::write(&path, ARAZZO).expect("arazzo");
-    path
 }
 
 async fn run_task(env: &Env<'_>, task: &str) -> polysync_engine::DagRunView {
@@ -103,13 +55,13 @@ async fn arazzo_jobs(env: &Env<'_>) -> Vec<polysync_engine::Job> {
 
 e2e!(arazzo_import_lists_inputs_and_outputs_idempotently, |env| {
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = write_docs(dir.path());
+    let file = write_lookup_docs(dir.path());
     let file = file.to_str().expect("utf-8");
 
     let bad = dir.path().join("bad.arazzo.yaml");
     std::fs::write(
         &bad,
-        ARAZZO.replace("operationId: getStatus", "operationId: nope"),
+        LOOKUP_ARAZZO.replace("operationId: getStatus", "operationId: nope"),
     )
     .expect("bad");
     let err = env
@@ -162,7 +114,7 @@ e2e!(arazzo_import_lists_inputs_and_outputs_idempotently, |env| {
     // Sync Parameters re-imports the file: a new input appears.
     std::fs::write(
         dir.path().join("lookup.arazzo.yaml"),
-        ARAZZO.replace(
+        LOOKUP_ARAZZO.replace(
             "        depth: { type: integer }\n",
             "        depth: { type: integer }\n        limit: { type: boolean }\n",
         ),
@@ -179,7 +131,7 @@ e2e!(arazzo_import_lists_inputs_and_outputs_idempotently, |env| {
 e2e!(arazzo_output_feeds_a_notebook_task_parameter, |env| {
     env.import().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = write_docs(dir.path());
+    let file = write_lookup_docs(dir.path());
     env.engine
         .import_arazzo(
             file.to_str().expect("utf-8"),
@@ -237,7 +189,7 @@ e2e!(
     arazzo_failures_retry_until_exhausted_and_dead_runs_fail,
     |env| {
         let dir = tempfile::tempdir().expect("tempdir");
-        let file = write_docs(dir.path());
+        let file = write_lookup_docs(dir.path());
         env.engine
             .import_arazzo(
                 file.to_str().expect("utf-8"),
@@ -299,7 +251,7 @@ e2e!(
     |env| {
         env.import().await;
         let dir = tempfile::tempdir().expect("tempdir");
-        let file = write_docs(dir.path());
+        let file = write_lookup_docs(dir.path());
         let tasks = dir.path().join("tasks.yaml");
         let tasks = tasks.to_str().expect("utf-8");
         let text = "tasks:\n  - name: a\n    job: arazzo:lookup.arazzo.yaml\n  - name: b\n    job: /Shared/etl/python_widgets\n    after: [a]\n    params:\n      region: \"${tasks.a.outputs.nope}\"\n";
@@ -360,7 +312,7 @@ workflows:
 
 e2e!(arazzo_timeout_stops_the_in_process_execution, |env| {
     let dir = tempfile::tempdir().expect("tempdir");
-    write_docs(dir.path());
+    write_lookup_docs(dir.path());
     let slow = dir.path().join("slow.arazzo.yaml");
     std::fs::write(&slow, SLOW).expect("slow");
     env.engine

@@ -6,8 +6,8 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use polysync_emulator::{EmulatorHandle, LoggedRequest};
-use polysync_testkit::TestDb;
+use polysync_emulator::LoggedRequest;
+use polysync_testkit::{SeededEmulator, TestDb};
 use serde_json::Value;
 use support::{Out, corpus, polysync};
 
@@ -17,8 +17,10 @@ fn seed_path() -> PathBuf {
 
 /// The emulator accepting `token`, seeded with `/Users/me/ok` and `/Users/me/fail` (five
 /// simulated minutes each, at 100× speed: the runner's real 1 s polling pace shows).
-async fn emulator(token: &str) -> (tempfile::TempDir, EmulatorHandle) {
-    let ws = polysync_testkit::write_files(&[
+async fn emulator(token: &str) -> SeededEmulator {
+    polysync_testkit::start_seeded_emulator(
+        token,
+        &[
         (
             "Users/me/ok.py",
             "# Databricks notebook source\n# emulator: duration=300s\ndbutils.notebook.exit(\"done\")\n",
@@ -27,13 +29,10 @@ async fn emulator(token: &str) -> (tempfile::TempDir, EmulatorHandle) {
             "Users/me/fail.py",
             "# Databricks notebook source\n# emulator: outcome=FAILED duration=300s message=\"boom\"\n",
         ),
-    ]);
-    let emu = polysync_testkit::start_emulator(token, |c| {
-        c.time_scale = 100.0;
-        c.workspace_dir = Some(ws.path().into());
-    })
-    .await;
-    (ws, emu)
+    ],
+        |c| c.time_scale = 100.0,
+    )
+    .await
 }
 
 async fn run_cli(args: Vec<String>) -> Out {
@@ -63,7 +62,10 @@ async fn seed_case(
     project_openapi: bool,
     notebook: &str,
 ) -> (Value, Vec<LoggedRequest>, Vec<std::time::Instant>) {
-    let (_ws, emu) = emulator("t").await;
+    let SeededEmulator {
+        emulator: emu,
+        dir: _ws,
+    } = emulator("t").await;
     let tmp = tempfile::tempdir().unwrap();
     let (file, server) = if project_openapi {
         std::fs::create_dir_all(tmp.path().join("arazzo")).unwrap();
@@ -171,7 +173,10 @@ async fn validate_accepts_all_20_corpus_workflows_and_strict_rejects_the_seed() 
 /// and the platform's token (read from the variable it names) fills the seed's `token`.
 #[tokio::test]
 async fn seed_runs_with_credentials_and_url_from_a_platform() {
-    let (_ws, emu) = emulator("platform-secret-token").await;
+    let SeededEmulator {
+        emulator: emu,
+        dir: _ws,
+    } = emulator("platform-secret-token").await;
     let db = TestDb::sqlite();
     let mut add = polysync();
     add.args(["--database-url", db.url(), "platform", "add", "emu"])
@@ -223,7 +228,10 @@ async fn failing_step_shows_the_api_message_and_validate_speaks_json() {
     );
     let dir = polysync_testkit::write_files(&[("get.arazzo.yml", doc.as_str())]);
     let file = dir.path().join("get.arazzo.yml");
-    let (_ws, emu) = emulator("tok-arazzo-1").await;
+    let SeededEmulator {
+        emulator: emu,
+        dir: _ws,
+    } = emulator("tok-arazzo-1").await;
     let out = run_cli(vec![
         "run".into(),
         file.to_str().unwrap().into(),

@@ -12,8 +12,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use polysync_emulator::EmulatorHandle;
-use polysync_testkit::TestDb;
+use polysync_testkit::{SeededEmulator, TestDb};
 use serde_json::Value;
 use support::{Out, polysync};
 
@@ -38,27 +37,18 @@ const SCALA: &str = r#"// Databricks notebook source
 dbutils.widgets.combobox("c", "1", Array("1", "2"), "C")
 "#;
 
-struct Env {
-    emulator: EmulatorHandle,
-    _dir: tempfile::TempDir,
-}
-
-async fn emulator() -> Env {
-    let dir = polysync_testkit::write_files(&[
-        ("Tests/hello.py", HELLO),
-        ("Tests/fails.py", FAILS),
-        ("Tests/slow.py", SLOW),
-        ("Tests/scoring.scala", SCALA),
-    ]);
-    let emulator = polysync_testkit::start_emulator(TOKEN, |c| {
-        c.workspace_dir = Some(dir.path().to_path_buf());
-        c.time_scale = 10.0;
-    })
-    .await;
-    Env {
-        emulator,
-        _dir: dir,
-    }
+async fn emulator() -> SeededEmulator {
+    polysync_testkit::start_seeded_emulator(
+        TOKEN,
+        &[
+            ("Tests/hello.py", HELLO),
+            ("Tests/fails.py", FAILS),
+            ("Tests/slow.py", SLOW),
+            ("Tests/scoring.scala", SCALA),
+        ],
+        |c| c.time_scale = 10.0,
+    )
+    .await
 }
 
 struct Cli {

@@ -7,8 +7,7 @@ mod support;
 
 use std::process::Stdio;
 
-use polysync_emulator::EmulatorHandle;
-use polysync_testkit::TestDb;
+use polysync_testkit::{SeededEmulator, TestDb};
 use support::{Out, polysync};
 
 const TOKEN_VAR: &str = "POLYSYNC_HARDENING_TOKEN";
@@ -24,27 +23,18 @@ const OTHER: &str = r#"# Databricks notebook source
 print("x")
 "#;
 
-struct Env {
-    emulator: EmulatorHandle,
-    _dir: tempfile::TempDir,
-}
-
-async fn emulator() -> Env {
-    let dir = polysync_testkit::write_files(&[
-        ("H/region.py", REGION),
-        ("H/other.py", OTHER),
-        ("H/more/a.py", OTHER),
-        ("H/more/b.py", OTHER),
-    ]);
-    let emulator = polysync_testkit::start_emulator(TOKEN, |c| {
-        c.workspace_dir = Some(dir.path().to_path_buf());
-        c.time_scale = 20.0;
-    })
-    .await;
-    Env {
-        emulator,
-        _dir: dir,
-    }
+async fn emulator() -> SeededEmulator {
+    polysync_testkit::start_seeded_emulator(
+        TOKEN,
+        &[
+            ("H/region.py", REGION),
+            ("H/other.py", OTHER),
+            ("H/more/a.py", OTHER),
+            ("H/more/b.py", OTHER),
+        ],
+        |c| c.time_scale = 20.0,
+    )
+    .await
 }
 
 struct Cli {

@@ -6,7 +6,7 @@
 mod support;
 
 use polysync_emulator::FaultConfig;
-use polysync_testkit::TestDb;
+use polysync_testkit::{SeededEmulator, TestDb};
 use support::{Out, polysync};
 
 const TOKEN_VAR: &str = "POLYSYNC_RETRY_TEST_TOKEN";
@@ -26,11 +26,14 @@ fn cli(db: &str, args: &[&str]) -> std::process::Command {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_are_announced_and_timeout_bounds_a_wait() {
-    let dir = polysync_testkit::write_files(&[("R/slow.py", SLOW), ("R/quick.py", QUICK)]);
-    let emu = polysync_testkit::start_emulator(TOKEN, |c| {
-        c.workspace_dir = Some(dir.path().to_path_buf());
-        c.time_scale = 10.0;
-    })
+    let SeededEmulator {
+        emulator: emu,
+        dir: _dir,
+    } = polysync_testkit::start_seeded_emulator(
+        TOKEN,
+        &[("R/slow.py", SLOW), ("R/quick.py", QUICK)],
+        |c| c.time_scale = 10.0,
+    )
     .await;
     let db = TestDb::sqlite();
     let url = db.url().to_owned();

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use polysync_emulator::{EmulatorConfig, EmulatorHandle};
+use tempfile::TempDir;
 
 /// A clock where one real millisecond is one simulated second: suites that wait for runs,
 /// clusters or pipelines use it so waiting costs milliseconds.
@@ -29,4 +30,34 @@ pub async fn start_emulator(
     polysync_emulator::start(config)
         .await
         .expect("the emulator starts on a loopback port")
+}
+
+/// An emulator serving a workspace seeded from a temporary directory of notebooks. It owns the
+/// directory, so the seed lives exactly as long as the emulator that reads it; tests keep one
+/// value instead of a handle and a directory they must not drop.
+pub struct SeededEmulator {
+    /// The running emulator.
+    pub emulator: EmulatorHandle,
+    /// The seed directory (each `(path, text)` passed to [`start_seeded_emulator`]).
+    pub dir: TempDir,
+}
+
+/// [`start_emulator`] with its workspace seeded from `files` (`(relative path, text)`, as
+/// [`crate::write_files`] takes them); `tweak` sets the rest (clock, faults).
+///
+/// # Panics
+/// When the seed cannot be written or the emulator cannot start.
+pub async fn start_seeded_emulator(
+    token: &str,
+    files: &[(&str, &str)],
+    tweak: impl FnOnce(&mut EmulatorConfig),
+) -> SeededEmulator {
+    let dir = crate::write_files(files);
+    let seed = dir.path().to_path_buf();
+    let emulator = start_emulator(token, |c| {
+        c.workspace_dir = Some(seed);
+        tweak(c);
+    })
+    .await;
+    SeededEmulator { emulator, dir }
 }

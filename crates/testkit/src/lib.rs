@@ -1,7 +1,8 @@
 //! Test-only helpers shared by every Polysync test suite, so each suite starts the emulator and
 //! gets its per-test database the same way instead of keeping its own copy.
 //!
-//! - [`start_emulator`]: the workspace emulator on a random loopback port, with a token.
+//! - [`start_emulator`]: the workspace emulator on a random loopback port, with a token;
+//!   [`start_seeded_emulator`] also seeds its workspace from a few notebooks.
 //! - [`TestDb`] and [`each_backend`]: a temporary SQLite file, or a fresh PostgreSQL schema under
 //!   `POLYSYNC_TEST_DATABASE_URL`, handed out as a database URL; [`TestDb::dump`] returns every
 //!   stored byte for the secrets tests.
@@ -17,5 +18,5 @@ mod emulator;
 mod files;
 
 pub use db::{Backend, DATABASE_URL_VAR, TestDb, backends, each_backend};
-pub use emulator::{FAST_CLOCK, start_emulator};
+pub use emulator::{FAST_CLOCK, SeededEmulator, start_emulator, start_seeded_emulator};
 pub use files::write_files;

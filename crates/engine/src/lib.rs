@@ -447,4 +447,52 @@ mod builder_tests {
         );
         store.close().await;
     }
+
+    /// A profile platform takes the profile's `rate_limit` (0: no cap), and
+    /// an engine's explicit cap (`polysync dispatcher --rate-limit`) wins
+    /// over it.
+    #[tokio::test]
+    async fn a_profiles_rate_limit_applies_unless_the_engine_sets_one() {
+        let db = polysync_testkit::TestDb::sqlite();
+        let store = Store::open(db.url()).await.expect("store");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("databrickscfg");
+        std::fs::write(
+            &file,
+            "[fast]\nhost = http://127.0.0.1:9\ntoken = dapi-fast\nrate_limit = 40\n\
+             [open]\nhost = http://127.0.0.1:9\ntoken = dapi-open\nrate_limit = 0\n\
+             [plain]\nhost = http://127.0.0.1:9\ntoken = dapi-plain\n",
+        )
+        .expect("write profile");
+        let platform = |profile: &str| {
+            Platform::new(
+                profile,
+                "http://127.0.0.1:9",
+                Auth::Profile {
+                    name: profile.into(),
+                    config_file: Some(file.clone()),
+                },
+            )
+        };
+        let cap = |engine: &Engine, profile: &str| {
+            engine
+                .connection(&platform(profile))
+                .expect("client")
+                .client
+                .config()
+                .rate_limit()
+        };
+        let engine = Engine::from_store(store.clone());
+        assert_eq!(cap(&engine, "fast"), Some(40));
+        assert_eq!(cap(&engine, "open"), None);
+        assert_eq!(
+            cap(&engine, "plain"),
+            Some(polysync_databricks::config::DEFAULT_RATE_LIMIT)
+        );
+        let engine = engine.with_client_rate_limit(Some(300));
+        for profile in ["fast", "open", "plain"] {
+            assert_eq!(cap(&engine, profile), Some(300), "{profile}");
+        }
+        store.close().await;
+    }
 }

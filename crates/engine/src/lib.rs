@@ -432,9 +432,8 @@ mod builder_tests {
     async fn the_default_cap_is_the_sdks() {
         let db = polysync_testkit::TestDb::sqlite();
         let store = Store::open(db.url()).await.expect("store");
-        let engine = Engine::from_store(store.clone()).with_env(Arc::new(|_: &str| {
-            Some("dapi-default".to_owned())
-        }));
+        let engine = Engine::from_store(store.clone())
+            .with_env(Arc::new(|_: &str| Some("dapi-default".to_owned())));
         let platform = Platform::new(
             "default",
             "http://127.0.0.1:9",

@@ -321,15 +321,15 @@ const CRASH_FLAKY: usize = 50;
 const FLAKY_FAILURES: usize = 5;
 
 /// An emulator (x100 clock, a request log big enough for the whole test) with the crash test's
-/// notebooks under `/Crash`, registered as `emu` on `db` and imported. The long runs take 15
-/// simulated minutes (9 s), so many are in flight when the dispatcher dies.
+/// notebooks under `/Crash`, registered as `emu` on `db` and imported. The long runs take 10
+/// simulated minutes (6 s), so many are in flight when the dispatcher dies.
 async fn crash_workspace(db: &str) -> (polysync_emulator::EmulatorHandle, tempfile::TempDir) {
     let notebook = |directive: &str| {
         format!("# Databricks notebook source\n# emulator: {directive}\nprint(1)\n")
     };
     let dir = polysync_testkit::write_files(&[
         ("Crash/root.py", &notebook("duration=1s")),
-        ("Crash/ok.py", &notebook("duration=15m")),
+        ("Crash/ok.py", &notebook("duration=10m")),
         (
             "Crash/failing.py",
             &notebook("outcome=FAILED duration=5m message=\"broken on purpose\""),
@@ -413,10 +413,10 @@ async fn a_dispatcher_killed_among_500_active_tasks_loses_nothing() {
     let id = crash_dag(db.url(), &dir).await;
     let total = 1 + CRASH_OK + CRASH_FAILING + CRASH_FLAKY;
 
-    // The first dispatcher sends at most 25 requests/s, so the kill lands while it is
+    // The first dispatcher sends at most 40 requests/s, so the kill lands while it is
     // still starting runs; the second has no client-side cap (the emulator's limits are
     // off), so the rest start at once.
-    let mut first = quick_dispatcher(db.url(), &["--rate-limit", "25"])
+    let mut first = quick_dispatcher(db.url(), &["--rate-limit", "40"])
         .spawn()
         .expect("spawn");
     // Killed once the emulator runs 100 of them (it counts what really reached Databricks).

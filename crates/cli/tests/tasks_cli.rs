@@ -273,20 +273,20 @@ async fn fan_out(db: &str, dir: &tempfile::TempDir, leaves: usize, pool: Option<
     started["id"].as_str().expect("id").to_owned()
 }
 
-/// `polysync dispatcher` with short leases and heartbeats, so a dead one is replaced quickly.
-fn quick_dispatcher(db: &str) -> std::process::Command {
-    let mut cmd = cli(
-        db,
-        &[
-            "dispatcher",
-            "--lease",
-            "2s",
-            "--heartbeat",
-            "300ms",
-            "--track-interval",
-            "100ms",
-        ],
-    );
+/// `polysync dispatcher` with short leases and heartbeats, so a dead one is replaced quickly,
+/// and `extra` options.
+fn quick_dispatcher(db: &str, extra: &[&str]) -> std::process::Command {
+    let mut args = vec![
+        "dispatcher",
+        "--lease",
+        "2s",
+        "--heartbeat",
+        "300ms",
+        "--track-interval",
+        "100ms",
+    ];
+    args.extend_from_slice(extra);
+    let mut cmd = cli(db, &args);
     cmd.stdout(Stdio::null()).stderr(Stdio::null());
     cmd
 }
@@ -312,54 +312,253 @@ fn count_status(view: &Value, status: &str) -> usize {
         .map_or(0, |ts| ts.iter().filter(|t| t["status"] == status).count())
 }
 
-/// A dispatcher SIGKILLed while 30 attempts are in flight, then another started: every task
-/// run reaches its true end and the emulator saw exactly one Databricks run per attempt.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_dispatcher_loses_nothing() {
-    polysync_testkit::each_backend("killed_dispatcher", async |db: &TestDb| {
-        let (emu, _ws) = imported(db.url()).await;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let id = fan_out(db.url(), &dir, 30, None).await;
-        let mut first = quick_dispatcher(db.url()).spawn().expect("spawn");
-        // Kill it once most leaves are running in Databricks.
-        wait_dag(db.url(), &id, |v| count_status(v, "Running") >= 20).await;
-        first.kill().expect("kill -9");
-        let _ = first.wait();
-        // What a supervisor does: restart it. On SQLite the dead one's heartbeat must go stale
-        // first (a live one would be refused), so retry until one stays up.
-        let mut second = loop {
-            let mut child = quick_dispatcher(db.url()).spawn().expect("spawn");
-            tokio::time::sleep(Duration::from_millis(400)).await;
-            match child.try_wait().expect("try_wait") {
-                None => break child,
-                Some(status) => assert_eq!(
-                    status.code(),
-                    Some(2),
-                    "refused while the dead one looks alive"
-                ),
-            }
-        };
-        let end = wait_dag(db.url(), &id, |v| v["status"] != "Running").await;
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &second.id().to_string()])
-            .status();
-        let _ = second.wait();
-        assert_eq!(end["status"], "Success", "{end}");
-        let attempts: usize = end["tasks"]
-            .as_array()
-            .expect("tasks")
-            .iter()
-            .map(|t| t["attempts"].as_array().map_or(0, Vec::len))
-            .sum();
-        assert_eq!(attempts, 31, "one attempt per task: {end}");
-        assert_eq!(
-            emu.stats().runs_created,
-            31,
-            "exactly one Databricks run per attempt"
-        );
-        emu.shutdown().await;
+/// The crash test's 500 active tasks, each kind in its own notebook so its true end is known:
+/// most succeed, some fail (no retry), some fail their first run and succeed on a retry.
+const CRASH_OK: usize = 400;
+const CRASH_FAILING: usize = 50;
+const CRASH_FLAKY: usize = 50;
+/// How many of the flaky notebook's first runs fail; each costs its task one more attempt.
+const FLAKY_FAILURES: usize = 5;
+
+/// An emulator (x100 clock, a request log big enough for the whole test) with the crash test's
+/// notebooks under `/Crash`, registered as `emu` on `db` and imported. The long runs take 10
+/// simulated minutes (6 s), so many are in flight when the dispatcher dies.
+async fn crash_workspace(db: &str) -> (polysync_emulator::EmulatorHandle, tempfile::TempDir) {
+    let notebook = |directive: &str| {
+        format!("# Databricks notebook source\n# emulator: {directive}\nprint(1)\n")
+    };
+    let dir = polysync_testkit::write_files(&[
+        ("Crash/root.py", &notebook("duration=1s")),
+        ("Crash/ok.py", &notebook("duration=10m")),
+        (
+            "Crash/failing.py",
+            &notebook("outcome=FAILED duration=5m message=\"broken on purpose\""),
+        ),
+        (
+            "Crash/flaky.py",
+            &notebook(&format!("fail_first={FLAKY_FAILURES} duration=5m")),
+        ),
+    ]);
+    let emu = polysync_testkit::start_emulator(support::TOKEN, |c| {
+        c.workspace_dir = Some(dir.path().to_path_buf());
+        c.time_scale = 100.0;
+        c.request_log_capacity = 65_536;
     })
     .await;
+    run(
+        db,
+        &[
+            "platform",
+            "add",
+            "emu",
+            "--host",
+            &emu.url(),
+            "--token-env",
+            support::TOKEN_VAR,
+        ],
+    )
+    .await
+    .ok();
+    run(db, &["import", "emu"]).await.ok();
+    (emu, dir)
+}
+
+/// `root`, then the 500 tasks after it; applied, and a DAG run of `root` started (enqueued
+/// only: no dispatcher runs yet). Returns the DAG run's id.
+async fn crash_dag(db: &str, dir: &tempfile::TempDir) -> String {
+    let mut file = String::from("tasks:\n  - name: root\n    job: /Crash/root\n");
+    let kinds = [
+        ("ok", CRASH_OK, ""),
+        ("failing", CRASH_FAILING, ""),
+        (
+            "flaky",
+            CRASH_FLAKY,
+            "    retry: { attempts: 3, backoff: 10ms }\n",
+        ),
+    ];
+    for (kind, count, extra) in kinds {
+        for i in 0..count {
+            file.push_str(&format!(
+                "  - name: {kind}{i}\n    job: /Crash/{kind}\n    after: [root]\n{extra}"
+            ));
+        }
+    }
+    let path = write(dir, "crash.yaml", &file);
+    run(db, &["tasks", "apply", &path]).await.ok();
+    let started = run(db, &["tasks", "run", "root", "--json"])
+        .await
+        .ok()
+        .json();
+    started["id"].as_str().expect("id").to_owned()
+}
+
+fn is_terminal(view: &Value) -> bool {
+    matches!(
+        view["status"].as_str(),
+        Some("Success" | "Failed" | "Cancelled")
+    )
+}
+
+/// A dispatcher SIGKILLed in the middle of 500 active tasks (many attempts in flight in
+/// Databricks, others not yet sent), then restarted as a supervisor would: every task reaches
+/// its true final status and the emulator saw exactly one Databricks run per attempt (a start
+/// re-sent after the crash carries the attempt's idempotency token and gets the run Databricks
+/// already made). On SQLite (about 45 s here); PostgreSQL's crash and takeover path is the
+/// three-dispatcher test below, as the 500 tasks there take minutes on this 2-core machine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatcher_killed_among_500_active_tasks_loses_nothing() {
+    let db = TestDb::sqlite();
+    let (emu, _ws) = crash_workspace(db.url()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let id = crash_dag(db.url(), &dir).await;
+    let total = 1 + CRASH_OK + CRASH_FAILING + CRASH_FLAKY;
+
+    // The first dispatcher sends at most 40 requests/s, so the kill lands while it is
+    // still starting runs; the second has no client-side cap (the emulator's limits are
+    // off), so the rest start at once.
+    let mut first = quick_dispatcher(db.url(), &["--rate-limit", "40"])
+        .spawn()
+        .expect("spawn");
+    // Killed once the emulator runs 100 of them (it counts what really reached Databricks).
+    for _ in 0..12_000 {
+        if emu.stats().active_runs >= 100 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    first.kill().expect("kill -9");
+    let _ = first.wait();
+    let killed_at = jiff::Timestamp::now().as_millisecond();
+    let at_kill = emu.stats();
+    eprintln!(
+        "at the kill: {} Databricks runs in flight, {} of at least {} created",
+        at_kill.active_runs,
+        at_kill.runs_created,
+        total + FLAKY_FAILURES
+    );
+    assert!(
+        at_kill.active_runs >= 100,
+        "killed with many attempts in flight: {at_kill:?}"
+    );
+    assert!(
+        at_kill.runs_created < total as u64,
+        "killed mid-way, before every task started: {at_kill:?}"
+    );
+
+    // What a supervisor does: restart it. On SQLite the dead one's heartbeat must go stale
+    // first (a live one would be refused), so retry until one stays up.
+    let mut second = loop {
+        let mut child = quick_dispatcher(db.url(), &["--rate-limit", "0"])
+            .spawn()
+            .expect("spawn");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        match child.try_wait().expect("try_wait") {
+            None => break child,
+            Some(status) => assert_eq!(
+                status.code(),
+                Some(2),
+                "refused while the dead one looks alive"
+            ),
+        }
+    };
+    // Watched through the cheap DAG-run listing (no task runs), so the watcher does not
+    // take the dispatcher's CPU on this small machine; then read once in full.
+    let mut status = String::new();
+    for _ in 0..1_500 {
+        let listed = run(db.url(), &["dag-runs", "list", "--json"])
+            .await
+            .ok()
+            .json();
+        status = listed
+            .as_array()
+            .and_then(|runs| runs.iter().find(|r| r["id"] == id.as_str()))
+            .and_then(|r| r["status"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        if status != "Running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status();
+    let _ = second.wait();
+    let end = run(db.url(), &["dag-runs", "show", &id, "--json"])
+        .await
+        .ok()
+        .json();
+    assert!(is_terminal(&end), "ended in time ({status}): {end}");
+
+    // Every task at its true end.
+    assert_eq!(
+        end["status"], "Failed",
+        "the failing tasks fail the DAG run"
+    );
+    let tasks = end["tasks"].as_array().expect("tasks");
+    assert_eq!(tasks.len(), total);
+    let mut attempts = 0;
+    let mut run_ids = std::collections::BTreeSet::new();
+    for t in tasks {
+        let name = t["task"].as_str().unwrap_or_default();
+        let want = if name.starts_with("failing") {
+            "Failed"
+        } else {
+            "Success"
+        };
+        assert_eq!(t["status"], want, "{t}");
+        let tried = t["attempts"].as_array().expect("attempts");
+        if !name.starts_with("flaky") {
+            assert_eq!(tried.len(), 1, "one attempt: {t}");
+        }
+        attempts += tried.len();
+        run_ids.extend(tried.iter().filter_map(|a| a["databricks_run_id"].as_str()));
+    }
+    assert_eq!(
+        attempts,
+        total + FLAKY_FAILURES,
+        "one attempt per task, plus one retry per failed flaky run"
+    );
+    assert_eq!(
+        run_ids.len(),
+        attempts,
+        "each attempt its own Databricks run"
+    );
+
+    // The emulator's view: exactly one run per attempt, whatever was re-sent.
+    assert_eq!(
+        emu.stats().runs_created,
+        attempts as u64,
+        "exactly one Databricks run per attempt"
+    );
+    let submits: Vec<_> = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.endpoint == "POST jobs/runs/submit")
+        .collect();
+    let tokens: std::collections::BTreeSet<_> = submits
+        .iter()
+        .filter_map(|r| r.body["idempotency_token"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(tokens.len(), attempts, "one idempotency token per attempt");
+    let sent_before: std::collections::BTreeSet<_> = submits
+        .iter()
+        .filter(|r| r.timestamp_ms < killed_at)
+        .filter_map(|r| r.body["idempotency_token"].as_str())
+        .collect();
+    let resent = submits
+        .iter()
+        .filter(|r| r.timestamp_ms >= killed_at)
+        .filter_map(|r| r.body["idempotency_token"].as_str())
+        .filter(|t| sent_before.contains(t))
+        .count();
+    eprintln!(
+        "{} submits for {attempts} attempts: {} sent before the kill, {resent} re-sent after it \
+             (answered with the run already made)",
+        submits.len(),
+        sent_before.len()
+    );
+    emu.shutdown().await;
 }
 
 /// Three dispatchers share the work on PostgreSQL; one is SIGKILLed mid-way. Every task ends
@@ -375,7 +574,7 @@ async fn three_dispatchers_on_postgres_one_killed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let id = fan_out(db.url(), &dir, 24, Some(4)).await;
     let mut dispatchers: Vec<_> = (0..3)
-        .map(|_| quick_dispatcher(db.url()).spawn().expect("spawn"))
+        .map(|_| quick_dispatcher(db.url(), &[]).spawn().expect("spawn"))
         .collect();
     // Kill one once a few leaves have ended.
     wait_dag(db.url(), &id, |v| count_status(v, "Success") >= 6).await;

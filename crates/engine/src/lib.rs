@@ -183,9 +183,31 @@ struct Inner {
     /// In-process runs (Arazzo workflows) executing in this process.
     in_process: Mutex<HashMap<String, tokio::task::AbortHandle>>,
     tracker: tracker::TrackerState,
-    /// Requests per second per workspace client; `None` here keeps the
-    /// client's default (the Go SDK's 15/s).
+    /// Requests per second per workspace client, overriding the
+    /// platform's own setting; `None` here keeps that setting.
     client_rate_limit: Option<Option<u32>>,
+}
+
+/// What an engine is configured with besides its store. Every `with_*`
+/// builder changes one field of it and keeps the others, so the builders
+/// can be chained in any order.
+#[derive(Clone)]
+struct Settings {
+    env: EnvLookup,
+    pending_hint_after: Duration,
+    retry_observer: Option<RetryObserver>,
+    client_rate_limit: Option<Option<u32>>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            env: Arc::new(|k| std::env::var(k).ok()),
+            pending_hint_after: DEFAULT_PENDING_HINT_AFTER,
+            retry_observer: None,
+            client_rate_limit: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for Engine {
@@ -204,23 +226,18 @@ impl Engine {
 
     /// Wraps an already opened store (tests, embedding).
     pub fn from_store(store: Store) -> Self {
-        Self::build(
-            store,
-            Arc::new(|k| std::env::var(k).ok()),
-            DEFAULT_PENDING_HINT_AFTER,
-        )
+        Self::assemble(store, Settings::default())
     }
 
-    fn build(store: Store, env: EnvLookup, pending_hint_after: Duration) -> Self {
-        Self::build_observed(store, env, pending_hint_after, None)
-    }
-
-    fn build_observed(
-        store: Store,
-        env: EnvLookup,
-        pending_hint_after: Duration,
-        retry_observer: Option<RetryObserver>,
-    ) -> Self {
+    /// The one place an engine is put together from its store and its
+    /// settings, so no builder can forget a field.
+    fn assemble(store: Store, settings: Settings) -> Self {
+        let Settings {
+            env,
+            pending_hint_after,
+            retry_observer,
+            client_rate_limit,
+        } = settings;
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -231,56 +248,58 @@ impl Engine {
                 retry_observer,
                 in_process: Mutex::new(HashMap::new()),
                 tracker: tracker::TrackerState::default(),
-                client_rate_limit: None,
+                client_rate_limit,
             }),
         }
+    }
+
+    /// The settings this engine was built with.
+    fn settings(&self) -> Settings {
+        let inner = &self.inner;
+        Settings {
+            env: inner.env.clone(),
+            pending_hint_after: inner.pending_hint_after,
+            retry_observer: inner.retry_observer.clone(),
+            client_rate_limit: inner.client_rate_limit,
+        }
+    }
+
+    /// Rebuilds the engine on the same store with one setting changed and
+    /// every other one kept, whatever order the `with_*` calls come in.
+    /// Meant for set-up: cached clients and tracking state start afresh.
+    fn configure(self, change: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = self.settings();
+        change(&mut settings);
+        Self::assemble(self.inner.store.clone(), settings)
     }
 
     /// Replaces the lookup used for a platform's token variable (default:
     /// the process environment).
     pub fn with_env(self, env: EnvLookup) -> Self {
-        Self::build(self.inner.store.clone(), env, self.inner.pending_hint_after)
+        self.configure(|s| s.env = env)
     }
 
     /// How long a run may stay PENDING on a new job cluster before
     /// [`Engine::run_hint`] suggests a faster compute type (default 2 min).
     pub fn with_pending_hint_after(self, after: Duration) -> Self {
-        Self::build(self.inner.store.clone(), self.inner.env.clone(), after)
+        self.configure(|s| s.pending_hint_after = after)
     }
 
-    /// Every Databricks request of this engine tells `observer` before it retries (what, why,
-    /// how long), so an interactive interface can show it instead of looking stuck. Call it
-    /// last when chaining `with_*` settings.
+    /// Every Databricks request of this engine tells `observer` before it
+    /// retries (what, why, how long), so an interactive interface can show
+    /// it instead of looking stuck.
     pub fn with_retry_observer(self, observer: RetryObserver) -> Self {
-        Self::build_observed(
-            self.inner.store.clone(),
-            self.inner.env.clone(),
-            self.inner.pending_hint_after,
-            Some(observer),
-        )
+        self.configure(|s| s.retry_observer = Some(observer))
     }
 
     /// Caps each workspace client at `per_second` requests (`None`: no
-    /// cap) instead of the SDKs' default 15/s; for a workspace whose limits
-    /// are known to be higher, or an emulator with its limits off.
-    /// Keeps every other setting; call it after `with_env`,
-    /// `with_pending_hint_after` and `with_retry_observer`, which rebuild
-    /// the engine with the default cap.
+    /// cap), overriding the platform's own setting (its profile's
+    /// `rate_limit`, else the SDKs' default 15/s): for a workspace whose
+    /// limits are known to be higher, or an emulator with its limits off.
+    /// The per-workspace budget under the published limits applies either
+    /// way.
     pub fn with_client_rate_limit(self, per_second: Option<u32>) -> Self {
-        let inner = &self.inner;
-        Self {
-            inner: Arc::new(Inner {
-                store: inner.store.clone(),
-                env: inner.env.clone(),
-                clients: Mutex::new(HashMap::new()),
-                pending_hint_after: inner.pending_hint_after,
-                events: events::Events::new(),
-                retry_observer: inner.retry_observer.clone(),
-                in_process: Mutex::new(HashMap::new()),
-                tracker: tracker::TrackerState::default(),
-                client_rate_limit: Some(per_second),
-            }),
-        }
+        self.configure(|s| s.client_rate_limit = Some(per_second))
     }
 
     /// Closes the store's connections (on SQLite this checkpoints the WAL,
@@ -328,5 +347,151 @@ mod tests {
         assert_send(&engine.get_run_details("r", true));
         assert_send(&engine.preview_request("j", &[]));
         assert_send(&engine.platform_authorization("p"));
+    }
+}
+
+#[cfg(test)]
+mod builder_tests {
+    use super::*;
+
+    /// One `with_*` call of the chain under test.
+    type Step = Box<dyn Fn(Engine) -> Engine>;
+
+    fn steps() -> Vec<Step> {
+        vec![
+            Box::new(|e: Engine| {
+                e.with_env(Arc::new(|k: &str| {
+                    (k == "ORDER_TEST_TOKEN").then(|| "dapi-order".to_owned())
+                }))
+            }),
+            Box::new(|e: Engine| e.with_pending_hint_after(Duration::from_secs(7))),
+            Box::new(|e: Engine| e.with_retry_observer(Arc::new(|_: &RetryNotice| {}))),
+            Box::new(|e: Engine| e.with_client_rate_limit(Some(250))),
+        ]
+    }
+
+    /// Every order of `0..n`.
+    fn permutations(n: usize) -> Vec<Vec<usize>> {
+        if n == 0 {
+            return vec![Vec::new()];
+        }
+        let mut out = Vec::new();
+        for shorter in permutations(n - 1) {
+            for at in 0..=shorter.len() {
+                let mut p = shorter.clone();
+                p.insert(at, n - 1);
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    /// Each of the 24 orders of the four builders keeps all four settings,
+    /// and the workspace client built afterwards uses them (the token from
+    /// the injected environment, the request cap).
+    #[tokio::test]
+    async fn builder_order_does_not_matter() {
+        let db = polysync_testkit::TestDb::sqlite();
+        let store = Store::open(db.url()).await.expect("store");
+        let platform = Platform::new(
+            "order",
+            "http://127.0.0.1:9",
+            Auth::TokenEnv {
+                var: "ORDER_TEST_TOKEN".into(),
+            },
+        );
+        let orders = permutations(4);
+        assert_eq!(orders.len(), 24);
+        for order in orders {
+            let steps = steps();
+            let engine = order
+                .iter()
+                .fold(Engine::from_store(store.clone()), |e, &i| steps[i](e));
+            let inner = &engine.inner;
+            assert_eq!(
+                (inner.env)("ORDER_TEST_TOKEN").as_deref(),
+                Some("dapi-order"),
+                "{order:?}"
+            );
+            assert_eq!(
+                inner.pending_hint_after,
+                Duration::from_secs(7),
+                "{order:?}"
+            );
+            assert!(inner.retry_observer.is_some(), "{order:?}");
+            assert_eq!(inner.client_rate_limit, Some(Some(250)), "{order:?}");
+            let conn = engine.connection(&platform).expect("client");
+            assert_eq!(conn.client.config().rate_limit(), Some(250), "{order:?}");
+        }
+        store.close().await;
+    }
+
+    /// Without `with_client_rate_limit` a token platform keeps the SDKs'
+    /// default cap.
+    #[tokio::test]
+    async fn the_default_cap_is_the_sdks() {
+        let db = polysync_testkit::TestDb::sqlite();
+        let store = Store::open(db.url()).await.expect("store");
+        let engine = Engine::from_store(store.clone())
+            .with_env(Arc::new(|_: &str| Some("dapi-default".to_owned())));
+        let platform = Platform::new(
+            "default",
+            "http://127.0.0.1:9",
+            Auth::TokenEnv { var: "ANY".into() },
+        );
+        let conn = engine.connection(&platform).expect("client");
+        assert_eq!(
+            conn.client.config().rate_limit(),
+            Some(polysync_databricks::config::DEFAULT_RATE_LIMIT)
+        );
+        store.close().await;
+    }
+
+    /// A profile platform takes the profile's `rate_limit` (0: no cap), and
+    /// an engine's explicit cap (`polysync dispatcher --rate-limit`) wins
+    /// over it.
+    #[tokio::test]
+    async fn a_profiles_rate_limit_applies_unless_the_engine_sets_one() {
+        let db = polysync_testkit::TestDb::sqlite();
+        let store = Store::open(db.url()).await.expect("store");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("databrickscfg");
+        std::fs::write(
+            &file,
+            "[fast]\nhost = http://127.0.0.1:9\ntoken = dapi-fast\nrate_limit = 40\n\
+             [open]\nhost = http://127.0.0.1:9\ntoken = dapi-open\nrate_limit = 0\n\
+             [plain]\nhost = http://127.0.0.1:9\ntoken = dapi-plain\n",
+        )
+        .expect("write profile");
+        let platform = |profile: &str| {
+            Platform::new(
+                profile,
+                "http://127.0.0.1:9",
+                Auth::Profile {
+                    name: profile.into(),
+                    config_file: Some(file.clone()),
+                },
+            )
+        };
+        let cap = |engine: &Engine, profile: &str| {
+            engine
+                .connection(&platform(profile))
+                .expect("client")
+                .client
+                .config()
+                .rate_limit()
+        };
+        let engine = Engine::from_store(store.clone());
+        assert_eq!(cap(&engine, "fast"), Some(40));
+        assert_eq!(cap(&engine, "open"), None);
+        assert_eq!(
+            cap(&engine, "plain"),
+            Some(polysync_databricks::config::DEFAULT_RATE_LIMIT)
+        );
+        let engine = engine.with_client_rate_limit(Some(300));
+        for profile in ["fast", "open", "plain"] {
+            assert_eq!(cap(&engine, profile), Some(300), "{profile}");
+        }
+        store.close().await;
     }
 }

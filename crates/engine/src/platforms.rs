@@ -150,6 +150,11 @@ impl Engine {
     /// the injectable env, else `~/.databrickscfg`) or its token variable.
     /// Ambient `DATABRICKS_HOST`/`DATABRICKS_TOKEN` are never consulted, so
     /// a token meant for another workspace cannot leak into this one.
+    ///
+    /// The one place every engine setting reaches the client: the request
+    /// cap is the engine's explicit one (`polysync dispatcher
+    /// --rate-limit`), else the profile's `rate_limit` (as the SDKs read
+    /// it; 0 = none), else the SDKs' 15/s; the retry observer rides along.
     fn client_config(&self, platform: &Platform) -> Result<Config> {
         let cred_err = |message: String, hint: Hint| Error::Credentials {
             platform: platform.name.clone(),
@@ -157,13 +162,10 @@ impl Engine {
             hint,
             source: None,
         };
-        let mut builder = Config::builder()
+        let builder = Config::builder()
             .host(platform.workspace_url.clone())
             .jobs_api_version(platform.jobs_api_version);
-        if let Some(limit) = self.inner.client_rate_limit {
-            builder = builder.rate_limit(limit);
-        }
-        let builder = match &platform.auth {
+        let mut builder = match &platform.auth {
             Auth::TokenEnv { var } => {
                 let token = (self.inner.env)(var)
                     .filter(|t| !t.trim().is_empty())
@@ -193,9 +195,17 @@ impl Engine {
                         source: Some(Box::new(e)),
                     }
                 })?;
-                builder.credentials(profile.credentials().clone())
+                builder
+                    .credentials(profile.credentials().clone())
+                    .rate_limit(profile.rate_limit())
             }
         };
+        if let Some(limit) = self.inner.client_rate_limit {
+            builder = builder.rate_limit(limit);
+        }
+        if let Some(observer) = &self.inner.retry_observer {
+            builder = builder.retry_observer(observer.clone());
+        }
         builder.build().map_err(|e| Error::Credentials {
             platform: platform.name.clone(),
             message: format!("invalid client configuration: {e}"),
@@ -254,10 +264,7 @@ impl Engine {
                 client: c.clone(),
             });
         }
-        let mut config = self.client_config(platform)?;
-        if let Some(observer) = &self.inner.retry_observer {
-            config = config.with_retry_observer(observer.clone());
-        }
+        let config = self.client_config(platform)?;
         let client = DatabricksClient::new(config).map_err(|e| Error::Credentials {
             platform: platform.name.clone(),
             message: format!("cannot build the Databricks client: {e}"),

@@ -210,6 +210,11 @@ pub struct DispatcherArgs {
     /// How often running attempts are polled, one batched listing per platform (e.g. `1s`).
     #[arg(long, default_value = "1s", value_name = "DURATION")]
     pub track_interval: String,
+    /// Databricks requests per second per workspace client (0: no client-side cap). Default:
+    /// the platform profile's `rate_limit`, else 15 as the SDKs. The per-workspace budget (90 %
+    /// of the published limits, 429s absorbed) applies either way.
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<u32>,
 }
 
 fn duration_flag(flag: &str, value: &str) -> anyhow::Result<Duration> {
@@ -232,7 +237,10 @@ pub async fn dispatcher(db: Option<String>, args: DispatcherArgs) -> anyhow::Res
             "e.g. --lease 30s --heartbeat 5s",
         ));
     }
-    let engine = open_engine(db).await?;
+    let mut engine = open_engine(db).await?;
+    if let Some(per_second) = args.rate_limit {
+        engine = engine.with_client_rate_limit((per_second > 0).then_some(per_second));
+    }
     let d = engine.dispatcher(opts).await?;
     eprintln!(
         "dispatcher {} running; Ctrl-C or SIGTERM drains and stops it",

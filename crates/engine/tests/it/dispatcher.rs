@@ -59,6 +59,52 @@ async fn run_task(env: &Env<'_>, task: &str) -> polysync_engine::DagRunView {
     view
 }
 
+/// Starts `copies` DAG runs of `task` before any dispatcher runs, then drives one pass by pass
+/// until they have all ended, reading the slots held of `limit` after every pass. Fails unless
+/// every DAG run ends Success; returns the most slots of `limit` held at once.
+async fn run_copies_watching_limit(env: &Env<'_>, task: &str, copies: usize, limit: &str) -> i64 {
+    let mut dags = Vec::new();
+    for _ in 0..copies {
+        dags.push(
+            env.engine
+                .start_dag_run(task, &[], "manual", None)
+                .await
+                .expect("start")
+                .id,
+        );
+    }
+    let d = env.engine.dispatcher(fast()).await.expect("dispatcher");
+    let mut max_held = 0;
+    for _ in 0..3_000 {
+        d.pass().await.expect("pass");
+        let held = env.store.held_slots().await.expect("slots");
+        max_held = max_held.max(held.get(limit).copied().unwrap_or(0));
+        let mut done = true;
+        for id in &dags {
+            done &= env
+                .engine
+                .get_dag_run(id)
+                .await
+                .expect("view")
+                .status
+                .is_terminal();
+        }
+        if done {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    d.stop().await.expect("stop");
+    for id in &dags {
+        assert_eq!(
+            env.engine.get_dag_run(id).await.expect("view").status,
+            DagRunStatus::Success,
+            "DAG run {id} of {task}"
+        );
+    }
+    max_held
+}
+
 e2e!(
     retries_with_backoff_until_success_each_attempt_its_own_run,
     |env| {
@@ -188,44 +234,7 @@ e2e!(a_limit_is_never_exceeded_under_load, |env| {
         .apply_tasks("t.yaml", file, APPLY)
         .await
         .expect("apply");
-    let mut dags = Vec::new();
-    for _ in 0..6 {
-        dags.push(
-            env.engine
-                .start_dag_run("load", &[], "manual", None)
-                .await
-                .expect("start")
-                .id,
-        );
-    }
-    let d = env.engine.dispatcher(fast()).await.expect("dispatcher");
-    let mut max_held = 0;
-    for _ in 0..3_000 {
-        d.pass().await.expect("pass");
-        let held = env.store.held_slots().await.expect("slots");
-        max_held = max_held.max(held.get("warehouse-a").copied().unwrap_or(0));
-        let mut done = true;
-        for id in &dags {
-            done &= env
-                .engine
-                .get_dag_run(id)
-                .await
-                .expect("view")
-                .status
-                .is_terminal();
-        }
-        if done {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    d.stop().await.expect("stop");
-    for id in &dags {
-        assert_eq!(
-            env.engine.get_dag_run(id).await.expect("view").status,
-            DagRunStatus::Success
-        );
-    }
+    let max_held = run_copies_watching_limit(&env, "load", 6, "warehouse-a").await;
     assert_eq!(max_held, 2, "the limit was used, never exceeded");
     let stats = env.emu.stats();
     assert!(
@@ -465,44 +474,7 @@ e2e!(
             .apply_tasks("t.yaml", file, APPLY)
             .await
             .expect("apply");
-        let mut dags = Vec::new();
-        for _ in 0..3 {
-            dags.push(
-                env.engine
-                    .start_dag_run("wf", &[], "manual", None)
-                    .await
-                    .expect("start")
-                    .id,
-            );
-        }
-        let d = env.engine.dispatcher(fast()).await.expect("dispatcher");
-        let mut max_held = 0;
-        for _ in 0..3_000 {
-            d.pass().await.expect("pass");
-            let held = env.store.held_slots().await.expect("slots");
-            max_held = max_held.max(held.get("platform:emu").copied().unwrap_or(0));
-            let mut done = true;
-            for id in &dags {
-                done &= env
-                    .engine
-                    .get_dag_run(id)
-                    .await
-                    .expect("view")
-                    .status
-                    .is_terminal();
-            }
-            if done {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        d.stop().await.expect("stop");
-        for id in &dags {
-            assert_eq!(
-                env.engine.get_dag_run(id).await.expect("view").status,
-                DagRunStatus::Success
-            );
-        }
+        let max_held = run_copies_watching_limit(&env, "wf", 3, "platform:emu").await;
         assert_eq!(
             max_held, 3,
             "one workflow run (three tasks) held the platform at a time"

@@ -136,70 +136,218 @@ e2e!(a_tasks_file_applies_atomically_and_idempotently, |env| {
     assert!(env.engine.list_tasks().await.expect("list").is_empty());
 });
 
-e2e!(each_bad_tasks_file_is_refused_and_changes_nothing, |env| {
-    env.import().await;
+/// A one-task file the refusal cases below extend.
+const BASE: &str = "tasks:\n  - name: a\n    job: /Shared/etl/python_widgets\n";
+
+/// What one refusal must say: the task and field it names, words of its
+/// message, and its line where the parser gives one.
+struct Refusal {
+    task: Option<&'static str>,
+    field: &'static str,
+    says: &'static str,
+    line: Option<u64>,
+}
+
+/// Applies the good file, then `text`: the apply is refused as invalid
+/// input with a problem naming `FILE`, the task, the field (and line), and
+/// neither the tasks nor the limits changed.
+async fn assert_refused(env: &Env<'_>, text: &str, want: Refusal) {
     env.engine
-        .apply_tasks(FILE, &good(&env), APPLY)
+        .apply_tasks(FILE, &good(env), APPLY)
         .await
         .expect("baseline");
-    let before = env.engine.list_tasks().await.expect("list");
-    let base = "tasks:\n  - name: a\n    job: /Shared/etl/python_widgets\n";
-    let cases: Vec<(&str, String, &str, &str)> = vec![
-        ("unknown job", "tasks:\n  - name: a\n    job: nope\n".into(), "job", "unknown job"),
-        ("unknown limit", format!("{base}    limits: [gpu]\n"), "limits[0]", "unknown limit"),
-        (
-            "cycle",
-            "tasks:\n  - {name: a, job: /Shared/etl/python_widgets, after: [b]}\n  - {name: b, job: /Shared/etl/python_widgets, after: [a]}\n".into(),
-            "after",
-            "cycle",
-        ),
-        ("bad cron", format!("{base}    schedule: {{cron: '61 * * * *', timezone: UTC}}\n"), "schedule.cron", "cron"),
-        ("bad time zone", format!("{base}    schedule: {{cron: '0 6 * * *', timezone: Moon/Base}}\n"), "schedule.timezone", "time zone"),
-        ("bad duration", format!("{base}    timeout: 30 minutes\n"), "timeout", "not a duration"),
-        ("duplicate name", format!("{base}  - name: a\n    job: /Shared/etl/python_widgets\n"), "name", "unique"),
-        ("unknown parameter", format!("{base}    params: {{colour: red}}\n"), "params.colour", "no parameter"),
-        (
-            "reference-only parameter",
-            "tasks:\n  - name: a\n    job: daily-workflow\n    params: {task_only: y}\n".into(),
-            "params.task_only",
-            "reference only",
-        ),
-        (
-            "template naming a task that is not upstream",
-            format!("{base}    params: {{region: \"${{tasks.z.outputs.x}}\"}}\n  - name: z\n    job: /Shared/etl/python_widgets\n"),
-            "params.region",
-            "not upstream",
-        ),
-        ("YAML syntax", "tasks: [\n".into(), "(syntax)", ""),
-    ];
-    for (case, text, field, words) in cases {
-        let err = env
-            .engine
-            .apply_tasks(FILE, &text, APPLY)
-            .await
-            .expect_err(case);
-        assert_eq!(err.kind(), ErrorKind::Invalid, "{case}: {err}");
-        let Error::TaskFile(file) = &err else {
-            panic!("{case}: not a tasks-file error: {err:?}");
-        };
-        assert_eq!(file.file, FILE);
-        assert!(
-            file.problems
-                .iter()
-                .any(|p| p.field == field && p.message.contains(words)),
-            "{case}: {err}"
-        );
-        if field != "(syntax)" {
-            assert!(
-                file.problems.iter().all(|p| p.task.is_some()),
-                "{case}: every problem names its task: {err}"
-            );
-        }
-        assert!(err.to_string().starts_with(FILE), "{case}: {err}");
-        assert_eq!(
-            env.engine.list_tasks().await.expect("list"),
-            before,
-            "{case}: store unchanged"
-        );
+    let tasks = env.engine.list_tasks().await.expect("list");
+    let limits = env.engine.task_limits().await.expect("limits");
+    let err = env
+        .engine
+        .apply_tasks(FILE, text, APPLY)
+        .await
+        .expect_err("refused");
+    assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+    let Error::TaskFile(file) = &err else {
+        panic!("not a tasks-file error: {err:?}");
+    };
+    assert_eq!(file.file, FILE);
+    assert!(
+        file.problems.iter().any(|p| p.task.as_deref() == want.task
+            && p.field == want.field
+            && p.message.contains(want.says)
+            && p.line == want.line),
+        "want {:?} {:?} {:?} line {:?}, got {:#?}",
+        want.task,
+        want.field,
+        want.says,
+        want.line,
+        file.problems
+    );
+    let shown = err.to_string();
+    assert!(shown.starts_with(FILE), "{shown}");
+    if let Some(task) = want.task {
+        assert!(shown.contains(task), "{shown}");
     }
+    assert!(shown.contains(want.field), "{shown}");
+    assert_eq!(
+        env.engine.list_tasks().await.expect("list"),
+        tasks,
+        "tasks unchanged"
+    );
+    assert_eq!(
+        env.engine.task_limits().await.expect("limits"),
+        limits,
+        "limits unchanged"
+    );
+}
+
+/// One end-to-end test per bad input: `refused!(name, text, task, field,
+/// says, line)`.
+macro_rules! refused {
+    ($name:ident, $text:expr, $task:expr, $field:expr, $says:expr, $line:expr) => {
+        e2e!($name, |env| {
+            env.import().await;
+            let text: String = $text;
+            assert_refused(
+                &env,
+                &text,
+                Refusal {
+                    task: $task,
+                    field: $field,
+                    says: $says,
+                    line: $line,
+                },
+            )
+            .await;
+        });
+    };
+}
+
+refused!(
+    refuses_an_unknown_job,
+    "tasks:\n  - name: a\n    job: nope\n".into(),
+    Some("a"),
+    "job",
+    "unknown job \"nope\"",
+    None
+);
+refused!(
+    refuses_an_unknown_limit,
+    format!("{BASE}    limits: [gpu]\n"),
+    Some("a"),
+    "limits[0]",
+    "unknown limit",
+    Some(4)
+);
+refused!(
+    refuses_a_cycle_naming_it,
+    "tasks:\n  - {name: a, job: /Shared/etl/python_widgets, after: [c]}\n  - {name: b, job: /Shared/etl/python_widgets, after: [a]}\n  - {name: c, job: /Shared/etl/python_widgets, after: [b]}\n".into(),
+    Some("a"),
+    "after",
+    "cycle: a → b → c → a",
+    Some(2)
+);
+refused!(
+    refuses_a_two_task_cycle,
+    "tasks:\n  - {name: a, job: /Shared/etl/python_widgets, after: [b]}\n  - {name: b, job: /Shared/etl/python_widgets, after: [a]}\n".into(),
+    Some("a"),
+    "after",
+    "cycle: a → b → a",
+    Some(2)
+);
+refused!(
+    refuses_a_bad_cron,
+    format!("{BASE}    schedule: {{cron: '61 * * * *', timezone: UTC}}\n"),
+    Some("a"),
+    "schedule.cron",
+    "cron",
+    Some(4)
+);
+refused!(
+    refuses_a_bad_time_zone,
+    format!("{BASE}    schedule: {{cron: '0 6 * * *', timezone: Moon/Base}}\n"),
+    Some("a"),
+    "schedule.timezone",
+    "time zone",
+    Some(4)
+);
+refused!(
+    refuses_a_bad_duration,
+    format!("{BASE}    timeout: 30 minutes\n"),
+    Some("a"),
+    "timeout",
+    "not a duration",
+    Some(4)
+);
+refused!(
+    refuses_a_bad_backoff_duration,
+    format!("{BASE}    retry: {{attempts: 2, backoff: soon}}\n"),
+    Some("a"),
+    "retry.backoff",
+    "not a duration",
+    Some(4)
+);
+refused!(
+    refuses_a_duplicate_name,
+    format!("{BASE}  - name: a\n    job: /Shared/etl/python_widgets\n"),
+    Some("a"),
+    "name",
+    "unique",
+    Some(4)
+);
+refused!(
+    refuses_a_parameter_the_job_does_not_have,
+    format!("{BASE}    params: {{colour: red}}\n"),
+    Some("a"),
+    "params.colour",
+    "no parameter \"colour\"",
+    None
+);
+refused!(
+    refuses_a_reference_only_parameter,
+    "tasks:\n  - name: a\n    job: daily-workflow\n    params: {task_only: y}\n".into(),
+    Some("a"),
+    "params.task_only",
+    "reference only",
+    None
+);
+refused!(
+    refuses_a_template_naming_a_task_not_upstream,
+    format!(
+        "{BASE}    params: {{region: \"${{tasks.z.outputs.x}}\"}}\n  - name: z\n    job: /Shared/etl/python_widgets\n"
+    ),
+    Some("a"),
+    "params.region",
+    "not upstream",
+    None
+);
+refused!(
+    refuses_yaml_syntax_errors_with_their_line,
+    "tasks:\n  - name: a\n    job: [\n".into(),
+    None,
+    "(syntax)",
+    "expected string scalar",
+    Some(3)
+);
+
+e2e!(refuses_an_output_parameter_used_as_input, |env| {
+    env.import().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let docs = polysync_testkit::arazzo::write_lookup_docs(dir.path());
+    env.engine
+        .import_arazzo(
+            docs.to_str().expect("utf-8"),
+            crate::harness::PLATFORM,
+            None,
+        )
+        .await
+        .expect("import");
+    assert_refused(
+        &env,
+        "tasks:\n  - name: a\n    job: lookup\n    params: {kind: notebook}\n",
+        Refusal {
+            task: Some("a"),
+            field: "params.kind",
+            says: "is an Output parameter",
+            line: None,
+        },
+    )
+    .await;
 });

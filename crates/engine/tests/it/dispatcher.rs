@@ -435,7 +435,9 @@ e2e!(
             .expect("apply");
         let before = env.emu.stats().runs_created;
         env.emu.set_faults(polysync_emulator::FaultConfig {
+            // The acceptance's fault mix: 10% of requests answered 503, plus 429s.
             error_rate: 0.1,
+            error_status: Some(503),
             rate_limits: std::collections::BTreeMap::from([("*".to_owned(), 40.0)]),
             ..polysync_emulator::FaultConfig::default()
         });

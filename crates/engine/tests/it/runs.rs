@@ -1,10 +1,10 @@
 //! Run / wait / cancel per type: exact request bodies (from the emulator's
 //! request log), monitor URLs, exit values, cancel, Jobs API 2.2.
 
-use polysync_engine::{JobType, JobsApiVersion, RunStatus};
+use polysync_engine::{JobType, JobsApiVersion, Run, RunStatus};
 use serde_json::{Value, json};
 
-use crate::harness::{e2e, fast};
+use crate::harness::{Env, e2e, fast};
 
 e2e!(
     notebook_submit_body_is_exact_and_exit_value_captured,
@@ -120,6 +120,25 @@ e2e!(pipeline_update_body_and_monitor_url, |env| {
     );
 });
 
+/// Creates a Databricks job from `settings`, imports it, starts a run, cancels it at once and
+/// waits for its end; returns the run as started and as it ended.
+async fn cancel_a_new_job_right_away(env: &Env<'_>, settings: Value) -> (Run, Run) {
+    let id = env.create_job(settings).await;
+    env.import().await;
+    let run = env
+        .engine
+        .start_run(&env.job_ref(id), &[])
+        .await
+        .expect("start");
+    env.engine.cancel_run(&run.id).await.expect("cancel");
+    let done = env
+        .engine
+        .wait_run(&run.id, fast(), &mut |_| {})
+        .await
+        .expect("wait");
+    (run, done)
+}
+
 e2e!(cancel_notebook_job_and_workflow, |env| {
     env.import().await;
     // Notebook.
@@ -146,44 +165,24 @@ e2e!(cancel_notebook_job_and_workflow, |env| {
         [json!({"run_id": rid})]
     );
     // Workflow whose first task is slow: slow notebook path via a new job.
-    let id = env
-        .create_job(json!({"name": "slow-wf", "tasks": [
+    let (run, done) = cancel_a_new_job_right_away(
+        &env,
+        json!({"name": "slow-wf", "tasks": [
             {"task_key": "a", "notebook_task": {"notebook_path": "/Shared/behaviour/slow"}},
-            {"task_key": "b", "depends_on": [{"task_key": "a"}], "notebook_task": {"notebook_path": "/Shared/behaviour/success"}}]}))
-        .await;
-    env.import().await;
-    let run = env
-        .engine
-        .start_run(&env.job_ref(id), &[])
-        .await
-        .expect("start");
-    env.engine.cancel_run(&run.id).await.expect("cancel");
-    let done = env
-        .engine
-        .wait_run(&run.id, fast(), &mut |_| {})
-        .await
-        .expect("wait");
+            {"task_key": "b", "depends_on": [{"task_key": "a"}], "notebook_task": {"notebook_path": "/Shared/behaviour/success"}}]}),
+    )
+    .await;
     assert_eq!(done.status, RunStatus::Cancelled, "{done:?}");
     // Cancelling a finished run is a no-op that returns it unchanged.
     let again = env.engine.cancel_run(&run.id).await.expect("no-op");
     assert_eq!(again.status, RunStatus::Cancelled);
     assert_eq!(again.version, done.version);
     // A single-task Databricks Job.
-    let jid = env
-        .create_job(json!({"name": "slow-job", "tasks": [{"task_key": "a", "description": "emulator: duration=10m", "spark_python_task": {"python_file": "dbfs:/s.py"}}]}))
-        .await;
-    env.import().await;
-    let run = env
-        .engine
-        .start_run(&env.job_ref(jid), &[])
-        .await
-        .expect("start");
-    env.engine.cancel_run(&run.id).await.expect("cancel");
-    let done = env
-        .engine
-        .wait_run(&run.id, fast(), &mut |_| {})
-        .await
-        .expect("wait");
+    let (_, done) = cancel_a_new_job_right_away(
+        &env,
+        json!({"name": "slow-job", "tasks": [{"task_key": "a", "description": "emulator: duration=10m", "spark_python_task": {"python_file": "dbfs:/s.py"}}]}),
+    )
+    .await;
     assert_eq!(done.status, RunStatus::Cancelled);
 });
 

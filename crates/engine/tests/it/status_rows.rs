@@ -21,6 +21,12 @@ fn saw_update(history: &[StatusChange], state: &str, status: RunStatus) -> bool 
         .any(|h| h.update_state.as_deref() == Some(state) && h.status == status)
 }
 
+/// Starts the job named `job` with no parameters and [`wait`]s for its end.
+async fn run_with_history(env: &Env<'_>, job: &str) -> (polysync_engine::Run, Vec<StatusChange>) {
+    let run = env.engine.start_run(job, &[]).await.expect("start");
+    wait(env, &run).await
+}
+
 async fn notebook(env: &Env<'_>, name: &str) -> (polysync_engine::Run, Vec<StatusChange>) {
     let path = format!("/Shared/behaviour/{name}");
     env.engine
@@ -32,19 +38,7 @@ async fn notebook(env: &Env<'_>, name: &str) -> (polysync_engine::Run, Vec<Statu
         ))
         .await
         .expect("add");
-    let o: Vec<(String, String)> = Vec::new();
-    let run = env.engine.start_run(&path, &o).await.expect("start");
-    let opts = WaitOptions {
-        poll_interval: Duration::from_millis(3),
-        timeout: Some(Duration::from_secs(30)),
-    };
-    let run = env
-        .engine
-        .wait_run(&run.id, opts, &mut |_| {})
-        .await
-        .expect("wait");
-    let h = env.engine.get_run(&run.id).await.expect("d").history;
-    (run, h)
+    run_with_history(env, &path).await
 }
 
 // ---- databricks-notebook-job.txt "Execution flow" table.
@@ -132,19 +126,7 @@ async fn workflow(
         crate::harness::PLATFORM,
     );
     env.engine.add_job(job).await.expect("add");
-    let o: Vec<(String, String)> = Vec::new();
-    let run = env.engine.start_run("wf", &o).await.expect("start");
-    let opts = WaitOptions {
-        poll_interval: Duration::from_millis(3),
-        timeout: Some(Duration::from_secs(30)),
-    };
-    let run = env
-        .engine
-        .wait_run(&run.id, opts, &mut |_| {})
-        .await
-        .expect("wait");
-    let h = env.engine.get_run(&run.id).await.expect("d").history;
-    (run, h)
+    run_with_history(env, "wf").await
 }
 
 e2e!(workflow_row_running_then_success, |env| {
@@ -188,6 +170,8 @@ async fn pipeline(
     env.engine.start_run("p-row", &o).await.expect("start")
 }
 
+/// Waits (3 ms polls, 30 s at most) for the run's end; returns it with its
+/// status history.
 async fn wait(
     env: &Env<'_>,
     run: &polysync_engine::Run,

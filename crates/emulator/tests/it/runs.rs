@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::Emu;
 
@@ -245,29 +245,42 @@ async fn three_task_dag_order_and_failure_propagation() {
     assert_eq!(res("d"), "SUCCESS");
 }
 
+/// Creates a job with `max_concurrent_runs: 1` through Jobs API `version` (2.1 skips a run
+/// beyond the limit, 2.2 queues it) and runs it twice at once; returns both run ids.
+async fn two_runs_of_a_single_run_job(
+    e: &Emu,
+    version: &str,
+    name: &str,
+    task: &Value,
+) -> (i64, i64) {
+    let job = e
+        .ok(
+            &format!("/api/{version}/jobs/create"),
+            json!({"name": name, "max_concurrent_runs": 1, "tasks": task}),
+        )
+        .await["job_id"]
+        .clone();
+    let mut ids = [0; 2];
+    for id in &mut ids {
+        *id = e
+            .ok(
+                &format!("/api/{version}/jobs/run-now"),
+                json!({"job_id": job}),
+            )
+            .await["run_id"]
+            .as_i64()
+            .unwrap();
+    }
+    (ids[0], ids[1])
+}
+
 #[tokio::test]
 async fn max_concurrent_runs_queue_and_skip() {
     let e = Emu::fast().await;
     e.import("/Shared/q", "PYTHON", "# emulator: duration=200s\n")
         .await;
     let task = json!([{"task_key": "t", "notebook_task": {"notebook_path": "/Shared/q"}}]);
-    let skip_job = e
-        .ok(
-            "/api/2.1/jobs/create",
-            json!({"name": "s", "max_concurrent_runs": 1, "tasks": task}),
-        )
-        .await["job_id"]
-        .clone();
-    let r1 = e
-        .ok("/api/2.1/jobs/run-now", json!({"job_id": skip_job}))
-        .await["run_id"]
-        .as_i64()
-        .unwrap();
-    let r2 = e
-        .ok("/api/2.1/jobs/run-now", json!({"job_id": skip_job}))
-        .await["run_id"]
-        .as_i64()
-        .unwrap();
+    let (r1, r2) = two_runs_of_a_single_run_job(&e, "2.1", "s", &task).await;
     let run2 = e.wait_run(r2).await;
     assert_eq!(run2["state"]["life_cycle_state"], "SKIPPED");
     assert!(
@@ -276,23 +289,7 @@ async fn max_concurrent_runs_queue_and_skip() {
             .unwrap()
             .contains("maximum concurrent runs")
     );
-    let queue_job = e
-        .ok(
-            "/api/2.2/jobs/create",
-            json!({"name": "q", "max_concurrent_runs": 1, "tasks": task}),
-        )
-        .await["job_id"]
-        .clone();
-    let q1 = e
-        .ok("/api/2.2/jobs/run-now", json!({"job_id": queue_job}))
-        .await["run_id"]
-        .as_i64()
-        .unwrap();
-    let q2 = e
-        .ok("/api/2.2/jobs/run-now", json!({"job_id": queue_job}))
-        .await["run_id"]
-        .as_i64()
-        .unwrap();
+    let (q1, q2) = two_runs_of_a_single_run_job(&e, "2.2", "q", &task).await;
     let (_, v) = e.get(&format!("/api/2.2/jobs/runs/get?run_id={q2}")).await;
     assert_eq!(v["state"]["life_cycle_state"], "QUEUED");
     assert_eq!(v["status"]["state"], "QUEUED");

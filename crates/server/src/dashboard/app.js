@@ -12,6 +12,14 @@
   function setStatus(el, status, v) {
     if (v !== undefined && el.dataset.v && Number(el.dataset.v) > v) return;
     if (v !== undefined) el.dataset.v = v;
+    if (el.namespaceURI === "http://www.w3.org/2000/svg") {
+      // A task graph node: recolour the group, rewrite its status line.
+      el.setAttribute("class", "n st-" + status);
+      var s = el.querySelector(".s"), title = el.querySelector("title");
+      if (s) s.textContent = status;
+      if (title) title.textContent = title.textContent.replace(/: [^:]*$/, ": " + status);
+      return;
+    }
     el.textContent = status;
     el.className = "st st-" + status;
   }
@@ -78,7 +86,21 @@
   }
 
   function onTaskRun(t) {
-    all(attrEq("data-task-status", t.dag_run_id + "/" + t.task.name)).forEach(function (b) { setStatus(b, t.status, t.version); });
+    var key = t.dag_run_id + "/" + t.task.name;
+    all(attrEq("data-task-status", key)).forEach(function (b) { setStatus(b, t.status, t.version); });
+    all(attrEq("data-task-latest", t.task.name)).forEach(function (b) { setStatus(b, t.status); });
+    // A new attempt (a retry) shows as a line until the page is reloaded
+    // with its Databricks ids.
+    all(attrEq("data-task-attempts", key)).forEach(function (ol) {
+      var shown = ol.querySelectorAll("li:not(.muted)").length;
+      if (t.attempt > shown) {
+        var hint = ol.querySelector(".muted");
+        if (hint) hint.remove();
+        var li = el("li", "#" + t.attempt + " ");
+        li.appendChild(badge(t.status));
+        ol.appendChild(li);
+      }
+    });
   }
   function onDagRun(d) {
     all(attrEq("data-dag-status", d.id)).forEach(function (b) { setStatus(b, d.status, d.version); });

@@ -64,14 +64,14 @@ impl Engine {
             .collect();
         let counts = self.inner.store.count_task_runs_by_status().await?;
         let n = |s: TaskRunStatus| counts.get(s.as_str()).copied().unwrap_or(0);
-        let snapshot = self.metrics_snapshot().await?;
+        let workspaces = self.workspace_calls().await?;
         Ok(DispatcherHealth {
             instances,
             queue_depth: n(TaskRunStatus::Queued) + n(TaskRunStatus::Retrying),
             waiting: n(TaskRunStatus::Waiting),
             running: n(TaskRunStatus::Running),
-            requests: snapshot.workspaces.iter().map(|w| w.requests).sum(),
-            throttled: snapshot.workspaces.iter().map(|w| w.throttled).sum(),
+            requests: workspaces.iter().map(|w| w.requests).sum(),
+            throttled: workspaces.iter().map(|w| w.throttled).sum(),
         })
     }
 

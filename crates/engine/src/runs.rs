@@ -856,7 +856,11 @@ impl Engine {
         {
             self.require_recorded(&filter, "platform", platform).await?;
         }
-        Ok(self.inner.store.list_runs_since(&filter, since, limit).await?)
+        Ok(self
+            .inner
+            .store
+            .list_runs_since(&filter, since, limit)
+            .await?)
     }
 
     /// Ok when some run is recorded under the filter (a job or platform

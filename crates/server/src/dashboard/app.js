@@ -4,7 +4,7 @@
   "use strict";
   var live = document.getElementById("live");
   if (!window.EventSource) return;
-  var terminal = { Success: 1, Failed: 1, Cancelled: 1 };
+  var terminal = { Success: 1, Failed: 1, Cancelled: 1, TimedOut: 1, Skipped: 1 };
 
   // The feed replays its backlog to a new connection: changes older than
   // what a badge shows (by row version) or than the page are ignored.
@@ -89,21 +89,32 @@
     var key = t.dag_run_id + "/" + t.task.name;
     all(attrEq("data-task-status", key)).forEach(function (b) { setStatus(b, t.status, t.version); });
     all(attrEq("data-task-latest", t.task.name)).forEach(function (b) { setStatus(b, t.status); });
-    // A new attempt (a retry) shows as a line until the page is reloaded
-    // with its Databricks ids.
-    all(attrEq("data-task-attempts", key)).forEach(function (ol) {
-      var shown = ol.querySelectorAll("li:not(.muted)").length;
-      if (t.attempt > shown) {
-        var hint = ol.querySelector(".muted");
+    // The attempt in flight: its line follows the task run (a retry adds
+    // a line; ids and links come with a reload).
+    var st = t.status === "Retrying" ? "Failed" : t.status;
+    if (t.attempt < 1 || st === "Waiting" || st === "Queued") return;
+    all(attrEq("data-task-attempts", key)).forEach(function (list) {
+      var li = list.querySelector(attrEq("data-attempt", t.attempt));
+      if (!li) {
+        var hint = list.querySelector(".muted");
         if (hint) hint.remove();
-        var li = el("li", "#" + t.attempt + " ");
-        li.appendChild(badge(t.status));
-        ol.appendChild(li);
+        li = el("li", "#" + t.attempt + " ");
+        li.setAttribute("data-attempt", t.attempt);
+        li.appendChild(badge(st));
+        list.appendChild(li);
       }
+      var b = li.querySelector(".st");
+      if (b) setStatus(b, st);
     });
   }
   function onDagRun(d) {
     all(attrEq("data-dag-status", d.id)).forEach(function (b) { setStatus(b, d.status, d.version); });
+    var page = document.getElementById("dag-page");
+    if (page && page.dataset.dag === d.id && terminal[d.status]) {
+      var cancel = document.getElementById("cancel-dag-form");
+      if (cancel) cancel.remove();
+      if (d.ended_at) document.getElementById("dag-ended").textContent = when(d.ended_at);
+    }
   }
 
   var lastFeed = {};

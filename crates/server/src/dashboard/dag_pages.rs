@@ -73,7 +73,11 @@ pub async fn tasks(State(s): State<AppState>) -> PageResult {
             id = esc(&t.task.name),
             n = esc(&t.task.name),
             j = esc(&t.task.job),
-            after = if after.is_empty() { "—".into() } else { after },
+            after = if after.is_empty() {
+                "—".into()
+            } else {
+                after
+            },
             u = url_path(&t.task.name),
         );
     }
@@ -119,9 +123,12 @@ pub async fn dag_runs(State(s): State<AppState>) -> PageResult {
 }
 
 fn attempt_item(a: &AttemptView) -> String {
-    let dbx = a.databricks_run_id.as_deref().map_or_else(String::new, |id| {
-        format!(" · Databricks run <code>{}</code>", esc(id))
-    });
+    let dbx = a
+        .databricks_run_id
+        .as_deref()
+        .map_or_else(String::new, |id| {
+            format!(" · Databricks run <code>{}</code>", esc(id))
+        });
     let monitor = a.monitor_url.as_deref().map_or_else(String::new, |u| {
         format!(
             r#" · <a href="{}" rel="noopener" target="_blank">Open in Databricks</a>"#,
@@ -136,7 +143,7 @@ fn attempt_item(a: &AttemptView) -> String {
         format!(r#" <small class="muted">{}</small>"#, esc(m))
     });
     format!(
-        "<li>#{n} {st}{dbx}{monitor} <small>{start}{ended}</small>{message}</li>",
+        r#"<li data-attempt="{n}">#{n} {st}{dbx}{monitor} <small>{start}{ended}</small>{message}</li>"#,
         n = a.attempt,
         st = badge(&label(&a.status), ""),
         start = time(a.started_at),
@@ -158,11 +165,7 @@ async fn run_graph(s: &AppState, v: &DagRunView) -> Result<String, super::PageEr
         .map(|t| Node {
             name: t.task.clone(),
             status: Some(label(&t.status)),
-            attrs: format!(
-                r#"data-task-status="{}/{}""#,
-                esc(&v.id),
-                esc(&t.task)
-            ),
+            attrs: format!(r#"data-task-status="{}/{}""#, esc(&v.id), esc(&t.task)),
             href: format!("#tr-{}", t.task),
         })
         .collect();
@@ -184,7 +187,7 @@ pub async fn dag_run(State(s): State<AppState>, Path(id): Path<String>) -> PageR
         }
         let _ = write!(
             rows,
-            r#"<tr id="tr-{id}"><td><strong>{n}</strong></td><td>{st}</td><td><ol class="attempts" data-task-attempts="{key}">{attempts}</ol><small class="muted">{m}</small></td></tr>"#,
+            r#"<tr id="tr-{id}"><td><strong>{n}</strong></td><td>{st}</td><td><ul class="attempts" data-task-attempts="{key}">{attempts}</ul><small class="muted">{m}</small></td></tr>"#,
             id = esc(&t.task),
             n = esc(&t.task),
             key = format_args!("{}/{}", esc(&v.id), esc(&t.task)),
@@ -204,9 +207,10 @@ pub async fn dag_run(State(s): State<AppState>, Path(id): Path<String>) -> PageR
         )
     };
     let body = format!(
-        r#"<dl class="facts"><dt>Status</dt><dd>{st}</dd><dt>Root task</dt><dd>{root} <form method="post" action="/tasks/{ru}/run" class="inline"><button>Run again</button></form></dd><dt>Trigger</dt><dd>{trig}</dd><dt>Logical date</dt><dd>{logical}</dd><dt>Started</dt><dd>{started}</dd><dt>Ended</dt><dd>{ended}</dd></dl>{cancel}
+        r#"<div id="dag-page" data-dag="{id}"><dl class="facts"><dt>Status</dt><dd>{st}</dd><dt>Root task</dt><dd>{root} <form method="post" action="/tasks/{ru}/run" class="inline"><button>Run again</button></form></dd><dt>Trigger</dt><dd>{trig}</dd><dt>Logical date</dt><dd>{logical}</dd><dt>Started</dt><dd>{started}</dd><dt>Ended</dt><dd id="dag-ended">{ended}</dd></dl>{cancel}
 <h2>Graph</h2><div class="scroll graph-box">{svg}</div>
-<h2>Tasks and attempts</h2><div class="scroll"><table class="tasks"><thead><tr><th scope="col">Task</th><th scope="col">Status</th><th scope="col">Attempts</th></tr></thead><tbody>{rows}</tbody></table></div>"#,
+<h2>Tasks and attempts</h2><div class="scroll"><table class="tasks"><thead><tr><th scope="col">Task</th><th scope="col">Status</th><th scope="col">Attempts</th></tr></thead><tbody>{rows}</tbody></table></div></div>"#,
+        id = esc(&v.id),
         st = badge(
             &label(&v.status),
             &format!(r#"data-dag-status="{}" id="dag-status""#, esc(&v.id))

@@ -167,10 +167,10 @@ pub fn svg(label: &str, nodes: &[Node], edges: &[Edge]) -> String {
             continue;
         };
         let status = n.status.as_deref().unwrap_or("never run");
-        let cls = n.status.as_deref().map_or_else(
-            || "n".to_owned(),
-            |s| format!("n st-{}", esc(s)),
-        );
+        let cls = n
+            .status
+            .as_deref()
+            .map_or_else(|| "n".to_owned(), |s| format!("n st-{}", esc(s)));
         let _ = write!(
             out,
             r#"<g class="{cls}" {attrs}><a href="{href}"><title>{name}: {st}</title><rect x="{x}" y="{y}" width="{W}" height="{H}" rx="7"/><text class="t" x="{tx}" y="{ty}">{short}</text><text class="s" x="{tx}" y="{sy}">{st}</text></a></g>"#,

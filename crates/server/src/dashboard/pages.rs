@@ -187,7 +187,10 @@ fn invalid(message: String) -> super::PageError {
 }
 
 /// The start of the time window (epoch ms) a `period` or `since` asks for.
-fn window_start(period: Option<&str>, since: Option<&str>) -> Result<Option<i64>, super::PageError> {
+fn window_start(
+    period: Option<&str>,
+    since: Option<&str>,
+) -> Result<Option<i64>, super::PageError> {
     let now = jiff::Timestamp::now().as_millisecond();
     if let Some(since) = since.map(str::trim) {
         if let Ok(t) = since.parse::<jiff::Timestamp>() {
@@ -261,7 +264,10 @@ pub async fn runs(State(s): State<AppState>, Query(q): Query<RunsQuery>) -> Page
         esc(filter.job_name.as_deref().unwrap_or(""))
     );
     let window = from.map_or_else(String::new, |f| {
-        format!(r#"<p class="muted" id="window">Created since {}.</p>"#, time(f))
+        format!(
+            r#"<p class="muted" id="window">Created since {}.</p>"#,
+            time(f)
+        )
     });
     let body = format!(
         r#"<form class="filters" method="get" action="/runs">

@@ -136,7 +136,13 @@ pub struct AddForm {
     verify: Option<String>,
 }
 
-fn field(id: &str, label: &str, value: &str, help: &str, errors: &BTreeMap<&str, String>) -> String {
+fn field(
+    id: &str,
+    label: &str,
+    value: &str,
+    help: &str,
+    errors: &BTreeMap<&str, String>,
+) -> String {
     let err = errors.get(id);
     format!(
         r#"<div class="field"><label for="{id}">{label} <small>{help}</small></label><input id="{id}" name="{id}" value="{v}"{inv}>{e}</div>"#,
@@ -223,8 +229,16 @@ async fn render(s: &AppState, imports: &Imports, form: &str) -> PageResult {
 }
 
 /// `GET /platforms`.
-pub async fn platforms(State(s): State<AppState>, Extension(imports): Extension<Imports>) -> PageResult {
-    render(&s, &imports, &add_form(&AddForm::default(), &BTreeMap::new(), None)).await
+pub async fn platforms(
+    State(s): State<AppState>,
+    Extension(imports): Extension<Imports>,
+) -> PageResult {
+    render(
+        &s,
+        &imports,
+        &add_form(&AddForm::default(), &BTreeMap::new(), None),
+    )
+    .await
 }
 
 /// The platform a form describes, or the field that is wrong.
@@ -315,7 +329,9 @@ pub async fn add(
         }
     };
     match result {
-        Ok(p) => Ok(Redirect::to(&format!("/platforms#platform-{}", url_path(&p.name))).into_response()),
+        Ok(p) => {
+            Ok(Redirect::to(&format!("/platforms#platform-{}", url_path(&p.name))).into_response())
+        }
         Err((fld, message)) => {
             let mut errors = BTreeMap::new();
             let general = if fld.is_empty() {
@@ -385,9 +401,7 @@ pub async fn import_page(
         return Ok(Redirect::to("/platforms").into_response());
     };
     let running = st.ended_at.is_none();
-    let total = st
-        .total
-        .map_or_else(String::new, |t| format!(" of {t}"));
+    let total = st.total.map_or_else(String::new, |t| format!(" of {t}"));
     let (status, outcome) = match &st.outcome {
         None => ("Running", String::new()),
         Some(Ok(summary)) => (
@@ -400,7 +414,10 @@ pub async fn import_page(
         ),
         Some(Err(e)) => (
             "Failed",
-            format!(r#"<p class="error" role="alert" id="import-summary">{}</p>"#, esc(e)),
+            format!(
+                r#"<p class="error" role="alert" id="import-summary">{}</p>"#,
+                esc(e)
+            ),
         ),
     };
     let progress = match st.total {
@@ -420,7 +437,11 @@ pub async fn import_page(
         started = time(st.started_at),
         ended = st.ended_at.map(time).unwrap_or_else(|| "—".into()),
     );
-    let html = Html(page(&format!("Import {}", platform.name), "/platforms", &body));
+    let html = Html(page(
+        &format!("Import {}", platform.name),
+        "/platforms",
+        &body,
+    ));
     if running {
         Ok(([(header::REFRESH, "1")], html).into_response())
     } else {

@@ -152,7 +152,10 @@ async fn task_graph_dag_run_health_and_time_filter_render_without_javascript() {
     assert!(tasks.contains(r#"<svg class="dag""#), "{tasks}");
     assert_eq!(tasks.matches(r#"<g class="n""#).count(), 3, "{tasks}");
     assert!(tasks.contains(">success</text>") && tasks.contains(">failure</text>"));
-    assert!(tasks.contains("(Europe/Amsterdam)"), "next fire with its zone");
+    assert!(
+        tasks.contains("(Europe/Amsterdam)"),
+        "next fire with its zone"
+    );
     let (_, overview) = page(&http, &format!("{url}/")).await;
     assert!(overview.contains("none alive"), "{overview}");
     assert!(overview.contains(r#"id="queue-depth""#));
@@ -176,9 +179,18 @@ async fn task_graph_dag_run_health_and_time_filter_render_without_javascript() {
     .await;
 
     let (_, run) = page(&http, &format!("{url}/dag-runs/{}", dag.id)).await;
-    assert!(run.contains(r#"<g class="n st-Success" data-task-status=""#), "{run}");
-    assert!(run.contains(r#"<g class="n st-Skipped""#), "alert skipped by condition");
-    assert!(run.contains("Databricks run"), "attempts with their run ids");
+    assert!(
+        run.contains(r#"<g class="n st-Success" data-task-status=""#),
+        "{run}"
+    );
+    assert!(
+        run.contains(r#"<g class="n st-Skipped""#),
+        "alert skipped by condition"
+    );
+    assert!(
+        run.contains("Databricks run"),
+        "attempts with their run ids"
+    );
     let (_, tasks) = page(&http, &format!("{url}/tasks")).await;
     assert_eq!(
         tasks.matches(r#"<g class="n st-Success""#).count(),
@@ -196,7 +208,11 @@ async fn task_graph_dag_run_health_and_time_filter_render_without_javascript() {
         .json()
         .await
         .expect("json");
-    assert_eq!(health["instances"].as_array().map(Vec::len), Some(1), "{health}");
+    assert_eq!(
+        health["instances"].as_array().map(Vec::len),
+        Some(1),
+        "{health}"
+    );
     assert_eq!(health["queue_depth"], 0, "{health}");
     assert!(health["tracker_pass_ms"].is_u64(), "{health}");
 
@@ -234,7 +250,12 @@ async fn a_platform_is_added_and_imported_from_the_dashboard() {
     // A refused form: the reason next to the field, the values kept.
     let r = http
         .post(format!("{url}/platforms"))
-        .form(&[("name", "staging"), ("auth", "token_env"), ("token_env", "STAGING_TOKEN"), ("host", "")])
+        .form(&[
+            ("name", "staging"),
+            ("auth", "token_env"),
+            ("token_env", "STAGING_TOKEN"),
+            ("host", ""),
+        ])
         .send()
         .await
         .expect("post");
@@ -250,11 +271,21 @@ async fn a_platform_is_added_and_imported_from_the_dashboard() {
         .await
         .expect("post");
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.text().await.expect("body").contains(r#"id="profile-error""#));
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains(r#"id="profile-error""#)
+    );
     // Unverified: saved as given.
     let r = http
         .post(format!("{url}/platforms"))
-        .form(&[("name", "staging"), ("auth", "token_env"), ("token_env", "STAGING_TOKEN"), ("host", "https://staging.example.com")])
+        .form(&[
+            ("name", "staging"),
+            ("auth", "token_env"),
+            ("token_env", "STAGING_TOKEN"),
+            ("host", "https://staging.example.com"),
+        ])
         .send()
         .await
         .expect("post");

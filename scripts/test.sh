@@ -20,7 +20,7 @@ ensure_postgres() {
   return 1
 }
 
-# Dashboard browser test (crates/server/tests/it/dashboard.rs): Debian's chromium + chromedriver.
+# Dashboard browser test (crates/cli/tests/dashboard/, against `polysync up`): Debian's chromium + chromedriver.
 ensure_chromium() {
   command -v chromium >/dev/null && command -v chromedriver >/dev/null && return 0
   if [ "$(id -u)" != 0 ]; then

@@ -13,6 +13,7 @@ mod dag;
 mod dispatcher;
 mod error;
 mod events;
+mod health;
 mod job_keys;
 mod jobs;
 mod metrics;
@@ -34,6 +35,7 @@ pub use dag::{AttemptView, DEFAULT_PLATFORM_CAPACITY, DagRunView, TaskRunView};
 pub use dispatcher::{Dispatcher, DispatcherOptions, Pass};
 pub use error::{Error, ErrorKind, Result};
 pub use events::Event;
+pub use health::{DispatcherHealth, DispatcherInstance};
 pub use job_keys::{
     JobKey, KeyRunError, MappedParams, SeedTaskType, Violation, check_params_schema,
     discover_job_keys, map_params,

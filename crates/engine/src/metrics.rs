@@ -35,6 +35,15 @@ impl Engine {
     /// rather than failing the whole scrape.
     pub async fn metrics_snapshot(&self) -> Result<MetricsSnapshot> {
         let runs_by_status = self.inner.store.count_runs_by_status().await?;
+        Ok(MetricsSnapshot {
+            runs_by_status,
+            workspaces: self.workspace_calls().await?,
+        })
+    }
+
+    /// Each platform's Databricks calls and 429s (no store scan beyond the
+    /// platforms), for the metrics and the dispatcher's health.
+    pub(crate) async fn workspace_calls(&self) -> Result<Vec<WorkspaceCalls>> {
         let mut workspaces = Vec::new();
         for platform in self.inner.store.list_platforms().await? {
             let Ok(conn) = self.connection(&platform) else {
@@ -48,9 +57,6 @@ impl Engine {
                 throttled: budget.throttled(),
             });
         }
-        Ok(MetricsSnapshot {
-            runs_by_status,
-            workspaces,
-        })
+        Ok(workspaces)
     }
 }

@@ -832,6 +832,18 @@ impl Engine {
     /// yet"), unless runs recorded under that name remain from a job or
     /// platform removed since.
     pub async fn list_runs(&self, filter: &RunFilter, limit: u32) -> Result<Vec<Run>> {
+        self.list_runs_since(filter, None, limit).await
+    }
+
+    /// [`Engine::list_runs`] over the runs created at or after `since`
+    /// (epoch ms; `None`: any time): the dashboard's time filter, applied
+    /// in the store before the limit.
+    pub async fn list_runs_since(
+        &self,
+        filter: &RunFilter,
+        since: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Run>> {
         let mut filter = filter.clone();
         if let Some(job_ref) = &filter.job_name {
             match self.find_job(job_ref).await? {
@@ -844,7 +856,11 @@ impl Engine {
         {
             self.require_recorded(&filter, "platform", platform).await?;
         }
-        Ok(self.inner.store.list_runs(&filter, limit).await?)
+        Ok(self
+            .inner
+            .store
+            .list_runs_since(&filter, since, limit)
+            .await?)
     }
 
     /// Ok when some run is recorded under the filter (a job or platform

@@ -25,6 +25,7 @@ fn to_json(v: impl serde::Serialize) -> ApiResult {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/platforms", routing::get(platforms))
+        .route("/api/v1/dispatcher", routing::get(dispatcher))
         .route("/api/v1/platforms/{name}", routing::get(platform))
         .route("/api/v1/platforms/{name}/import", routing::post(import))
         .route("/api/v1/jobs", routing::get(jobs))
@@ -47,6 +48,22 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/dag-runs/{id}/cancel",
             routing::post(cancel_dag_run),
         )
+}
+
+/// The dispatcher's health: live instances, queue depth, this server's
+/// tracker lag and the workspaces' 429s (what the dashboard's overview
+/// shows).
+#[utoipa::path(get, path = "/api/v1/dispatcher", tag = "management",
+    summary = "The dispatcher's health",
+    responses(
+        (status = 200, description = "`{instances, queue_depth, waiting, running, requests, throttled, tracker_pass_ms, tracked_runs}`.", body = Object)))]
+pub(crate) async fn dispatcher(State(s): State<AppState>) -> ApiResult {
+    use std::sync::atomic::Ordering;
+    let mut v = serde_json::to_value(s.engine.dispatcher_health().await?)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    v["tracker_pass_ms"] = json!(s.metrics.track_pass_ms.load(Ordering::Relaxed));
+    v["tracked_runs"] = json!(s.metrics.tracked_runs.load(Ordering::Relaxed));
+    Ok(Json(v))
 }
 
 #[utoipa::path(get, path = "/api/v1/platforms", tag = "management",

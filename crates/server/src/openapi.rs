@@ -172,6 +172,7 @@ pub struct HealthBody {
         jobs_api::cancel_run,
         jobs_api::stream_run,
         jobs_api::status,
+        manage_api::dispatcher,
         manage_api::platforms,
         manage_api::platform,
         manage_api::import,

@@ -18,6 +18,7 @@
 mod api_tokens;
 mod arazzo;
 mod dag;
+mod dashboard;
 mod error;
 mod jobs;
 mod migrate;

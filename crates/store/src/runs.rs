@@ -69,6 +69,7 @@ fn list_runs_sql() -> String {
     format!(
         "SELECT {COLUMNS} FROM runs \
          WHERE ($1 IS NULL OR job_name = $1) AND ($2 IS NULL OR platform = $2) AND ($3 IS NULL OR status = $3) \
+         AND created_at >= $5 \
          ORDER BY created_at DESC, id DESC LIMIT $4"
     )
 }
@@ -363,6 +364,18 @@ impl Store {
 
     /// Runs matching `filter`, newest first, at most `limit`.
     pub async fn list_runs(&self, filter: &RunFilter, limit: u32) -> Result<Vec<Run>> {
+        self.list_runs_since(filter, None, limit).await
+    }
+
+    /// [`Store::list_runs`] limited to runs created at or after `since`
+    /// (epoch ms; `None`: any time), so a time window is applied before the
+    /// limit rather than over the latest few.
+    pub async fn list_runs_since(
+        &self,
+        filter: &RunFilter,
+        since: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Run>> {
         let status = filter.status.map(RunStatus::as_str);
         on_db!(&self.db, p => {
             let rows = sqlx::query(sqlx::AssertSqlSafe(list_runs_sql()))
@@ -370,6 +383,7 @@ impl Store {
                 .bind(&filter.platform)
                 .bind(status)
                 .bind(i64::from(limit))
+                .bind(since.unwrap_or(i64::MIN))
                 .fetch_all(p)
                 .await
                 .db()?;
@@ -463,9 +477,17 @@ impl Store {
     /// How many runs are in each status (`/metrics`' runs by status): one
     /// grouped count, status names as stored (`Queued`, `Success`, ...).
     pub async fn count_runs_by_status(&self) -> Result<Vec<(String, u64)>> {
+        self.count_runs_by_status_since(i64::MIN).await
+    }
+
+    /// [`Store::count_runs_by_status`] over the runs created at or after
+    /// `since` (epoch ms): the dashboard's "runs today", one indexed
+    /// grouped count whatever the store holds.
+    pub async fn count_runs_by_status_since(&self, since: i64) -> Result<Vec<(String, u64)>> {
         use sqlx::Row as _;
         on_db!(&self.db, p => {
-            let rows = sqlx::query("SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status")
+            let rows = sqlx::query("SELECT status, COUNT(*) FROM runs WHERE created_at >= $1 GROUP BY status ORDER BY status")
+                .bind(since)
                 .fetch_all(p)
                 .await
                 .db()?;

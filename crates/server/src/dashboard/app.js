@@ -4,7 +4,7 @@
   "use strict";
   var live = document.getElementById("live");
   if (!window.EventSource) return;
-  var terminal = { Success: 1, Failed: 1, Cancelled: 1 };
+  var terminal = { Success: 1, Failed: 1, Cancelled: 1, TimedOut: 1, Skipped: 1 };
 
   // The feed replays its backlog to a new connection: changes older than
   // what a badge shows (by row version) or than the page are ignored.
@@ -12,6 +12,14 @@
   function setStatus(el, status, v) {
     if (v !== undefined && el.dataset.v && Number(el.dataset.v) > v) return;
     if (v !== undefined) el.dataset.v = v;
+    if (el.namespaceURI === "http://www.w3.org/2000/svg") {
+      // A task graph node: recolour the group, rewrite its status line.
+      el.setAttribute("class", "n st-" + status);
+      var s = el.querySelector(".s"), title = el.querySelector("title");
+      if (s) s.textContent = status;
+      if (title) title.textContent = title.textContent.replace(/: [^:]*$/, ": " + status);
+      return;
+    }
     el.textContent = status;
     el.className = "st st-" + status;
   }
@@ -78,10 +86,35 @@
   }
 
   function onTaskRun(t) {
-    all(attrEq("data-task-status", t.dag_run_id + "/" + t.task.name)).forEach(function (b) { setStatus(b, t.status, t.version); });
+    var key = t.dag_run_id + "/" + t.task.name;
+    all(attrEq("data-task-status", key)).forEach(function (b) { setStatus(b, t.status, t.version); });
+    all(attrEq("data-task-latest", t.task.name)).forEach(function (b) { setStatus(b, t.status); });
+    // The attempt in flight: its line follows the task run (a retry adds
+    // a line; ids and links come with a reload).
+    var st = t.status === "Retrying" ? "Failed" : t.status;
+    if (t.attempt < 1 || st === "Waiting" || st === "Queued") return;
+    all(attrEq("data-task-attempts", key)).forEach(function (list) {
+      var li = list.querySelector(attrEq("data-attempt", t.attempt));
+      if (!li) {
+        var hint = list.querySelector(".muted");
+        if (hint) hint.remove();
+        li = el("li", "#" + t.attempt + " ");
+        li.setAttribute("data-attempt", t.attempt);
+        li.appendChild(badge(st));
+        list.appendChild(li);
+      }
+      var b = li.querySelector(".st");
+      if (b) setStatus(b, st);
+    });
   }
   function onDagRun(d) {
     all(attrEq("data-dag-status", d.id)).forEach(function (b) { setStatus(b, d.status, d.version); });
+    var page = document.getElementById("dag-page");
+    if (page && page.dataset.dag === d.id && terminal[d.status]) {
+      var cancel = document.getElementById("cancel-dag-form");
+      if (cancel) cancel.remove();
+      if (d.ended_at) document.getElementById("dag-ended").textContent = when(d.ended_at);
+    }
   }
 
   var lastFeed = {};

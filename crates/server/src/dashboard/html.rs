@@ -61,12 +61,13 @@ pub fn time(ms: i64) -> String {
 }
 
 /// The navigation entries: (path, label).
-const NAV: [(&str, &str); 5] = [
+const NAV: [(&str, &str); 6] = [
     ("/", "Overview"),
     ("/jobs", "Jobs"),
     ("/runs", "Runs"),
     ("/tasks", "Tasks"),
     ("/dag-runs", "DAG runs"),
+    ("/platforms", "Platforms"),
 ];
 
 /// A full page: `title`, the active nav entry `active`, the `body` HTML.
@@ -97,4 +98,22 @@ pub fn page(title: &str, active: &str, body: &str) -> String {
         t = esc(title),
         since = jiff::Timestamp::now().as_millisecond()
     )
+}
+
+/// A scheduled time in the schedule's own zone, with the zone named and
+/// UTC beside it: `2026-11-30 06:00 CET (Europe/Amsterdam) · 05:00 UTC`,
+/// so a daylight-saving shift reads as what the cron expression meant.
+pub fn zoned_time(ms: i64, zone: &str) -> String {
+    let Ok(ts) = jiff::Timestamp::from_millisecond(ms) else {
+        return ms.to_string();
+    };
+    let utc = ts.strftime("%H:%M UTC").to_string();
+    match jiff::tz::TimeZone::get(zone) {
+        Ok(tz) => format!(
+            "{} ({}) · {utc}",
+            ts.to_zoned(tz).strftime("%Y-%m-%d %H:%M %Z"),
+            zone
+        ),
+        Err(_) => time(ms),
+    }
 }

@@ -5,8 +5,11 @@
 //! logic of its own. Auth is the API's: the login page stores an API token
 //! in a cookie the auth middleware accepts like a bearer token.
 
+mod dag_pages;
+mod graph;
 mod html;
 mod pages;
+mod platforms;
 
 use std::collections::BTreeMap;
 
@@ -64,11 +67,20 @@ pub fn routes() -> Router<AppState> {
         .route("/runs", routing::get(pages::runs))
         .route("/runs/{id}", routing::get(pages::run))
         .route("/runs/{id}/cancel", routing::post(cancel_run))
-        .route("/tasks", routing::get(pages::tasks))
+        .route("/tasks", routing::get(dag_pages::tasks))
         .route("/tasks/{name}/run", routing::post(run_task))
-        .route("/dag-runs", routing::get(pages::dag_runs))
-        .route("/dag-runs/{id}", routing::get(pages::dag_run))
+        .route("/dag-runs", routing::get(dag_pages::dag_runs))
+        .route("/dag-runs/{id}", routing::get(dag_pages::dag_run))
         .route("/dag-runs/{id}/cancel", routing::post(cancel_dag_run))
+        .route(
+            "/platforms",
+            routing::get(platforms::platforms).post(platforms::add),
+        )
+        .route(
+            "/platforms/{name}/import",
+            routing::get(platforms::import_page).post(platforms::start_import),
+        )
+        .layer(axum::Extension(platforms::Imports::default()))
 }
 
 /// Whether a request path belongs to the dashboard (auth failures redirect

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use axum::extract::{Path, Query, State};
 use axum::response::Html;
-use polysync_engine::{Job, JobFilter, Run, RunFilter, RunStatus};
+use polysync_engine::{DispatcherHealth, Job, JobFilter, Run, RunFilter, RunStatus};
 use serde::Deserialize;
 
 use super::PageResult;
@@ -46,49 +46,110 @@ fn runs_table(runs: &[Run], filter_attrs: &str) -> String {
     )
 }
 
-/// `GET /`: platforms, jobs by type, today's runs by status, live feed.
-pub async fn overview(State(s): State<AppState>) -> PageResult {
-    let platforms = s.engine.list_platforms().await?;
-    let jobs = s.engine.list_jobs(&JobFilter::default()).await?;
-    let runs = s.engine.list_runs(&RunFilter::default(), 1000).await?;
-    let today = jiff::Timestamp::now()
+/// Start of today (UTC), epoch ms.
+fn start_of_today() -> i64 {
+    jiff::Timestamp::now()
         .to_zoned(jiff::tz::TimeZone::UTC)
         .start_of_day()
         .map(|z| z.timestamp().as_millisecond())
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+/// The overview's dispatcher section: live instances, queue depth,
+/// tracker lag (this server's last tracking pass), 429s.
+fn health_section(h: &DispatcherHealth, tracker_ms: u64, tracked: u64) -> String {
+    let instances = if h.instances.is_empty() {
+        r#"<span class="warn">none alive</span> <small>task runs wait until <code>polysync dispatcher</code> (or <code>polysync up</code>) runs</small>"#.to_owned()
+    } else {
+        let list = h
+            .instances
+            .iter()
+            .map(|d| {
+                format!(
+                    "pid {} on {} <small>(heartbeat {})</small>",
+                    d.pid,
+                    esc(&d.host),
+                    time(d.heartbeat_at)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        format!("<strong>{}</strong> alive: {list}", h.instances.len())
+    };
+    let throttled = if h.throttled > 0 {
+        format!(r#"<span class="warn">{}</span>"#, h.throttled)
+    } else {
+        "0".to_owned()
+    };
+    format!(
+        r#"<section id="health"><h2>Dispatcher</h2><dl class="health">
+<dt>Instances</dt><dd id="instances">{instances}</dd>
+<dt>Queue depth</dt><dd id="queue-depth"><strong>{q}</strong> ready or retrying <small>· {w} waiting on upstream · {r} running</small></dd>
+<dt>Tracker lag</dt><dd id="tracker-lag"><strong>{tracker_ms} ms</strong> <small>last tracking pass, {tracked} active runs</small></dd>
+<dt>429s</dt><dd id="throttled">{throttled} <small>of {req} Databricks requests</small></dd></dl></section>"#,
+        q = h.queue_depth,
+        w = h.waiting,
+        r = h.running,
+        req = h.requests,
+    )
+}
+
+/// `GET /`: platforms, jobs by type, today's runs by status, the
+/// dispatcher's health, live feed.
+pub async fn overview(
+    State(s): State<AppState>,
+    axum::Extension(imports): axum::Extension<super::platforms::Imports>,
+) -> PageResult {
+    use std::sync::atomic::Ordering;
+    let platforms = s.engine.list_platforms().await?;
+    let jobs = s.engine.list_jobs(&JobFilter::default()).await?;
+    let today = s.engine.count_runs_since(start_of_today()).await?;
+    let health = s.engine.dispatcher_health().await?;
     let mut by_type: BTreeMap<String, usize> = BTreeMap::new();
+    let mut by_platform: BTreeMap<&str, usize> = BTreeMap::new();
     for j in &jobs {
         *by_type.entry(j.job_type.to_string()).or_default() += 1;
-    }
-    let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
-    for r in runs.iter().filter(|r| r.created_at >= today) {
-        *by_status.entry(label(&r.status)).or_default() += 1;
+        *by_platform.entry(j.platform.as_str()).or_default() += 1;
     }
     let mut body = String::from(r#"<div class="grid"><section><h2>Platforms</h2><ul>"#);
     for p in &platforms {
+        let last = super::platforms::last_import_line(&imports, &p.name);
         let _ = write!(
             body,
-            "<li><strong>{}</strong> <small>{}</small></li>",
-            esc(&p.name),
-            esc(&p.workspace_url)
+            r#"<li><a href="/platforms#platform-{u}"><strong>{n}</strong></a> <small>{url}</small><br><small>{jobs} jobs · {last}</small></li>"#,
+            u = esc(&p.name),
+            n = esc(&p.name),
+            url = esc(&p.workspace_url),
+            jobs = by_platform.get(p.name.as_str()).copied().unwrap_or(0),
         );
     }
     if platforms.is_empty() {
-        body.push_str("<li>No platform yet: <code>polysync platforms add</code>.</li>");
+        body.push_str(r#"<li>No platform yet: <a href="/platforms">add one</a>.</li>"#);
     }
     body.push_str(r#"</ul></section><section><h2>Jobs by type</h2><ul>"#);
     for (t, n) in &by_type {
         let _ = write!(body, "<li>{}: <strong>{n}</strong></li>", esc(t));
     }
     body.push_str(r#"</ul></section><section><h2>Runs today</h2><ul id="today">"#);
-    for (st, n) in &by_status {
-        let _ = write!(body, "<li>{}: <strong>{n}</strong></li>", badge(st, ""));
+    for (st, n) in &today {
+        let _ = write!(
+            body,
+            r#"<li><a href="/runs?status={st}&amp;period=today">{b}</a>: <strong>{n}</strong></li>"#,
+            st = esc(st),
+            b = badge(st, "")
+        );
     }
-    if by_status.is_empty() {
+    if today.is_empty() {
         body.push_str("<li>No run today.</li>");
     }
+    body.push_str("</ul></section>");
+    body.push_str(&health_section(
+        &health,
+        s.metrics.track_pass_ms.load(Ordering::Relaxed),
+        s.metrics.tracked_runs.load(Ordering::Relaxed),
+    ));
     body.push_str(
-        r#"</ul></section></div><section><h2>Live feed</h2><ol id="feed" class="feed" aria-live="polite"><li class="muted">Status changes appear here as they happen.</li></ol></section>"#,
+        r#"</div><section><h2>Live feed</h2><ol id="feed" class="feed" aria-live="polite"><li class="muted">Status changes appear here as they happen.</li></ol></section>"#,
     );
     Ok(Html(page("Overview", "/", &body)))
 }
@@ -99,13 +160,66 @@ pub struct RunsQuery {
     status: Option<String>,
     platform: Option<String>,
     job: Option<String>,
+    /// `today`, `24h`, `7d` (or empty: any time).
+    period: Option<String>,
+    /// A date (`2026-11-29`, UTC midnight) or an RFC 3339 time; wins over
+    /// `period`.
+    since: Option<String>,
 }
 
 fn nonempty(v: Option<String>) -> Option<String> {
     v.filter(|s| !s.trim().is_empty())
 }
 
-/// `GET /runs`: the latest runs, live.
+/// The periods the runs list offers: (value, label).
+const PERIODS: [(&str, &str); 4] = [
+    ("", "any time"),
+    ("today", "today (UTC)"),
+    ("24h", "last 24 h"),
+    ("7d", "last 7 days"),
+];
+
+fn invalid(message: String) -> super::PageError {
+    super::PageError {
+        status: axum::http::StatusCode::BAD_REQUEST,
+        message,
+    }
+}
+
+/// The start of the time window (epoch ms) a `period` or `since` asks for.
+fn window_start(
+    period: Option<&str>,
+    since: Option<&str>,
+) -> Result<Option<i64>, super::PageError> {
+    let now = jiff::Timestamp::now().as_millisecond();
+    if let Some(since) = since.map(str::trim) {
+        if let Ok(t) = since.parse::<jiff::Timestamp>() {
+            return Ok(Some(t.as_millisecond()));
+        }
+        return since
+            .parse::<jiff::civil::Date>()
+            .ok()
+            .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| Some(z.timestamp().as_millisecond()))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "since `{since}`: give a date (2026-11-29) or a time (2026-11-29T06:00:00Z)"
+                ))
+            });
+    }
+    match period {
+        None | Some("") => Ok(None),
+        Some("today") => Ok(Some(start_of_today())),
+        Some("24h") => Ok(Some(now - 24 * 3_600_000)),
+        Some("7d") => Ok(Some(now - 7 * 24 * 3_600_000)),
+        Some(other) => Err(invalid(format!(
+            "period `{other}`: one of today, 24h, 7d (or none)"
+        ))),
+    }
+}
+
+/// `GET /runs`: the latest runs, live; filters by status, platform, job
+/// and time.
 pub async fn runs(State(s): State<AppState>, Query(q): Query<RunsQuery>) -> PageResult {
     let status_text = nonempty(q.status);
     let status = match status_text.as_deref() {
@@ -115,12 +229,15 @@ pub async fn runs(State(s): State<AppState>, Query(q): Query<RunsQuery>) -> Page
                 .map_err(polysync_engine::Error::from)?,
         ),
     };
+    let period = nonempty(q.period);
+    let since_text = nonempty(q.since);
+    let from = window_start(period.as_deref(), since_text.as_deref())?;
     let filter = RunFilter {
         job_name: nonempty(q.job),
         platform: nonempty(q.platform),
         status,
     };
-    let list = s.engine.list_runs(&filter, LIST_LIMIT).await?;
+    let list = s.engine.list_runs_since(&filter, from, LIST_LIMIT).await?;
     let mut opts = String::from(r#"<option value="">any</option>"#);
     for st in RunStatus::ALL {
         let l = label(&st);
@@ -131,21 +248,39 @@ pub async fn runs(State(s): State<AppState>, Query(q): Query<RunsQuery>) -> Page
         };
         let _ = write!(opts, r#"<option{sel}>{}</option>"#, esc(&l));
     }
+    let mut periods = String::new();
+    for (value, name) in PERIODS {
+        let sel = if period.as_deref().unwrap_or("") == value {
+            " selected"
+        } else {
+            ""
+        };
+        let _ = write!(periods, r#"<option value="{value}"{sel}>{name}</option>"#);
+    }
     let attrs = format!(
         r#"data-status="{}" data-platform="{}" data-job="{}""#,
         esc(status_text.as_deref().unwrap_or("")),
         esc(filter.platform.as_deref().unwrap_or("")),
         esc(filter.job_name.as_deref().unwrap_or(""))
     );
+    let window = from.map_or_else(String::new, |f| {
+        format!(
+            r#"<p class="muted" id="window">Created since {}.</p>"#,
+            time(f)
+        )
+    });
     let body = format!(
         r#"<form class="filters" method="get" action="/runs">
 <label>Status <select name="status">{opts}</select></label>
 <label>Platform <input name="platform" value="{p}"></label>
 <label>Job <input name="job" value="{j}"></label>
+<label>Created <select name="period" id="period">{periods}</select></label>
+<label>or since <input type="date" name="since" id="since" value="{since}"></label>
 <button>Filter</button></form>
-{table}"#,
+{window}{table}"#,
         p = esc(filter.platform.as_deref().unwrap_or("")),
         j = esc(filter.job_name.as_deref().unwrap_or("")),
+        since = esc(since_text.as_deref().unwrap_or("")),
         table = runs_table(&list, &attrs)
     );
     Ok(Html(page("Runs", "/runs", &body)))
@@ -412,99 +547,4 @@ pub async fn job_page(
 /// `GET /jobs/{*job}`.
 pub async fn job(State(s): State<AppState>, Path(job): Path<String>) -> PageResult {
     job_page(&s, &job, &BTreeMap::new(), &BTreeMap::new(), None).await
-}
-
-/// `GET /tasks`: the tasks with a Run button each.
-pub async fn tasks(State(s): State<AppState>) -> PageResult {
-    let tasks = s.engine.list_tasks().await?;
-    let mut rows = String::new();
-    for t in &tasks {
-        let _ = write!(
-            rows,
-            r#"<tr><td>{n}</td><td><code>{j}</code></td><td>{next}</td><td><form method="post" action="/tasks/{u}/run"><button>Run</button></form></td></tr>"#,
-            n = esc(&t.task.name),
-            j = esc(&t.task.job),
-            next = t.next_fire_at.map(time).unwrap_or_else(|| "—".into()),
-            u = url_path(&t.task.name),
-        );
-    }
-    if tasks.is_empty() {
-        rows.push_str(
-            r#"<tr><td colspan="4">No task yet: <code>polysync tasks apply</code>.</td></tr>"#,
-        );
-    }
-    let body = format!(
-        r#"<div class="scroll"><table><thead><tr><th scope="col">Task</th><th scope="col">Job</th><th scope="col">Next fire</th><th scope="col"></th></tr></thead><tbody>{rows}</tbody></table></div>"#
-    );
-    Ok(Html(page("Tasks", "/tasks", &body)))
-}
-
-/// `GET /dag-runs`.
-pub async fn dag_runs(State(s): State<AppState>) -> PageResult {
-    let list = s.engine.list_dag_runs(LIST_LIMIT).await?;
-    let mut rows = String::new();
-    for d in &list {
-        let _ = write!(
-            rows,
-            r#"<tr><td><a href="/dag-runs/{u}"><code>{id}</code></a></td><td>{root}</td><td>{st}</td><td>{created}</td></tr>"#,
-            u = url_path(&d.id),
-            id = esc(&d.id),
-            root = esc(&d.root_task),
-            st = badge(
-                &label(&d.status),
-                &format!(r#"data-dag-status="{}" data-v="{}""#, esc(&d.id), d.version)
-            ),
-            created = time(d.created_at),
-        );
-    }
-    let body = format!(
-        r#"<div class="scroll"><table><thead><tr><th scope="col">DAG run</th><th scope="col">Root task</th><th scope="col">Status</th><th scope="col">Created</th></tr></thead><tbody>{rows}</tbody></table></div>"#
-    );
-    Ok(Html(page("DAG runs", "/dag-runs", &body)))
-}
-
-/// `GET /dag-runs/{id}`: each task with its status and attempts.
-pub async fn dag_run(State(s): State<AppState>, Path(id): Path<String>) -> PageResult {
-    let v = s.engine.get_dag_run(&id).await?;
-    let mut items = String::new();
-    for t in &v.tasks {
-        let mut attempts = String::new();
-        for a in &t.attempts {
-            let _ = write!(
-                attempts,
-                "<li>{}</li>",
-                esc(&serde_json::to_string(a).unwrap_or_default())
-            );
-        }
-        let _ = write!(
-            items,
-            r#"<li class="node"><strong>{n}</strong> {st} <small>{m}</small><ul class="attempts">{attempts}</ul></li>"#,
-            n = esc(&t.task),
-            st = badge(
-                &label(&t.status),
-                &format!(r#"data-task-status="{}/{}""#, esc(&v.id), esc(&t.task))
-            ),
-            m = esc(t.message.as_deref().unwrap_or("")),
-        );
-    }
-    let cancel = if v.status.is_terminal() {
-        String::new()
-    } else {
-        format!(
-            r#"<form method="post" action="/dag-runs/{}/cancel"><button class="danger">Cancel DAG run</button></form>"#,
-            url_path(&v.id)
-        )
-    };
-    let body = format!(
-        r#"<dl class="facts"><dt>Status</dt><dd>{st}</dd><dt>Root task</dt><dd>{root}</dd><dt>Trigger</dt><dd>{trig}</dd><dt>Started</dt><dd>{started}</dd></dl>{cancel}
-<h2>Tasks</h2><ul class="graph">{items}</ul>"#,
-        st = badge(
-            &label(&v.status),
-            &format!(r#"data-dag-status="{}""#, esc(&v.id))
-        ),
-        root = esc(&v.root_task),
-        trig = esc(&v.trigger),
-        started = time(v.started_at),
-    );
-    Ok(Html(page(&format!("DAG run {}", v.id), "/dag-runs", &body)))
 }

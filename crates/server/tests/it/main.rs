@@ -7,4 +7,3 @@ mod jobs_api;
 mod manage_api;
 mod openapi;
 mod operations;
-mod webdriver;

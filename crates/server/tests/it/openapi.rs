@@ -24,6 +24,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/jobs/{job_key}/runs/{run_id}"),
     ("get", "/api/jobs/{job_key}/runs/{run_id}/stream"),
     ("get", "/api/jobs/{job_key}/status"),
+    ("get", "/api/v1/dispatcher"),
     ("get", "/api/v1/platforms"),
     ("get", "/api/v1/platforms/{name}"),
     ("post", "/api/v1/platforms/{name}/import"),

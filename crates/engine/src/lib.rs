@@ -19,7 +19,9 @@ mod metrics;
 mod platforms;
 mod run_batch;
 mod runs;
+mod server_tracking;
 mod tasks;
+mod tiers;
 mod tracker;
 mod troubleshoot;
 
@@ -35,7 +37,8 @@ pub use dispatcher::{Dispatcher, DispatcherOptions, Pass};
 pub use error::{Error, ErrorKind, Result};
 pub use events::Event;
 pub use job_keys::{
-    JobKey, KeyRunError, MappedParams, SeedTaskType, Violation, check_params_schema,
+    JobKey, KeyDagRun, KeyRun, KeyRunError, MappedParams, SeedTaskType, TASK_PREFIX, Violation,
+    check_params_schema,
     discover_job_keys, map_params,
 };
 pub use metrics::{MetricsSnapshot, WorkspaceCalls};
@@ -50,6 +53,8 @@ pub use polysync_providers::{ImportProgress, NoProgress, Skipped, TaskRun};
 pub use polysync_store::{
     ApiToken, ApplyMode, JobFilter, RunFilter, StatusChange, StoredTask, TaskApplySummary,
 };
+pub use server_tracking::{StoreWatch, TrackingRole, TrackingRound};
+pub use tiers::{ExecutionTiers, ReadTier, WriteTier};
 pub use tracker::{ACTIVE_SWEEP, ACTIVE_SWEEP_FEW, FULL_SWEEP, WATCHED_INTERVAL, WatchGuard};
 pub use troubleshoot::{PENDING_HINT, STOPPING_NOTE};
 
@@ -186,6 +191,8 @@ struct Inner {
     /// Requests per second per workspace client; `None` here keeps the
     /// client's default (the Go SDK's 15/s).
     client_rate_limit: Option<Option<u32>>,
+    /// The server's execution tiers and their read cache.
+    tiers: tiers::TierState,
 }
 
 impl std::fmt::Debug for Engine {
@@ -232,6 +239,7 @@ impl Engine {
                 in_process: Mutex::new(HashMap::new()),
                 tracker: tracker::TrackerState::default(),
                 client_rate_limit: None,
+                tiers: tiers::TierState::default(),
             }),
         }
     }
@@ -279,8 +287,36 @@ impl Engine {
                 in_process: Mutex::new(HashMap::new()),
                 tracker: tracker::TrackerState::default(),
                 client_rate_limit: Some(per_second),
+                tiers: tiers::TierState::new(inner.tiers.tiers),
             }),
         }
+    }
+
+    /// Applies the execution tiers (the server's read / write settings:
+    /// timeouts, attempts, the ended runs' read cache) to every Databricks
+    /// call of this engine. Keeps every other setting; call it last, after
+    /// the `with_*` settings that rebuild the engine.
+    pub fn with_tiers(self, tiers: ExecutionTiers) -> Self {
+        let inner = &self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                store: inner.store.clone(),
+                env: inner.env.clone(),
+                clients: Mutex::new(HashMap::new()),
+                pending_hint_after: inner.pending_hint_after,
+                events: events::Events::new(),
+                retry_observer: inner.retry_observer.clone(),
+                in_process: Mutex::new(HashMap::new()),
+                tracker: tracker::TrackerState::default(),
+                client_rate_limit: inner.client_rate_limit,
+                tiers: tiers::TierState::new(Some(tiers)),
+            }),
+        }
+    }
+
+    /// The execution tiers set with [`Engine::with_tiers`], if any.
+    pub fn tiers(&self) -> Option<ExecutionTiers> {
+        self.inner.tiers.tiers
     }
 
     /// Closes the store's connections (on SQLite this checkpoints the WAL,

@@ -163,6 +163,9 @@ impl Engine {
         if let Some(limit) = self.inner.client_rate_limit {
             builder = builder.rate_limit(limit);
         }
+        if let Some(tiers) = &self.inner.tiers.tiers {
+            builder = tiers.configure(builder);
+        }
         let builder = match &platform.auth {
             Auth::TokenEnv { var } => {
                 let token = (self.inner.env)(var)

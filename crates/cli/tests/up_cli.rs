@@ -166,7 +166,10 @@ fn up_applies_the_demo_tasks_and_tracks_each_workspace_once() {
     let mut tasks_line = None;
     while emulator.is_none() || tasks_line.is_none() {
         let mut line = String::new();
-        assert!(stderr.read_line(&mut line).expect("stderr") > 0, "up ended early");
+        assert!(
+            stderr.read_line(&mut line).expect("stderr") > 0,
+            "up ended early"
+        );
         if let Some(rest) = line.trim().strip_prefix("embedded emulator on ") {
             emulator = rest.split_whitespace().next().map(str::to_owned);
         }
@@ -215,7 +218,10 @@ fn up_applies_the_demo_tasks_and_tracks_each_workspace_once() {
     // Someone tracked (the dispatcher): the emulator saw its listings, and
     // no `runs/get` poll loop per run.
     let emu_addr = emulator.trim_start_matches("http://");
-    let listings = get(emu_addr, "/__emulator/requests?endpoint=GET%20jobs/runs/list");
+    let listings = get(
+        emu_addr,
+        "/__emulator/requests?endpoint=GET%20jobs/runs/list",
+    );
     assert!(listings.contains("completed_only"), "{listings}");
 
     // The `nightly` key starts its DAG run; the dispatcher in `up` runs it.

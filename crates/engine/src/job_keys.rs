@@ -519,7 +519,10 @@ impl Engine {
     /// A DAG run with its revision, from the store (the dispatcher keeps
     /// it current; nothing is asked of Databricks).
     async fn key_dag_run(&self, id: &str) -> crate::Result<KeyDagRun> {
-        let view = self.get_dag_run(id).await?;
+        // The revision is read before the view: the view is then at least
+        // as new as its revision, so a change made in between shows again
+        // (with a higher revision) at the next read, never hidden behind
+        // an equal one.
         let store = &self.inner.store;
         let dag = store.find_dag_run(id).await?.map_or(0, |d| d.version);
         let tasks: i64 = store
@@ -528,6 +531,7 @@ impl Engine {
             .iter()
             .map(|t| t.version)
             .sum();
+        let view = self.get_dag_run(id).await?;
         Ok(KeyDagRun {
             view,
             revision: dag + tasks,
@@ -647,9 +651,7 @@ impl Engine {
             Some(task) => self.get_task(task).await?.task.job,
             None => key.job.clone(),
         };
-        self.find_job(&job)
-            .await?
-            .ok_or_else(|| key_not_found(key))
+        self.find_job(&job).await?.ok_or_else(|| key_not_found(key))
     }
 }
 

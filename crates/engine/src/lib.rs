@@ -38,8 +38,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use events::Event;
 pub use job_keys::{
     JobKey, KeyDagRun, KeyRun, KeyRunError, MappedParams, SeedTaskType, TASK_PREFIX, Violation,
-    check_params_schema,
-    discover_job_keys, map_params,
+    check_params_schema, discover_job_keys, map_params,
 };
 pub use metrics::{MetricsSnapshot, WorkspaceCalls};
 pub use platforms::{VERIFY_TIMEOUT, profile_host};

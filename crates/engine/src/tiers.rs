@@ -136,7 +136,10 @@ impl TierState {
         }
         if let Ok(mut cache) = self.cache.lock() {
             cache.retain(|_, (at, _)| at.elapsed() < ttl);
-            cache.insert((run_id.to_owned(), outputs), (Instant::now(), tasks.to_vec()));
+            cache.insert(
+                (run_id.to_owned(), outputs),
+                (Instant::now(), tasks.to_vec()),
+            );
         }
     }
 }

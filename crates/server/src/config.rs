@@ -6,9 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use polysync_engine::{
-    ExecutionTiers, JobKey, SeedTaskType, discover_job_keys, parse_duration,
-};
+use polysync_engine::{ExecutionTiers, JobKey, SeedTaskType, discover_job_keys, parse_duration};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -114,7 +112,11 @@ fn tiers_of(table: &TiersTable) -> Result<ExecutionTiers, String> {
         return Err("write.cache: writes are never cached".into());
     }
     dur("write.timeout", &table.write.timeout, &mut t.write.timeout)?;
-    attempts("write.attempts", table.write.attempts, &mut t.write.attempts)?;
+    attempts(
+        "write.attempts",
+        table.write.attempts,
+        &mut t.write.attempts,
+    )?;
     if table.stream.cache.is_some() || table.stream.attempts.is_some() {
         return Err("stream: only `timeout` is set for streams".into());
     }

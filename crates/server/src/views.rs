@@ -64,7 +64,11 @@ pub fn dag_run(dag: &KeyDagRun) -> Value {
         // What the key runs, as its `job` says it: `task:<root task>`.
         m.insert(
             "job_id".into(),
-            json!(format!("{}{}", polysync_engine::TASK_PREFIX, view.root_task)),
+            json!(format!(
+                "{}{}",
+                polysync_engine::TASK_PREFIX,
+                view.root_task
+            )),
         );
         m.insert(
             "state".into(),

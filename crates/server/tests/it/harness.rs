@@ -118,8 +118,14 @@ impl Env {
         track_every: Duration,
     ) -> String {
         let engine = self.engine.clone();
-        self.server_with(engine, env, toml, track_every, polysync_server::own_tracking())
-            .await
+        self.server_with(
+            engine,
+            env,
+            toml,
+            track_every,
+            polysync_server::own_tracking(),
+        )
+        .await
     }
 
     /// [`Env::server`] on `engine` (another process's engine on the same
@@ -314,8 +320,15 @@ impl Api {
     }
 
     /// `method path`, with `body` as JSON when given: the response as is.
-    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> reqwest::Response {
-        let mut req = self.http.request(method.clone(), format!("{}{path}", self.url));
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.url));
         if let Some(b) = body {
             req = req.json(b);
         }

@@ -78,9 +78,7 @@ async fn two_servers_on_one_store_track_each_workspace_once() {
             .send()
             .await
             .expect("stream");
-        let reading = tokio::spawn(read_sse(stream, |e| {
-            e.data["status"] == "TERMINATED"
-        }));
+        let reading = tokio::spawn(read_sse(stream, |e| e.data["status"] == "TERMINATED"));
         let r = http
             .delete(format!("{a}/api/jobs/long/runs/{run_id}"))
             .send()
@@ -143,10 +141,7 @@ async fn a_server_beside_its_dispatcher_leaves_tracking_to_it() {
             .await
             .expect("run");
         let events = read_sse(resp, |_| false).await;
-        assert_eq!(
-            events.last().expect("events").data["status"],
-            "TERMINATED"
-        );
+        assert_eq!(events.last().expect("events").data["status"], "TERMINATED");
         // The dispatcher tracked the run to its end (its listings); the
         // server's loop tracked nothing.
         assert!(env.calls("jobs/runs/list").len() > before);

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use polysync_engine::{ApplyMode, DispatcherOptions};
+use polysync_engine::{ApplyMode, DispatcherOptions, TrackingRole};
 use polysync_testkit::each_backend;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -36,6 +36,9 @@ tasks:
 }
 
 const KEYS: &str = r#"
+[tiers]
+stream = { timeout = "60s" }
+
 [jobs.nightly]
 job = "task:nightly"
 params = { type = "object", properties = { a = { type = "string" } }, additionalProperties = false }
@@ -68,6 +71,10 @@ async fn a_task_key_runs_streams_lists_and_cancels_dag_runs() {
             })
             .await
             .expect("dispatcher");
+        // As `polysync up`: the server beside its dispatcher.
+        let role = TrackingRole::Dispatcher {
+            id: dispatcher.id().to_owned(),
+        };
         let stop = CancellationToken::new();
         let stopped = stop.clone();
         let dispatching = tokio::spawn(async move {
@@ -75,7 +82,8 @@ async fn a_task_key_runs_streams_lists_and_cancels_dag_runs() {
                 .run_until(async move { stopped.cancelled().await })
                 .await
         });
-        let url = env.server(Vec::new(), KEYS, TRACK).await;
+        let engine = env.engine.clone();
+        let url = env.server_with(engine, Vec::new(), KEYS, TRACK, role).await;
         let http = env.http.clone();
 
         // Invalid parameters: 400, no DAG run started.
@@ -106,7 +114,7 @@ async fn a_task_key_runs_streams_lists_and_cancels_dag_runs() {
         assert_eq!(resp.status(), StatusCode::OK);
         let events = read_sse(resp, |_| false).await;
         let last = events.last().expect("events");
-        assert_eq!(last.data["status"], "TERMINATED", "{:?}", last.data);
+        assert_eq!(last.data["status"], "TERMINATED", "{events:#?}");
         assert_eq!(last.data["run"]["status"], "Success");
         assert_eq!(last.data["run"]["state"]["result_state"], "SUCCESS");
         let dag_id = last.data["run"]["run_id"]
@@ -114,20 +122,21 @@ async fn a_task_key_runs_streams_lists_and_cancels_dag_runs() {
             .expect("runId")
             .to_owned();
         assert_eq!(last.data["run"]["id"], json!(dag_id));
-        let statuses: Vec<_> = last.data["run"]["tasks"]
+        let statuses: std::collections::BTreeMap<String, Value> = last.data["run"]["tasks"]
             .as_array()
             .expect("tasks")
             .iter()
-            .map(|t| (t["task"].clone(), t["status"].clone()))
+            .map(|t| {
+                (
+                    t["task"].as_str().expect("task").to_owned(),
+                    t["status"].clone(),
+                )
+            })
             .collect();
-        assert_eq!(
-            statuses,
-            [
-                (json!("nightly"), json!("Success")),
-                (json!("publish"), json!("Success")),
-                (json!("on_failure"), json!("Skipped")),
-            ]
-        );
+        assert_eq!(statuses["nightly"], "Success");
+        assert_eq!(statuses["publish"], "Success");
+        assert_eq!(statuses["on_failure"], "Skipped", "{statuses:?}");
+        assert_eq!(statuses.len(), 3);
         for e in &events {
             let id = e.id.as_deref().expect("every event has an id");
             assert!(id.starts_with(&format!("{dag_id}:")), "{id}");
@@ -210,7 +219,7 @@ async fn a_task_key_runs_streams_lists_and_cancels_dag_runs() {
         .await;
         assert_eq!(ended["status"], "Cancelled", "{ended}");
         assert_eq!(ended["state"]["result_state"], "CANCELED");
-        assert_eq!(env.calls("jobs/runs/cancel").len(), 1);
+        assert!(!env.calls("jobs/runs/cancel").is_empty());
 
         stop.cancel();
         dispatching.await.expect("join").expect("dispatcher");

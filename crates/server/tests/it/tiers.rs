@@ -62,7 +62,7 @@ async fn a_write_is_not_retried_on_a_503_while_a_read_is_as_configured() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("polysync.toml");
         std::fs::write(&path, &toml).expect("write");
-        let tiers = polysync_server::load_server_config(Vec::new(), Some(&path))
+        let tiers = polysync_server::load_server_config(env.job_env(), Some(&path))
             .expect("config")
             .tiers;
         env.engine = env.engine.clone().with_tiers(tiers);

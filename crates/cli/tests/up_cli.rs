@@ -236,7 +236,14 @@ fn up_applies_the_demo_tasks_and_tracks_each_workspace_once() {
     for _ in 0..3000 {
         let run = get(&addr, &format!("/api/jobs/nightly/runs/{dag}"));
         let run: serde_json::Value = serde_json::from_str(body(&run)).expect("json");
-        if run["tasks"][0]["attempts"][0]["databricks_run_id"].is_string() {
+        let nightly = run["tasks"]
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .find(|t| t["task"] == "nightly")
+            .cloned()
+            .expect("task nightly in its DAG run");
+        if nightly["attempts"][0]["databricks_run_id"].is_string() {
             sent = true;
             break;
         }

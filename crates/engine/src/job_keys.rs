@@ -194,8 +194,8 @@ pub struct KeyDagRun {
 /// A run of a key: a Polysync run of its job, or a DAG run of its task.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KeyRun {
-    /// A job key's run.
-    Job(Run),
+    /// A job key's run (boxed: a run is several times a DAG run's size).
+    Job(Box<Run>),
     /// A task key's DAG run.
     Dag(KeyDagRun),
 }
@@ -433,10 +433,10 @@ impl Engine {
                 .await?;
             return Ok(KeyRun::Dag(self.key_dag_run(&dag.id).await?));
         }
-        Ok(KeyRun::Job(
+        Ok(KeyRun::Job(Box::new(
             self.start_job_key_run(key, params, &mapped, user_token)
                 .await?,
-        ))
+        )))
     }
 
     async fn start_job_key_run(
@@ -560,7 +560,7 @@ impl Engine {
             .job_key_runs(key, limit)
             .await?
             .into_iter()
-            .map(KeyRun::Job)
+            .map(|r| KeyRun::Job(Box::new(r)))
             .collect())
     }
 
@@ -598,7 +598,7 @@ impl Engine {
             }
             return Ok(KeyRun::Dag(self.key_dag_run(run_ref).await?));
         }
-        Ok(KeyRun::Job(self.job_key_run(key, run_ref).await?))
+        Ok(KeyRun::Job(Box::new(self.job_key_run(key, run_ref).await?)))
     }
 
     /// A job key's run by `run_ref` ([`Engine::key_run`]).
@@ -636,7 +636,7 @@ impl Engine {
     /// task key's DAG run is cancelled as `dag-runs cancel` does.
     pub async fn cancel_key_run(&self, key: &JobKey, run_ref: &str) -> crate::Result<KeyRun> {
         match self.key_run(key, run_ref).await? {
-            KeyRun::Job(run) => Ok(KeyRun::Job(self.cancel_run(&run.id).await?)),
+            KeyRun::Job(run) => Ok(KeyRun::Job(Box::new(self.cancel_run(&run.id).await?))),
             KeyRun::Dag(dag) => {
                 self.cancel_dag_run(&dag.view.id).await?;
                 Ok(KeyRun::Dag(self.key_dag_run(&dag.view.id).await?))

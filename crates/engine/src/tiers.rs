@@ -89,12 +89,15 @@ impl ExecutionTiers {
     }
 }
 
+/// Ended runs' task runs by (run id, with outputs), with when they were read.
+type TaskRunCache = HashMap<(String, bool), (Instant, Vec<TaskRun>)>;
+
 /// The engine's tier settings (none: the client's defaults, as the CLI
 /// uses) and the read cache they govern.
 #[derive(Debug, Default)]
 pub(crate) struct TierState {
     pub(crate) tiers: Option<ExecutionTiers>,
-    cache: Mutex<HashMap<(String, bool), (Instant, Vec<TaskRun>)>>,
+    cache: Mutex<TaskRunCache>,
 }
 
 impl TierState {

@@ -101,7 +101,7 @@ async fn changed_by(
 ) -> Option<KeyRun> {
     match (current, ev) {
         (KeyRun::Job(cur), EngineEvent::Run { run }) if run.id == cur.id => {
-            Some(KeyRun::Job(run.clone()))
+            Some(KeyRun::Job(Box::new(run.clone())))
         }
         (KeyRun::Dag(cur), EngineEvent::DagRun { dag_run }) if dag_run.id == cur.view.id => {
             state.engine.key_run(key, &cur.view.id).await.ok()

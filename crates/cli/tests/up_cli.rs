@@ -117,3 +117,149 @@ fn tokens_are_shown_once_listed_without_secret_and_revoked() {
     assert_eq!(run(&["tokens", "revoke", "ci"]).status.code(), Some(0));
     assert_ne!(run(&["tokens", "revoke", "ci"]).status.code(), Some(0));
 }
+
+/// The body of an HTTP/1.1 response (after the headers; chunk sizes of a
+/// chunked body left in, which the callers' `contains` checks ignore).
+fn body(response: &str) -> &str {
+    response.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+}
+
+fn get(addr: &str, path: &str) -> String {
+    http(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+    )
+}
+
+/// The value of an unlabelled metric in a Prometheus text exposition.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// `polysync up` seeds and applies the demo tasks file (tasks listed at
+/// once, `nightly` on a schedule, its DAG run started by the dispatcher
+/// in `up`), and each workspace has exactly one tracker: the dispatcher's
+/// loop tracks, the server's loop (polling every 50 ms here) asks
+/// Databricks nothing itself.
+#[test]
+fn up_applies_the_demo_tasks_and_tracks_each_workspace_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("up.db");
+    let config = dir.path().join("polysync.toml");
+    std::fs::write(&config, "[tiers]\npoll = \"50ms\"\n").expect("config");
+    let mut child = polysync()
+        .args(["up", "--port", "0", "--config"])
+        .arg(&config)
+        .arg("--database-url")
+        .arg(&db)
+        .env("HOME", dir.path())
+        .env("XDG_DATA_HOME", dir.path())
+        .env_remove("DATABRICKS_HOST")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut emulator = None;
+    let mut tasks_line = None;
+    while emulator.is_none() || tasks_line.is_none() {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).expect("stderr") > 0,
+            "up ended early"
+        );
+        if let Some(rest) = line.trim().strip_prefix("embedded emulator on ") {
+            emulator = rest.split_whitespace().next().map(str::to_owned);
+        }
+        if line.starts_with("demo tasks: ") {
+            tasks_line = Some(line);
+        }
+    }
+    let emulator = emulator.expect("emulator url");
+    let tasks_line = tasks_line.expect("tasks line");
+    assert!(tasks_line.contains("demo-tasks.yaml"), "{tasks_line}");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("first line");
+    let url = first
+        .trim()
+        .strip_prefix("Polysync is up: ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_owned();
+    let addr = url.trim_start_matches("http://").to_owned();
+
+    // The demo tasks: listed at once, one on a schedule with a time zone.
+    let tasks = get(&addr, "/api/v1/tasks");
+    assert!(tasks.starts_with("HTTP/1.1 200"), "{tasks}");
+    for name in ["nightly", "sales", "forecast", "alert"] {
+        assert!(tasks.contains(&format!("\"name\":\"{name}\"")), "{tasks}");
+    }
+    assert!(tasks.contains("Europe/Amsterdam"), "{tasks}");
+    assert!(tasks.contains("0 6 * * 1-5"), "{tasks}");
+
+    // A job run streamed to its end: tracked by the dispatcher only.
+    let stream = http(
+        &addr,
+        "POST /api/jobs/daily/run?stream=true HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert!(stream.contains("TERMINATED"), "{stream}");
+    let metrics = get(&addr, "/metrics");
+    assert_eq!(
+        metric(&metrics, "polysync_server_tracking_rounds_total"),
+        Some(0.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "polysync_server_tracked_workspaces"),
+        Some(0.0)
+    );
+    // Someone tracked (the dispatcher): the emulator saw its listings, and
+    // no `runs/get` poll loop per run.
+    let emu_addr = emulator.trim_start_matches("http://");
+    let listings = get(
+        emu_addr,
+        "/__emulator/requests?endpoint=GET%20jobs/runs/list",
+    );
+    assert!(listings.contains("completed_only"), "{listings}");
+
+    // The `nightly` key starts its DAG run; the dispatcher in `up` runs it.
+    let started = http(
+        &addr,
+        "POST /api/jobs/nightly/run HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert!(started.starts_with("HTTP/1.1 200"), "{started}");
+    let started: serde_json::Value = serde_json::from_str(body(&started)).expect("json");
+    let dag = started["runId"].as_str().expect("runId").to_owned();
+    let mut sent = false;
+    for _ in 0..3000 {
+        let run = get(&addr, &format!("/api/jobs/nightly/runs/{dag}"));
+        let run: serde_json::Value = serde_json::from_str(body(&run)).expect("json");
+        let nightly = run["tasks"]
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .find(|t| t["task"] == "nightly")
+            .cloned()
+            .expect("task nightly in its DAG run");
+        if nightly["attempts"][0]["databricks_run_id"].is_string() {
+            sent = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(sent, "the dispatcher started the DAG's first task");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).expect("stdout");
+    let mut err = String::new();
+    stderr.read_to_string(&mut err).expect("stderr");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "{err}");
+}

@@ -207,7 +207,12 @@ impl DatabricksClient {
             observer: inner.config.retry_observer.as_ref().map(|o| &o.0),
             answered: Some(&inner.answered),
         };
-        with_retry_hooks(&inner.config.retry, idempotency, &hooks, |attempt| {
+        let policy = if *method == Method::GET || *method == Method::HEAD {
+            &inner.config.retry
+        } else {
+            inner.config.write_retry_policy()
+        };
+        with_retry_hooks(policy, idempotency, &hooks, |attempt| {
             self.attempt(method, path, query, body, attempt)
         })
         .await

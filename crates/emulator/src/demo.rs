@@ -150,3 +150,42 @@ fn seed(s: &std::sync::Arc<AppState>) -> Result<DemoWorkspace, Error> {
         continuous_pipeline_id,
     })
 }
+
+/// The file name `polysync up` writes [`tasks_file`] under.
+pub const DEMO_TASKS_FILE: &str = "demo-tasks.yaml";
+
+/// The demo tasks file (Polysync's tasks format) over the demo workspace
+/// registered as `platform`: a small DAG whose root `nightly` runs the
+/// daily KPIs job on a weekday-morning schedule in Amsterdam time, the
+/// sales workflow after it on success and the forecast notebook after
+/// that, and an `alert` that runs only when `nightly` fails (otherwise
+/// Skipped). So `polysync up` has tasks, a schedule and DAG runs to show
+/// from the first second.
+pub fn tasks_file(platform: &str, demo: &DemoWorkspace) -> String {
+    format!(
+        r#"# The demo DAG of `polysync up` (re-applied at each start).
+# `polysync tasks run nightly` or `POST /api/jobs/nightly/run` starts it.
+limits:
+  demo-warehouse: 2
+tasks:
+  - name: nightly
+    job: {platform}:{job}
+    retry: {{ attempts: 2, backoff: 5s }}
+    limits: [demo-warehouse]
+    schedule: {{ cron: "0 6 * * 1-5", timezone: Europe/Amsterdam }}
+  - name: sales
+    job: {platform}:{workflow}
+    params: {{ env: demo }}
+    after: [nightly]
+    limits: [demo-warehouse]
+  - name: forecast
+    job: {platform}:/Demo/forecast
+    after: [{{ task: sales, on: success }}]
+  - name: alert
+    job: {platform}:/Demo/sales_report
+    after: [{{ task: nightly, on: failure }}]
+"#,
+        job = demo.job_id,
+        workflow = demo.workflow_id,
+    )
+}

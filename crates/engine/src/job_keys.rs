@@ -1,8 +1,10 @@
 //! Named job keys: the use cases behind the server's `/api/jobs/:jobKey`
-//! routes (the AppKit jobs seed). A key names one Polysync job, how a web
-//! app's `params` object maps to the Databricks request (the seed's task
-//! types), an optional JSON Schema the params must satisfy, and whether the
-//! run is started with the caller's own token (on-behalf-of-user).
+//! routes (the AppKit jobs seed). A key names one Polysync job, or a task
+//! (`task:NAME`, whose runs are DAG runs the dispatcher carries out), how
+//! a web app's `params` object maps to the Databricks request (the seed's
+//! task types), an optional JSON Schema the params must satisfy, and
+//! whether the run is started with the caller's own token
+//! (on-behalf-of-user).
 //!
 //! Everything a handler needs is here, so the server only parses and
 //! renders: validation lists every violation before anything is stored or
@@ -19,10 +21,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::{Engine, Error, RunFilter};
-
-/// How many active runs one tracking pass refreshes at most.
-const TRACK_LIMIT: u32 = 10_000;
+use crate::{DagRunView, Engine, Error, RunFilter};
 
 /// The seed's task types: which Databricks request field a key's `params`
 /// fill, and in which shape.
@@ -170,6 +169,57 @@ pub enum KeyRunError {
     #[error(transparent)]
     Engine(#[from] Error),
 }
+
+/// The prefix of a key's `job` that names a task instead of a job.
+pub const TASK_PREFIX: &str = "task:";
+
+impl JobKey {
+    /// The task a `task:NAME` key runs (its DAG run), `None` for a job key.
+    pub fn task(&self) -> Option<&str> {
+        self.job.strip_prefix(TASK_PREFIX).map(str::trim)
+    }
+}
+
+/// A DAG run as a task key serves it: the view `dag-runs show --json`
+/// prints, and its revision (grows with every stored change of the DAG run
+/// or one of its task runs: what a stream's event ids and resume use).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyDagRun {
+    /// The DAG run.
+    pub view: DagRunView,
+    /// The sum of the row versions of the DAG run and its task runs.
+    pub revision: i64,
+}
+
+/// A run of a key: a Polysync run of its job, or a DAG run of its task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyRun {
+    /// A job key's run (boxed: a run is several times a DAG run's size).
+    Job(Box<Run>),
+    /// A task key's DAG run.
+    Dag(KeyDagRun),
+}
+
+impl KeyRun {
+    /// Whether it has ended (a stream stops there).
+    pub fn is_terminal(&self) -> bool {
+        match self {
+            Self::Job(r) => r.status.is_terminal(),
+            Self::Dag(d) => d.view.status.is_terminal(),
+        }
+    }
+
+    /// Polysync's id of the run or DAG run.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Job(r) => &r.id,
+            Self::Dag(d) => &d.view.id,
+        }
+    }
+}
+
+/// How many DAG runs a task key's listing reads at most.
+const DAG_LIST_MAX: u32 = 100;
 
 /// What `params` became: either the request field(s) of a `run-now`, or
 /// string overrides for job types started otherwise.
@@ -363,16 +413,39 @@ impl Engine {
     /// the platform, or with `user_token` when the key opts in to
     /// on-behalf-of-user (a forwarded token is never used otherwise).
     /// Every violation is reported before anything is stored or sent.
+    ///
+    /// A task key starts a DAG run of its task (as `polysync tasks run`):
+    /// the parameters are the root task's extra values; the dispatcher
+    /// starts its runs, as the platform.
     pub async fn start_key_run(
         &self,
         key: &JobKey,
         params: Option<&Value>,
         user_token: Option<&SecretString>,
-    ) -> Result<Run, KeyRunError> {
+    ) -> Result<KeyRun, KeyRunError> {
         let mapped = map_params(key, params).map_err(|violations| KeyRunError::Invalid {
             key: key.key.clone(),
             violations,
         })?;
+        if let Some(task) = key.task() {
+            let dag = self
+                .start_dag_run(task, &mapped.strings, "manual", None)
+                .await?;
+            return Ok(KeyRun::Dag(self.key_dag_run(&dag.id).await?));
+        }
+        Ok(KeyRun::Job(Box::new(
+            self.start_job_key_run(key, params, &mapped, user_token)
+                .await?,
+        )))
+    }
+
+    async fn start_job_key_run(
+        &self,
+        key: &JobKey,
+        params: Option<&Value>,
+        mapped: &MappedParams,
+        user_token: Option<&SecretString>,
+    ) -> Result<Run, KeyRunError> {
         let caller = if key.on_behalf_of_user {
             let token = user_token.ok_or_else(|| KeyRunError::MissingUserToken {
                 key: key.key.clone(),
@@ -443,16 +516,61 @@ impl Engine {
         Ok(Connection { platform, client })
     }
 
+    /// A DAG run with its revision, from the store (the dispatcher keeps
+    /// it current; nothing is asked of Databricks).
+    async fn key_dag_run(&self, id: &str) -> crate::Result<KeyDagRun> {
+        // The revision is read before the view: the view is then at least
+        // as new as its revision, so a change made in between shows again
+        // (with a higher revision) at the next read, never hidden behind
+        // an equal one.
+        let store = &self.inner.store;
+        let dag = store.find_dag_run(id).await?.map_or(0, |d| d.version);
+        let tasks: i64 = store
+            .task_runs_of(id)
+            .await?
+            .iter()
+            .map(|t| t.version)
+            .sum();
+        let view = self.get_dag_run(id).await?;
+        Ok(KeyDagRun {
+            view,
+            revision: dag + tasks,
+        })
+    }
+
     /// The key's latest runs, newest first (`limit` clamped to 1–100), as
-    /// stored after refreshing those still active: never stale.
-    pub async fn key_runs(&self, key: &JobKey, limit: u32) -> crate::Result<Vec<Run>> {
+    /// stored after refreshing those still active: never stale. A task
+    /// key's are the DAG runs of its task.
+    pub async fn key_runs(&self, key: &JobKey, limit: u32) -> crate::Result<Vec<KeyRun>> {
+        let limit = limit.clamp(1, 100);
+        if let Some(task) = key.task() {
+            self.get_task(task).await?;
+            let mut out = Vec::new();
+            for dag in self
+                .inner
+                .store
+                .list_dag_runs_of(task, limit.min(DAG_LIST_MAX))
+                .await?
+            {
+                out.push(KeyRun::Dag(self.key_dag_run(&dag.id).await?));
+            }
+            return Ok(out);
+        }
+        Ok(self
+            .job_key_runs(key, limit)
+            .await?
+            .into_iter()
+            .map(|r| KeyRun::Job(Box::new(r)))
+            .collect())
+    }
+
+    async fn job_key_runs(&self, key: &JobKey, limit: u32) -> crate::Result<Vec<Run>> {
         let job = self.get_job(&key.job).await?;
         let filter = RunFilter {
             job_name: Some(job.name.clone()),
             platform: Some(job.platform.clone()),
             status: None,
         };
-        let limit = limit.clamp(1, 100);
         let refreshed = self.refresh_runs(&filter, limit).await?;
         for failure in &refreshed.failures {
             tracing::warn!(platform = %failure.platform, "refreshing: {}", failure.message);
@@ -465,9 +583,26 @@ impl Engine {
     }
 
     /// One run of the key by `run_ref` (the Databricks run id the seed's
-    /// `runId` is, or a Polysync run id); a run of another job is
+    /// `runId` is, or a Polysync run id; a task key's: the DAG run id); a
+    /// run of another job (a DAG run of another task) is
     /// [`Error::NotFound`] naming it. An active run is refreshed first.
-    pub async fn key_run(&self, key: &JobKey, run_ref: &str) -> crate::Result<Run> {
+    pub async fn key_run(&self, key: &JobKey, run_ref: &str) -> crate::Result<KeyRun> {
+        let not_found = || Error::NotFound {
+            entity: "run of this job key",
+            key: format!("{run_ref} (job key {:?})", key.key),
+        };
+        if let Some(task) = key.task() {
+            let dag = self.inner.store.find_dag_run(run_ref).await?;
+            if dag.is_none_or(|d| d.root_task != task) {
+                return Err(not_found());
+            }
+            return Ok(KeyRun::Dag(self.key_dag_run(run_ref).await?));
+        }
+        Ok(KeyRun::Job(Box::new(self.job_key_run(key, run_ref).await?)))
+    }
+
+    /// A job key's run by `run_ref` ([`Engine::key_run`]).
+    pub async fn job_key_run(&self, key: &JobKey, run_ref: &str) -> crate::Result<Run> {
         let job = self.get_job(&key.job).await?;
         let not_found = || Error::NotFound {
             entity: "run of this job key",
@@ -492,34 +627,31 @@ impl Engine {
     }
 
     /// The key's latest run (refreshed when active), `None` before any.
-    pub async fn key_status(&self, key: &JobKey) -> crate::Result<Option<Run>> {
+    pub async fn key_status(&self, key: &JobKey) -> crate::Result<Option<KeyRun>> {
         Ok(self.key_runs(key, 1).await?.into_iter().next())
     }
 
     /// Cancels a run of the key (a run of another job is
-    /// [`Error::NotFound`]); returns it as stored after the request.
-    pub async fn cancel_key_run(&self, key: &JobKey, run_ref: &str) -> crate::Result<Run> {
-        let run = self.key_run(key, run_ref).await?;
-        self.cancel_run(&run.id).await
-    }
-
-    /// One tracking pass over every active run: polls what changed and
-    /// stores it (publishing events). The server calls it in a loop so
-    /// live streams follow runs without polling per stream.
-    pub async fn track_active_runs(&self) -> crate::Result<usize> {
-        // The dispatcher's batched tracker: completions through the
-        // watermark listing, not one `runs/get` per run.
-        for failure in self.track_runs(None).await? {
-            tracing::warn!(platform = %failure.platform, "tracking: {}", failure.message);
+    /// [`Error::NotFound`]); returns it as stored after the request. A
+    /// task key's DAG run is cancelled as `dag-runs cancel` does.
+    pub async fn cancel_key_run(&self, key: &JobKey, run_ref: &str) -> crate::Result<KeyRun> {
+        match self.key_run(key, run_ref).await? {
+            KeyRun::Job(run) => Ok(KeyRun::Job(Box::new(self.cancel_run(&run.id).await?))),
+            KeyRun::Dag(dag) => {
+                self.cancel_dag_run(&dag.view.id).await?;
+                Ok(KeyRun::Dag(self.key_dag_run(&dag.view.id).await?))
+            }
         }
-        Ok(self.active_runs(TRACK_LIMIT).await?.len())
     }
 
-    /// Checks that `key` resolves to a job (server start-up).
+    /// Checks that `key` resolves to a job, or its task exists (server
+    /// start-up); returns the job it runs (a task key: its task's job).
     pub async fn check_job_key(&self, key: &JobKey) -> crate::Result<Job> {
-        self.find_job(&key.job)
-            .await?
-            .ok_or_else(|| key_not_found(key))
+        let job = match key.task() {
+            Some(task) => self.get_task(task).await?.task.job,
+            None => key.job.clone(),
+        };
+        self.find_job(&job).await?.ok_or_else(|| key_not_found(key))
     }
 }
 

@@ -20,7 +20,9 @@ mod metrics;
 mod platforms;
 mod run_batch;
 mod runs;
+mod server_tracking;
 mod tasks;
+mod tiers;
 mod tracker;
 mod troubleshoot;
 
@@ -37,8 +39,8 @@ pub use error::{Error, ErrorKind, Result};
 pub use events::Event;
 pub use health::{DispatcherHealth, DispatcherInstance};
 pub use job_keys::{
-    JobKey, KeyRunError, MappedParams, SeedTaskType, Violation, check_params_schema,
-    discover_job_keys, map_params,
+    JobKey, KeyDagRun, KeyRun, KeyRunError, MappedParams, SeedTaskType, TASK_PREFIX, Violation,
+    check_params_schema, discover_job_keys, map_params,
 };
 pub use metrics::{MetricsSnapshot, WorkspaceCalls};
 pub use platforms::{VERIFY_TIMEOUT, profile_host};
@@ -52,6 +54,8 @@ pub use polysync_providers::{ImportProgress, NoProgress, Skipped, TaskRun};
 pub use polysync_store::{
     ApiToken, ApplyMode, JobFilter, RunFilter, StatusChange, StoredTask, TaskApplySummary,
 };
+pub use server_tracking::{StoreWatch, TrackingRole, TrackingRound};
+pub use tiers::{ExecutionTiers, ReadTier, WriteTier};
 pub use tracker::{ACTIVE_SWEEP, ACTIVE_SWEEP_FEW, FULL_SWEEP, WATCHED_INTERVAL, WatchGuard};
 pub use troubleshoot::{PENDING_HINT, STOPPING_NOTE};
 
@@ -188,6 +192,8 @@ struct Inner {
     /// Requests per second per workspace client, overriding the
     /// platform's own setting; `None` here keeps that setting.
     client_rate_limit: Option<Option<u32>>,
+    /// The server's execution tiers and their read cache.
+    tiers: tiers::TierState,
 }
 
 /// What an engine is configured with besides its store. Every `with_*`
@@ -199,6 +205,7 @@ struct Settings {
     pending_hint_after: Duration,
     retry_observer: Option<RetryObserver>,
     client_rate_limit: Option<Option<u32>>,
+    tiers: Option<ExecutionTiers>,
 }
 
 impl Default for Settings {
@@ -208,6 +215,7 @@ impl Default for Settings {
             pending_hint_after: DEFAULT_PENDING_HINT_AFTER,
             retry_observer: None,
             client_rate_limit: None,
+            tiers: None,
         }
     }
 }
@@ -239,6 +247,7 @@ impl Engine {
             pending_hint_after,
             retry_observer,
             client_rate_limit,
+            tiers,
         } = settings;
         Self {
             inner: Arc::new(Inner {
@@ -251,6 +260,7 @@ impl Engine {
                 in_process: Mutex::new(HashMap::new()),
                 tracker: tracker::TrackerState::default(),
                 client_rate_limit,
+                tiers: tiers::TierState::new(tiers),
             }),
         }
     }
@@ -263,6 +273,7 @@ impl Engine {
             pending_hint_after: inner.pending_hint_after,
             retry_observer: inner.retry_observer.clone(),
             client_rate_limit: inner.client_rate_limit,
+            tiers: inner.tiers.tiers,
         }
     }
 
@@ -302,6 +313,18 @@ impl Engine {
     /// way.
     pub fn with_client_rate_limit(self, per_second: Option<u32>) -> Self {
         self.configure(|s| s.client_rate_limit = Some(per_second))
+    }
+
+    /// Applies the execution tiers (the server's read / write settings:
+    /// timeouts, attempts, the ended runs' read cache) to every Databricks
+    /// call of this engine. Keeps every other setting.
+    pub fn with_tiers(self, tiers: ExecutionTiers) -> Self {
+        self.configure(|s| s.tiers = Some(tiers))
+    }
+
+    /// The execution tiers set with [`Engine::with_tiers`], if any.
+    pub fn tiers(&self) -> Option<ExecutionTiers> {
+        self.inner.tiers.tiers
     }
 
     /// Closes the store's connections (on SQLite this checkpoints the WAL,

@@ -203,6 +203,9 @@ impl Engine {
         if let Some(limit) = self.inner.client_rate_limit {
             builder = builder.rate_limit(limit);
         }
+        if let Some(tiers) = &self.inner.tiers.tiers {
+            builder = tiers.configure(builder);
+        }
         if let Some(observer) = &self.inner.retry_observer {
             builder = builder.retry_observer(observer.clone());
         }

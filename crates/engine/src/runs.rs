@@ -819,11 +819,20 @@ impl Engine {
         {
             return Ok(Vec::new());
         }
+        // An ended run's task runs cannot change: the read tier's cache.
+        let ended = run.status.is_terminal();
+        if ended && let Some(tasks) = self.inner.tiers.cached(&run.id, outputs) {
+            return Ok(tasks);
+        }
         let conn = self.connect(&run.platform).await?;
-        providers::provider_for(run.job_type)
+        let tasks = providers::provider_for(run.job_type)
             .task_runs(&conn, run, outputs, now_ms())
             .await
-            .map_err(|e| translate(e, &conn.platform, None))
+            .map_err(|e| translate(e, &conn.platform, None))?;
+        if ended {
+            self.inner.tiers.keep(&run.id, outputs, &tasks);
+        }
+        Ok(tasks)
     }
 
     /// Runs matching `filter`, newest first. A job filter may name the job

@@ -136,7 +136,7 @@ pub(crate) async fn run(
     if q.stream.as_deref().is_some_and(|s| s == "true" || s == "1") {
         return Ok(sse::follow(state.clone(), key.clone(), run, None).into_response());
     }
-    Ok(Json(json!({ "runId": views::run_id(&run) })).into_response())
+    Ok(Json(json!({ "runId": views::key_run_id(&run) })).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -173,7 +173,7 @@ pub(crate) async fn list_runs(
     let limit = u32::try_from(limit.clamp(1, 100)).unwrap_or(20);
     let runs = state.engine.key_runs(key, limit).await?;
     Ok(Json(
-        json!({ "runs": runs.iter().map(views::run).collect::<Vec<_>>() }),
+        json!({ "runs": runs.iter().map(views::key_run).collect::<Vec<_>>() }),
     ))
 }
 
@@ -190,7 +190,7 @@ pub(crate) async fn get_run(
 ) -> Result<Json<Value>, ApiError> {
     let key = key_of(&state, &job_key)?;
     let run = state.engine.key_run(key, &run_id).await?;
-    Ok(Json(views::run(&run)))
+    Ok(Json(views::key_run(&run)))
 }
 
 /// A run's status events.
@@ -225,7 +225,7 @@ pub(crate) async fn status(
     let key = key_of(&state, &job_key)?;
     let run = state.engine.key_status(key).await?;
     Ok(Json(match run {
-        Some(r) => json!({ "status": views::status(&r), "run": views::run(&r) }),
+        Some(r) => json!({ "status": views::key_status(&r), "run": views::key_run(&r) }),
         None => json!({ "status": null, "run": null }),
     }))
 }

@@ -23,11 +23,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use polysync_engine::{Engine, JobKey};
+use polysync_engine::{Engine, ExecutionTiers, JobKey, StoreWatch, TrackingRole};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{ConfigError, load_job_keys};
+pub use config::{ConfigError, ServerConfig, load_job_keys, load_server_config};
 pub use error::ApiError;
 pub use jobs_api::FORWARDED_TOKEN;
 pub use middleware::REQUEST_ID;
@@ -38,19 +38,34 @@ pub use sse::HEARTBEAT;
 pub struct ServerOptions {
     /// The job keys served under `/api/jobs`.
     pub keys: BTreeMap<String, JobKey>,
-    /// Delay between tracking passes over the active runs (what live
-    /// streams see changes with).
-    pub track_every: Duration,
+    /// The execution tiers: `poll` paces the tracking loop (what live
+    /// streams see changes with), `stream` bounds every live stream. The
+    /// read and write tiers apply to the engine's Databricks calls
+    /// ([`Engine::with_tiers`], which the caller sets on the engine).
+    pub tiers: ExecutionTiers,
     /// SSE heartbeat comment interval.
     pub heartbeat: Duration,
+    /// How the tracking loop shares workspaces with dispatchers and other
+    /// servers: by default it takes their tracking leases under its own
+    /// id; `polysync up` names its in-process dispatcher instead.
+    pub tracking: TrackingRole,
+}
+
+/// The tracking role of a server on its own: a fresh lease owner id.
+pub fn own_tracking() -> TrackingRole {
+    TrackingRole::Lease {
+        owner: format!("server-{}", uuid::Uuid::now_v7()),
+        lease: Duration::from_secs(30),
+    }
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
         Self {
             keys: BTreeMap::new(),
-            track_every: Duration::from_secs(1),
+            tiers: ExecutionTiers::default(),
             heartbeat: HEARTBEAT,
+            tracking: own_tracking(),
         }
     }
 }
@@ -61,6 +76,10 @@ pub struct AppState {
     engine: Engine,
     keys: Arc<BTreeMap<String, JobKey>>,
     heartbeat: Duration,
+    /// The stream tier: the longest any live stream follows a run.
+    stream_timeout: Duration,
+    /// The poll tier: how often a DAG-run stream re-reads the store.
+    poll: Duration,
     shutdown: CancellationToken,
     events: Arc<events_feed::EventLog>,
     metrics: Arc<middleware::Metrics>,
@@ -82,6 +101,8 @@ fn router(
         engine,
         keys: Arc::new(opts.keys.clone()),
         heartbeat: opts.heartbeat,
+        stream_timeout: opts.tiers.stream,
+        poll: opts.tiers.poll,
         shutdown,
         events: events.clone(),
         metrics: metrics.clone(),
@@ -108,8 +129,10 @@ fn router(
 }
 
 /// Serves on `listener` until `shutdown` is cancelled: the HTTP routes and
-/// the tracking loop (one [`Engine::track_active_runs`] pass every
-/// `track_every`). On shutdown live streams end, in-flight requests finish.
+/// the tracking loop (one [`Engine::server_tracking_round`] every
+/// `tiers.poll`: exactly one tracker per workspace, see
+/// [`TrackingRole`]). On shutdown live streams end, in-flight requests
+/// finish, the tracking leases are released.
 pub async fn serve(
     listener: TcpListener,
     engine: Engine,
@@ -119,7 +142,8 @@ pub async fn serve(
     let metrics = Arc::new(middleware::Metrics::default());
     let tracker = tokio::spawn(track(
         engine.clone(),
-        opts.track_every,
+        lease_for(opts.tracking.clone(), opts.tiers.poll),
+        opts.tiers.poll,
         shutdown.clone(),
         metrics.clone(),
     ));
@@ -134,26 +158,55 @@ pub async fn serve(
     result
 }
 
+/// A lease outlives a few rounds, however slow the poll tier is.
+fn lease_for(role: TrackingRole, every: Duration) -> TrackingRole {
+    match role {
+        TrackingRole::Lease { owner, lease } => TrackingRole::Lease {
+            owner,
+            lease: lease.max(every.saturating_mul(3)),
+        },
+        other => other,
+    }
+}
+
 async fn track(
     engine: Engine,
+    role: TrackingRole,
     every: Duration,
     shutdown: CancellationToken,
     metrics: Arc<middleware::Metrics>,
 ) {
     use std::sync::atomic::Ordering;
+    let mut watch = StoreWatch::default();
     loop {
         let started = std::time::Instant::now();
-        match engine.track_active_runs().await {
-            Ok(n) => metrics.tracked_runs.store(n as u64, Ordering::Relaxed),
-            Err(e) => tracing::warn!("tracking pass failed: {e}"),
+        match engine.server_tracking_round(&role, &mut watch).await {
+            Ok(round) => {
+                metrics
+                    .tracked_runs
+                    .store(round.active_runs as u64, Ordering::Relaxed);
+                metrics
+                    .tracked_workspaces
+                    .store(round.tracked.len() as u64, Ordering::Relaxed);
+                metrics
+                    .observed_workspaces
+                    .store(round.observed.len() as u64, Ordering::Relaxed);
+                if !round.tracked.is_empty() {
+                    metrics.tracking_rounds.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Err(e) => tracing::warn!("tracking round failed: {e}"),
         }
         metrics.track_pass_ms.store(
             u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             Ordering::Relaxed,
         );
         tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => break,
             () = tokio::time::sleep(every) => {}
         }
+    }
+    if let Err(e) = engine.release_server_tracking(&role).await {
+        tracing::warn!("releasing the tracking leases failed: {e}");
     }
 }

@@ -28,6 +28,15 @@ pub struct Metrics {
     pub tracked_runs: std::sync::atomic::AtomicU64,
     /// Duration of the last tracking pass, ms (how far behind the tracker is).
     pub track_pass_ms: std::sync::atomic::AtomicU64,
+    /// Workspaces the server's loop tracked in its last round (held their
+    /// tracking lease).
+    pub tracked_workspaces: std::sync::atomic::AtomicU64,
+    /// Workspaces another process (a dispatcher, another server) tracked
+    /// in the last round; their changes are read from the store.
+    pub observed_workspaces: std::sync::atomic::AtomicU64,
+    /// Rounds in which the server's loop asked Databricks (tracked at
+    /// least one workspace).
+    pub tracking_rounds: std::sync::atomic::AtomicU64,
 }
 
 impl Metrics {
@@ -53,6 +62,13 @@ impl Metrics {
             "# HELP polysync_tracked_runs Active runs followed by the last tracking pass.\n# TYPE polysync_tracked_runs gauge\npolysync_tracked_runs {}\n# HELP polysync_tracker_pass_ms Duration of the last tracking pass (tracker lag), ms.\n# TYPE polysync_tracker_pass_ms gauge\npolysync_tracker_pass_ms {}\n",
             self.tracked_runs.load(Ordering::Relaxed),
             self.track_pass_ms.load(Ordering::Relaxed)
+        );
+        let _ = write!(
+            out,
+            "# HELP polysync_server_tracked_workspaces Workspaces this server's loop tracks (holds the tracking lease of).\n# TYPE polysync_server_tracked_workspaces gauge\npolysync_server_tracked_workspaces {}\n# HELP polysync_server_observed_workspaces Workspaces another process tracks; their changes are read from the store.\n# TYPE polysync_server_observed_workspaces gauge\npolysync_server_observed_workspaces {}\n# HELP polysync_server_tracking_rounds_total Rounds in which this server's loop tracked (asked Databricks).\n# TYPE polysync_server_tracking_rounds_total counter\npolysync_server_tracking_rounds_total {}\n",
+            self.tracked_workspaces.load(Ordering::Relaxed),
+            self.observed_workspaces.load(Ordering::Relaxed),
+            self.tracking_rounds.load(Ordering::Relaxed)
         );
         if let Some(snap) = snapshot {
             out.push_str(

@@ -61,7 +61,7 @@ pub struct RunRequest {
 }
 
 /// A started run's id: its Databricks run id (a number), or Polysync's
-/// own id before it was sent.
+/// own id before it was sent; a `task:` key's: the DAG run id.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RunIdBody {
     /// The run id.
@@ -76,12 +76,12 @@ pub struct RunIdBody {
 pub struct SeedRun {
     /// Polysync's run id.
     pub id: String,
-    /// Polysync's status (`Queued`, `Running`, `Success`, `Failed`, `Cancelled`, `Unknown`).
+    /// Polysync's status (`Queued`, `Running`, `Success`, `Failed`, `Cancelled`, `Unknown`; a DAG run's: `Running`, `Success`, `Failed`, `Cancelled`).
     pub status: String,
-    /// The Databricks run id (a number), or Polysync's id.
+    /// The Databricks run id (a number), or Polysync's id; a `task:` key's: the DAG run id.
     #[schema(schema_with = id_schema)]
     pub run_id: serde_json::Value,
-    /// The Databricks job id (a number when it is one).
+    /// The Databricks job id (a number when it is one); a `task:` key's: `task:<root task>`.
     #[schema(schema_with = id_schema)]
     pub job_id: serde_json::Value,
     /// `life_cycle_state`, `result_state`, `state_message`.

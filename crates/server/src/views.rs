@@ -2,7 +2,7 @@
 //! Databricks `Run` fields an AppKit front end reads (`run_id`, `job_id`,
 //! `state.life_cycle_state`, ...), so it can switch backends unchanged.
 
-use polysync_engine::Run;
+use polysync_engine::{DagRunStatus, DagRunView, KeyDagRun, KeyRun, Run};
 use serde_json::{Value, json};
 
 /// A Databricks id as the seed shows it: a number when it is one
@@ -48,4 +48,80 @@ pub fn run(run: &Run) -> Value {
         m.insert("end_time".into(), json!(run.ended_at));
     }
     v
+}
+
+/// A DAG run (a task key's run) as the seed's routes show it: the DAG run
+/// JSON of `dag-runs show --json` plus the `Run` fields a front end reads,
+/// so code written for job runs follows it unchanged: `run_id` is the DAG
+/// run id, `job_id` `task:<root task>`, `state.life_cycle_state` RUNNING
+/// until it ends, then TERMINATED with `result_state` SUCCESS, FAILED or
+/// CANCELED.
+pub fn dag_run(dag: &KeyDagRun) -> Value {
+    let view = &dag.view;
+    let mut v = serde_json::to_value(view).unwrap_or_else(|_| json!({}));
+    if let Value::Object(m) = &mut v {
+        m.insert("run_id".into(), json!(view.id));
+        // What the key runs, as its `job` says it: `task:<root task>`.
+        m.insert(
+            "job_id".into(),
+            json!(format!(
+                "{}{}",
+                polysync_engine::TASK_PREFIX,
+                view.root_task
+            )),
+        );
+        m.insert(
+            "state".into(),
+            json!({
+                "life_cycle_state": dag_status(view),
+                "result_state": dag_result(view.status),
+                "state_message": null,
+            }),
+        );
+        m.insert("start_time".into(), json!(view.started_at));
+        m.insert("end_time".into(), json!(view.ended_at));
+    }
+    v
+}
+
+/// The seed's `status` of a DAG run: `RUNNING`, then `TERMINATED`.
+pub fn dag_status(view: &DagRunView) -> Value {
+    if view.status.is_terminal() {
+        json!("TERMINATED")
+    } else {
+        json!("RUNNING")
+    }
+}
+
+fn dag_result(status: DagRunStatus) -> Value {
+    match status {
+        DagRunStatus::Running => Value::Null,
+        DagRunStatus::Success => json!("SUCCESS"),
+        DagRunStatus::Failed => json!("FAILED"),
+        DagRunStatus::Cancelled => json!("CANCELED"),
+    }
+}
+
+/// A key's run: [`run`] or [`dag_run`].
+pub fn key_run(run: &KeyRun) -> Value {
+    match run {
+        KeyRun::Job(r) => self::run(r),
+        KeyRun::Dag(d) => dag_run(d),
+    }
+}
+
+/// A key's run's `runId`: [`run_id`], or the DAG run id.
+pub fn key_run_id(run: &KeyRun) -> Value {
+    match run {
+        KeyRun::Job(r) => run_id(r),
+        KeyRun::Dag(d) => json!(d.view.id),
+    }
+}
+
+/// A key's run's `status`: [`status`] or [`dag_status`].
+pub fn key_status(run: &KeyRun) -> Value {
+    match run {
+        KeyRun::Job(r) => status(r),
+        KeyRun::Dag(d) => dag_status(&d.view),
+    }
 }

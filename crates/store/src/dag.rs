@@ -401,6 +401,18 @@ impl Store {
         })
     }
 
+    /// DAG runs started from `root_task`, newest first (a server job key
+    /// naming a task lists these).
+    pub async fn list_dag_runs_of(&self, root_task: &str, limit: u32) -> Result<Vec<DagRun>> {
+        let sql = format!(
+            "SELECT {DAG_COLUMNS} FROM dag_runs WHERE root_task = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+        );
+        on_db!(&self.db, p => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(root_task).bind(i64::from(limit)).fetch_all(p).await.db()?;
+            rows.iter().map(dag_from_row).collect()
+        })
+    }
+
     /// DAG runs still Running.
     pub async fn running_dag_runs(&self) -> Result<Vec<DagRun>> {
         let sql = format!(

@@ -50,6 +50,21 @@ impl Store {
         Ok(held)
     }
 
+    /// Every live tracking lease at `now`: platform → owner (a server
+    /// defers to these and reads their runs' changes from the store).
+    pub async fn tracking_owners(&self, now: i64) -> Result<Vec<(String, String)>> {
+        let rows: Vec<(String, String)> = on_db!(&self.db, p => {
+            sqlx::query_as(
+                "SELECT platform, owner FROM tracking_leases WHERE lease_until >= $1 ORDER BY platform",
+            )
+            .bind(now)
+            .fetch_all(p)
+            .await
+            .db()?
+        });
+        Ok(rows)
+    }
+
     /// Releases every tracking lease of `owner` (a clean stop), so another
     /// instance takes the platforms over at its next round.
     pub async fn release_tracking(&self, owner: &str) -> Result<()> {

@@ -11,8 +11,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use polysync_emulator::EmulatorConfig;
-use polysync_engine::{Auth, DispatcherOptions, Engine, JobKey, NoProgress, Platform};
-use polysync_server::{ServerOptions, load_job_keys, serve};
+use polysync_engine::{
+    Auth, DispatcherOptions, Engine, JobKey, NoProgress, Platform, TrackingRole,
+};
+use polysync_server::{ServerConfig, ServerOptions, load_server_config, serve};
 use tokio_util::sync::CancellationToken;
 
 use super::{default_database, open_engine, shutdown_signal, usage};
@@ -22,7 +24,7 @@ use crate::output;
 #[derive(Debug, clap::Args)]
 pub struct ServerFlags {
     /// Job keys for `/api/jobs/:jobKey` (`[jobs.<key>]` tables), merged over the
-    /// `DATABRICKS_JOB_*` environment variables.
+    /// `DATABRICKS_JOB_*` environment variables, and the execution tiers (`[tiers]`).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Address to listen on. Beyond loopback only once an API token exists.
@@ -81,14 +83,17 @@ async fn listen(flags: &ServerFlags) -> anyhow::Result<tokio::net::TcpListener> 
         .with_context(|| format!("cannot listen on {addr}"))
 }
 
-fn keys(flags: &ServerFlags) -> anyhow::Result<BTreeMap<String, JobKey>> {
-    Ok(load_job_keys(std::env::vars(), flags.config.as_deref())?)
+fn config(flags: &ServerFlags) -> anyhow::Result<ServerConfig> {
+    Ok(load_server_config(
+        std::env::vars(),
+        flags.config.as_deref(),
+    )?)
 }
 
 /// Run `polysync serve`.
 pub async fn run_serve(db: Option<String>, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let keys = keys(&args.server)?;
-    let engine = open_engine(db).await?;
+    let ServerConfig { keys, tiers } = config(&args.server)?;
+    let engine = open_engine(db).await?.with_tiers(tiers);
     let access = check_bind(&engine, &args.server).await?;
     let listener = listen(&args.server).await?;
     let url = format!("http://{}", listener.local_addr()?);
@@ -101,6 +106,7 @@ pub async fn run_serve(db: Option<String>, args: ServeArgs) -> anyhow::Result<Ex
         engine.clone(),
         ServerOptions {
             keys,
+            tiers,
             ..ServerOptions::default()
         },
         shutdown.clone(),
@@ -137,7 +143,7 @@ fn key_list(keys: &BTreeMap<String, JobKey>) -> String {
 
 /// Run `polysync up`.
 pub async fn run_up(db: Option<String>, args: UpArgs) -> anyhow::Result<ExitCode> {
-    let mut keys = keys(&args.server)?;
+    let ServerConfig { mut keys, tiers } = config(&args.server)?;
     let real = std::env::var("DATABRICKS_HOST")
         .ok()
         .filter(|h| !h.trim().is_empty());
@@ -159,7 +165,7 @@ pub async fn run_up(db: Option<String>, args: UpArgs) -> anyhow::Result<ExitCode
     let workspace = tempfile::tempdir().context("creating a temporary demo workspace")?;
     let engine;
     if real.is_some() || args.profile.is_some() {
-        engine = open_engine(Some(db_url.clone())).await?;
+        engine = open_engine(Some(db_url.clone())).await?.with_tiers(tiers);
         let auth = match &args.profile {
             Some(name) => Auth::Profile {
                 name: name.clone(),
@@ -194,7 +200,8 @@ pub async fn run_up(db: Option<String>, args: UpArgs) -> anyhow::Result<ExitCode
             .await?
             .with_env(Arc::new(move |k: &str| {
                 (k == DEMO_TOKEN_VAR).then(|| secret.clone())
-            }));
+            }))
+            .with_tiers(tiers);
         ensure_platform(
             &engine,
             Platform::new(
@@ -215,12 +222,21 @@ pub async fn run_up(db: Option<String>, args: UpArgs) -> anyhow::Result<ExitCode
             keys.entry(key.to_owned())
                 .or_insert_with(|| JobKey::new(key, format!("{DEMO_PLATFORM}:{id}")));
         }
+        let tasks = apply_demo_tasks(&engine, &seeded).await?;
+        eprintln!("demo tasks: {tasks}");
+        keys.entry("nightly".to_owned())
+            .or_insert_with(|| JobKey::new("nightly", "task:nightly"));
         emulator = Some(emu);
     }
     let access = check_bind(&engine, &args.server).await?;
     let listener = listen(&args.server).await?;
     let shutdown = CancellationToken::new();
     let dispatcher = engine.dispatcher(DispatcherOptions::default()).await?;
+    // One tracker per workspace: the dispatcher's (same engine, same
+    // events); the server's loop leaves every workspace to it.
+    let tracking = TrackingRole::Dispatcher {
+        id: dispatcher.id().to_owned(),
+    };
     let stop = shutdown.clone();
     let dispatcher_task = tokio::spawn(async move {
         dispatcher
@@ -234,6 +250,8 @@ pub async fn run_up(db: Option<String>, args: UpArgs) -> anyhow::Result<ExitCode
         engine.clone(),
         ServerOptions {
             keys: keys.clone(),
+            tiers,
+            tracking,
             ..ServerOptions::default()
         },
         shutdown.clone(),
@@ -266,6 +284,35 @@ pub async fn run_up(db: Option<String>, args: UpArgs) -> anyhow::Result<ExitCode
     drop(workspace);
     eprintln!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the demo tasks file beside the demo store and applies it (the
+/// same file each start: applying it again changes nothing); says where.
+async fn apply_demo_tasks(
+    engine: &Engine,
+    seeded: &polysync_emulator::DemoWorkspace,
+) -> anyhow::Result<String> {
+    let text = polysync_emulator::demo::tasks_file(DEMO_PLATFORM, seeded);
+    let path = PathBuf::from(default_database(polysync_emulator::demo::DEMO_TASKS_FILE)?);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+    let shown = path.display().to_string();
+    let summary = engine
+        .apply_tasks(
+            &shown,
+            &text,
+            polysync_engine::ApplyMode {
+                prune: false,
+                dry_run: false,
+            },
+        )
+        .await?;
+    let count = summary.added.len() + summary.changed.len() + summary.unchanged.len();
+    Ok(format!(
+        "{shown} applied ({count} tasks; nightly runs on schedule 0 6 * * 1-5 Europe/Amsterdam)"
+    ))
 }
 
 fn unreachable_host() -> anyhow::Result<String> {

@@ -58,6 +58,7 @@ pub struct ConfigBuilder {
     write_timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     retry: Option<RetryPolicy>,
+    write_retry: Option<RetryPolicy>,
     retry_observer: Option<crate::observe::ObserverSlot>,
     azure_authority: Option<String>,
 }
@@ -161,6 +162,14 @@ impl ConfigBuilder {
         self
     }
 
+    /// Retry policy of mutating requests (POST, PUT, DELETE, PATCH) when
+    /// they must differ from reads, e.g. a server tier that never repeats a
+    /// write; default: the [`ConfigBuilder::retry_policy`].
+    pub fn write_retry_policy(mut self, p: RetryPolicy) -> Self {
+        self.write_retry = Some(p);
+        self
+    }
+
     /// Called before each retry with what is retried and why (see [`crate::RetryNotice`]).
     pub fn retry_observer(mut self, observer: crate::observe::RetryObserver) -> Self {
         self.retry_observer = Some(crate::observe::ObserverSlot(observer));
@@ -203,6 +212,7 @@ impl ConfigBuilder {
             write_timeout: self.write_timeout.unwrap_or(Duration::from_secs(120)),
             connect_timeout: self.connect_timeout.unwrap_or(Duration::from_secs(10)),
             retry: self.retry.unwrap_or_default(),
+            write_retry: self.write_retry,
             retry_observer: self.retry_observer,
         })
     }

@@ -67,6 +67,8 @@ pub struct Config {
     pub(crate) write_timeout: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) retry: RetryPolicy,
+    /// Mutating requests' policy when it differs from `retry`.
+    pub(crate) write_retry: Option<RetryPolicy>,
     pub(crate) retry_observer: Option<crate::observe::ObserverSlot>,
 }
 
@@ -100,6 +102,11 @@ impl Config {
     /// Retry policy.
     pub fn retry_policy(&self) -> &RetryPolicy {
         &self.retry
+    }
+
+    /// Retry policy of mutating requests (the read policy unless one was set).
+    pub fn write_retry_policy(&self) -> &RetryPolicy {
+        self.write_retry.as_ref().unwrap_or(&self.retry)
     }
 
     /// Returns a copy whose client tells `observer` before each retry (interactive callers

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use polysync_emulator::{EmulatorHandle, LoggedRequest};
-use polysync_engine::{Auth, Engine, NoProgress, Platform};
-use polysync_server::{ServerOptions, load_job_keys, serve};
+use polysync_engine::{Auth, Engine, NoProgress, Platform, TrackingRole};
+use polysync_server::{ServerOptions, load_server_config, serve};
 use polysync_testkit::TestDb;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -116,23 +117,56 @@ impl Env {
         toml: &str,
         track_every: Duration,
     ) -> String {
+        let engine = self.engine.clone();
+        self.server_with(
+            engine,
+            env,
+            toml,
+            track_every,
+            polysync_server::own_tracking(),
+        )
+        .await
+    }
+
+    /// [`Env::server`] on `engine` (another process's engine on the same
+    /// store, say) with the tracking role `tracking`.
+    pub async fn server_with(
+        &mut self,
+        engine: Engine,
+        env: Vec<(String, String)>,
+        toml: &str,
+        track_every: Duration,
+        tracking: TrackingRole,
+    ) -> String {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("polysync.toml");
         std::fs::write(&path, toml).expect("config");
-        let keys = load_job_keys(env, Some(&path)).expect("job keys");
+        let config = load_server_config(env, Some(&path)).expect("config");
+        let mut tiers = config.tiers;
+        tiers.poll = track_every;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let shutdown = CancellationToken::new();
         let opts = ServerOptions {
-            keys,
-            track_every,
+            keys: config.keys,
+            tiers,
+            tracking,
             ..ServerOptions::default()
         };
-        tokio::spawn(serve(listener, self.engine.clone(), opts, shutdown.clone()));
+        tokio::spawn(serve(listener, engine, opts, shutdown.clone()));
         self.servers.push(shutdown);
         url
+    }
+
+    /// A second engine on this test's store, as another process has: its
+    /// own clients, tracker state and event channel.
+    pub async fn other_engine(&self, db: &TestDb) -> Engine {
+        let store = polysync_store::Store::open(db.url()).await.expect("store");
+        Engine::from_store(store).with_env(Arc::new(|k: &str| {
+            (k == TOKEN_VAR).then(|| SP_TOKEN.to_owned())
+        }))
     }
 
     /// The emulator's requests to `endpoint` (`POST jobs/run-now`).
@@ -265,4 +299,88 @@ pub async fn poll_until(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("{url} never reached the expected state");
+}
+
+/// The server under test as a client sees it: each call is one request
+/// with its status checked and its JSON body returned — the request /
+/// assert block the tests of every route used to repeat.
+#[derive(Debug, Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    url: String,
+}
+
+impl Api {
+    /// A client of the server at `url`.
+    pub fn new(http: &reqwest::Client, url: &str) -> Api {
+        Api {
+            http: http.clone(),
+            url: url.to_owned(),
+        }
+    }
+
+    /// `method path`, with `body` as JSON when given: the response as is.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.url));
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// `method path` (with `body`), asserting the answer is `want`; its
+    /// JSON body (`null` when empty or not JSON).
+    pub async fn expect(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        want: StatusCode,
+    ) -> Value {
+        let r = self.send(method.clone(), path, body).await;
+        let status = r.status();
+        let text = r.text().await.expect("body");
+        assert_eq!(status, want, "{method} {path}: {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// `GET path`, expecting 200: its JSON.
+    pub async fn get(&self, path: &str) -> Value {
+        self.expect(Method::GET, path, None, StatusCode::OK).await
+    }
+
+    /// `POST path` with `body`, expecting 200: its JSON.
+    pub async fn post(&self, path: &str, body: Option<&Value>) -> Value {
+        self.expect(Method::POST, path, body, StatusCode::OK).await
+    }
+
+    /// The status `method path` answers.
+    pub async fn status(&self, method: Method, path: &str) -> StatusCode {
+        self.send(method, path, None).await.status()
+    }
+}
+
+/// The JSON pointers of a 400's `violations`, each with a non-empty reason.
+pub fn violation_pointers(body: &Value) -> Vec<String> {
+    body["violations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no violations in {body}"))
+        .iter()
+        .map(|v| {
+            assert!(
+                v["reason"].as_str().is_some_and(|r| !r.is_empty()),
+                "a violation without reason: {body}"
+            );
+            v["pointer"].as_str().expect("pointer").to_owned()
+        })
+        .collect()
 }

@@ -5,5 +5,8 @@ mod dashboard;
 mod harness;
 mod jobs_api;
 mod manage_api;
+mod one_tracker;
 mod openapi;
 mod operations;
+mod task_keys;
+mod tiers;

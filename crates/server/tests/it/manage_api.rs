@@ -2,10 +2,10 @@
 //! use cases over HTTP, and one resumable stream of every change.
 
 use polysync_testkit::each_backend;
-use reqwest::StatusCode;
-use serde_json::{Value, json};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
 
-use crate::harness::{Env, config, poll_until, read_sse};
+use crate::harness::{Api, Env, config, poll_until, read_sse};
 
 const TRACK: std::time::Duration = std::time::Duration::from_millis(20);
 
@@ -15,90 +15,58 @@ async fn management_routes_call_the_engine_use_cases() {
         let mut env = Env::new(db).await;
         let url = env.server(env.job_env(), &config(env.jobs), TRACK).await;
         let http = env.http.clone();
-        let get = |path: &str| {
-            let http = http.clone();
-            let u = format!("{url}{path}");
-            async move { http.get(u).send().await.expect("get") }
-        };
+        let api = Api::new(&http, &url);
 
-        let p: Value = get("/api/v1/platforms").await.json().await.expect("json");
+        let p = api.get("/api/v1/platforms").await;
         assert_eq!(p["platforms"][0]["name"], "emu");
-        assert_eq!(get("/api/v1/platforms/emu").await.status(), StatusCode::OK);
+        api.get("/api/v1/platforms/emu").await;
         assert_eq!(
-            get("/api/v1/platforms/nope").await.status(),
+            api.status(Method::GET, "/api/v1/platforms/nope").await,
             StatusCode::NOT_FOUND
         );
 
-        let jobs: Value = get("/api/v1/jobs").await.json().await.expect("json");
+        let jobs = api.get("/api/v1/jobs").await;
         assert_eq!(jobs["jobs"].as_array().expect("jobs").len(), 2);
-        let job: Value = get(&format!("/api/v1/jobs/emu:{}", env.jobs.etl))
-            .await
-            .json()
-            .await
-            .expect("json");
+        let job = api.get(&format!("/api/v1/jobs/emu:{}", env.jobs.etl)).await;
         assert_eq!(job["name"], "etl-job");
         assert!(job["parameters"].is_array(), "{job}");
 
-        let r = http
-            .post(format!("{url}/api/v1/platforms/emu/import"))
-            .send()
-            .await
-            .expect("import");
-        assert_eq!(r.status(), StatusCode::OK);
-        let report: Value = r.json().await.expect("json");
+        let report = api.post("/api/v1/platforms/emu/import", None).await;
         assert_eq!(
             report["unchanged"].as_array().expect("unchanged").len(),
             2,
             "{report}"
         );
-        let r = http
-            .post(format!("{url}/api/v1/sync-params"))
-            .json(&json!({"job": format!("emu:{}", env.jobs.etl)}))
-            .send()
-            .await
-            .expect("sync");
-        assert_eq!(r.status(), StatusCode::OK);
+        api.post(
+            "/api/v1/sync-params",
+            Some(&json!({"job": format!("emu:{}", env.jobs.etl)})),
+        )
+        .await;
 
         // Runs: start, show, list, cancel.
-        let run: Value = http
-            .post(format!("{url}/api/v1/runs"))
-            .json(&json!({"job": format!("emu:{}", env.jobs.long), "params": {"a": "5"}}))
-            .send()
-            .await
-            .expect("start")
-            .json()
-            .await
-            .expect("json");
+        let run = api
+            .post(
+                "/api/v1/runs",
+                Some(&json!({"job": format!("emu:{}", env.jobs.long), "params": {"a": "5"}})),
+            )
+            .await;
         let id = run["id"].as_str().expect("id").to_owned();
-        let shown: Value = get(&format!("/api/v1/runs/{id}"))
-            .await
-            .json()
-            .await
-            .expect("json");
+        let shown = api.get(&format!("/api/v1/runs/{id}")).await;
         assert_eq!(shown["run"]["id"], json!(id));
-        let listed: Value = get("/api/v1/runs?limit=5")
-            .await
-            .json()
-            .await
-            .expect("json");
+        let listed = api.get("/api/v1/runs?limit=5").await;
         assert_eq!(listed["runs"][0]["id"], json!(id));
-        let r = http
-            .post(format!("{url}/api/v1/runs/{id}/cancel"))
-            .send()
-            .await
-            .expect("cancel");
-        assert_eq!(r.status(), StatusCode::OK);
+        api.post(&format!("/api/v1/runs/{id}/cancel"), None).await;
         poll_until(&http, &format!("{url}/api/v1/runs/{id}"), |v| {
             v["run"]["status"] == "Cancelled"
         })
         .await;
-        let r = http
-            .post(format!("{url}/api/v1/runs"))
-            .json(&json!({"job": "nope"}))
-            .send()
-            .await
-            .expect("start");
-        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        api.expect(
+            Method::POST,
+            "/api/v1/runs",
+            Some(&json!({"job": "nope"})),
+            StatusCode::NOT_FOUND,
+        )
+        .await;
 
         // Tasks and DAG runs.
         let file = format!("tasks:\n  - name: nightly\n    job: emu:{}\n", env.jobs.etl);
@@ -114,9 +82,9 @@ async fn management_routes_call_the_engine_use_cases() {
             "{}",
             r.text().await.expect("text")
         );
-        let tasks: Value = get("/api/v1/tasks").await.json().await.expect("json");
+        let tasks = api.get("/api/v1/tasks").await;
         assert_eq!(tasks["tasks"].as_array().expect("tasks").len(), 1);
-        assert_eq!(get("/api/v1/tasks/nightly").await.status(), StatusCode::OK);
+        api.get("/api/v1/tasks/nightly").await;
         let r = http
             .put(format!("{url}/api/v1/tasks"))
             .body("tasks:\n  - name: x\n    job: nope\n")
@@ -124,34 +92,22 @@ async fn management_routes_call_the_engine_use_cases() {
             .await
             .expect("apply");
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-        let dag: Value = http
-            .post(format!("{url}/api/v1/dag-runs"))
-            .json(&json!({"task": "nightly"}))
-            .send()
-            .await
-            .expect("dag")
-            .json()
-            .await
-            .expect("json");
+        let dag = api
+            .post("/api/v1/dag-runs", Some(&json!({"task": "nightly"})))
+            .await;
         let dag_id = dag["id"].as_str().expect("dag id").to_owned();
-        assert_eq!(
-            get(&format!("/api/v1/dag-runs/{dag_id}")).await.status(),
-            StatusCode::OK
-        );
-        let dags: Value = get("/api/v1/dag-runs").await.json().await.expect("json");
+        api.get(&format!("/api/v1/dag-runs/{dag_id}")).await;
+        let dags = api.get("/api/v1/dag-runs").await;
         assert_eq!(dags["dag_runs"].as_array().expect("dag runs").len(), 1);
-        let r = http
-            .post(format!("{url}/api/v1/dag-runs/{dag_id}/cancel"))
-            .send()
-            .await
-            .expect("cancel");
-        assert_eq!(r.status(), StatusCode::OK);
-        let r = http
-            .delete(format!("{url}/api/v1/tasks/nightly"))
-            .send()
-            .await
-            .expect("remove");
-        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        api.post(&format!("/api/v1/dag-runs/{dag_id}/cancel"), None)
+            .await;
+        api.expect(
+            Method::DELETE,
+            "/api/v1/tasks/nightly",
+            None,
+            StatusCode::NO_CONTENT,
+        )
+        .await;
 
         // Bodies over 1 MiB are refused.
         let big = "x".repeat(2 * 1024 * 1024);
@@ -185,15 +141,12 @@ async fn events_feed_streams_every_change_and_resumes() {
                 .expect("ct")
                 .starts_with("text/event-stream")
         );
-        let body: Value = http
-            .post(format!("{url}/api/jobs/etl/run"))
-            .json(&json!({"params": {"startDate": "2025-01-01"}}))
-            .send()
-            .await
-            .expect("run")
-            .json()
-            .await
-            .expect("json");
+        let body = Api::new(&http, &url)
+            .post(
+                "/api/jobs/etl/run",
+                Some(&json!({"params": {"startDate": "2025-01-01"}})),
+            )
+            .await;
         let run_id = body["runId"].clone();
         let is_end = |e: &crate::harness::SseEvent| {
             e.data["kind"] == "run" && e.data["run"]["status"] == "Success"

@@ -7,7 +7,7 @@ use polysync_testkit::each_backend;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{Env, config, poll_until};
+use crate::harness::{Api, Env, config, poll_until};
 
 const TRACK: std::time::Duration = std::time::Duration::from_millis(20);
 
@@ -59,14 +59,8 @@ async fn openapi_documents_every_route_the_router_serves() {
         let mut env = Env::new(db).await;
         let url = env.server(env.job_env(), &config(env.jobs), TRACK).await;
         let http = env.http.clone();
-        let doc: Value = http
-            .get(format!("{url}/openapi.json"))
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+        let api = Api::new(&http, &url);
+        let doc = api.get("/openapi.json").await;
         assert_eq!(doc["openapi"], "3.1.0");
         let bearer = &doc["components"]["securitySchemes"]["bearer"];
         assert_eq!(
@@ -111,11 +105,7 @@ async fn openapi_documents_every_route_the_router_serves() {
         // path with an undocumented method would be a 405.
         for (method, path) in &documented {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
-            let r = http
-                .request(m, format!("{url}{}", concrete(path)))
-                .send()
-                .await
-                .expect("send");
+            let r = api.send(m, &concrete(path), None).await;
             assert_ne!(
                 r.status(),
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -135,11 +125,7 @@ async fn openapi_documents_every_route_the_router_serves() {
             }
         }
         // A path no route serves is not matched.
-        let r = http
-            .get(format!("{url}/api/v1/nothing"))
-            .send()
-            .await
-            .expect("send");
+        let r = api.send(Method::GET, "/api/v1/nothing", None).await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
         assert!(!r.headers().contains_key("x-request-id"));
         env.stop().await;
@@ -197,28 +183,19 @@ async fn metrics_report_runs_by_status_and_databricks_calls_per_workspace() {
         let mut env = Env::new(db).await;
         let url = env.server(env.job_env(), &config(env.jobs), TRACK).await;
         let http = env.http.clone();
-        let r: Value = http
-            .post(format!("{url}/api/jobs/etl/run"))
-            .json(&json!({"params": {"startDate": "2025-01-01"}}))
-            .send()
-            .await
-            .expect("post")
-            .json()
-            .await
-            .expect("json");
+        let api = Api::new(&http, &url);
+        let r = api
+            .post(
+                "/api/jobs/etl/run",
+                Some(&json!({"params": {"startDate": "2025-01-01"}})),
+            )
+            .await;
         let run_id = r["runId"].as_i64().expect("runId");
         poll_until(&http, &format!("{url}/api/jobs/etl/runs/{run_id}"), |v| {
             v["state"]["result_state"] == "SUCCESS"
         })
         .await;
-        let long: Value = http
-            .post(format!("{url}/api/jobs/long/run"))
-            .send()
-            .await
-            .expect("post")
-            .json()
-            .await
-            .expect("json");
+        let long = api.post("/api/jobs/long/run", None).await;
         assert!(long["runId"].is_i64(), "{long}");
 
         // A workspace refusing new runs with 429 (too many active task runs).
@@ -229,11 +206,9 @@ async fn metrics_report_runs_by_status_and_databricks_calls_per_workspace() {
         let refused = tokio::spawn(http.post(format!("{url}/api/jobs/long/run")).send());
         let mut metrics = String::new();
         for _ in 0..3000 {
-            metrics = http
-                .get(format!("{url}/metrics"))
-                .send()
+            metrics = api
+                .send(Method::GET, "/metrics", None)
                 .await
-                .expect("metrics")
                 .text()
                 .await
                 .expect("text");

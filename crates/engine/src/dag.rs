@@ -75,6 +75,43 @@ pub struct DagRunView {
     pub tasks: Vec<TaskRunView>,
 }
 
+/// One DAG run to start in a batch ([`Engine::start_dag_runs`]): what
+/// [`Engine::start_dag_run`] takes, as a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DagRunRequest {
+    /// The task it starts from (it and everything downstream of it run).
+    pub task: String,
+    /// Extra values for the root task (checked like `polysync run -p`).
+    pub params: Vec<(String, String)>,
+    /// `manual`, `schedule`, `api`, ...
+    pub trigger: String,
+    /// The time it stands for, epoch ms; now when `None`.
+    pub logical_date: Option<i64>,
+}
+
+impl DagRunRequest {
+    /// A manual start of `task` with no extra values.
+    pub fn manual(task: &str) -> Self {
+        Self {
+            task: task.to_owned(),
+            params: Vec::new(),
+            trigger: "manual".to_owned(),
+            logical_date: None,
+        }
+    }
+}
+
+/// A task run as every DAG run of the same root starts it: computed once
+/// per root and batch (task list, jobs, limits read once), stamped per DAG
+/// run.
+struct Member {
+    task: Task,
+    is_root: bool,
+    limit_keys: Vec<(String, u32)>,
+    platform_slots: u32,
+    status: TaskRunStatus,
+}
+
 impl Engine {
     /// Starts a DAG run of `task` and everything downstream of it. `params`
     /// are extra values for the root task (checked like `polysync run -p`).
@@ -86,34 +123,125 @@ impl Engine {
         trigger: &str,
         logical_date: Option<i64>,
     ) -> Result<DagRun> {
-        let root = self.get_task(task).await?;
+        let request = DagRunRequest {
+            task: task.to_owned(),
+            params: params.to_vec(),
+            trigger: trigger.to_owned(),
+            logical_date,
+        };
+        self.start_dag_runs(std::slice::from_ref(&request))
+            .await?
+            .pop()
+            .ok_or_else(|| Error::Conflict(format!("the DAG run of {task} was not started")))
+    }
+
+    /// Starts many DAG runs at once (schedules firing together, a caller
+    /// enqueueing thousands): every request is checked first, then all
+    /// DAG runs and their task runs are written in ONE store transaction
+    /// (all or nothing), so starting N costs one commit instead of N. The
+    /// task list, jobs and limits are read once per batch, not per DAG run.
+    pub async fn start_dag_runs(&self, requests: &[DagRunRequest]) -> Result<Vec<DagRun>> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
         let all: Vec<Task> = self
             .list_tasks()
             .await?
             .into_iter()
             .map(|t| t.task)
             .collect();
-        let members = polysync_core::task::downstream_of(&all, task);
-        // The root's extra values must be parameters its job takes.
-        if !params.is_empty() {
-            let mut job = self.get_job(&root.task.job).await?;
-            job.apply_overrides(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-        }
         let limits = self.task_limits().await?;
+        let mut plans: BTreeMap<String, Vec<Member>> = BTreeMap::new();
+        let mut checked: BTreeSet<Vec<(String, String)>> = BTreeSet::new();
+        for r in requests {
+            if !plans.contains_key(&r.task) {
+                let members = self.plan_members(&all, &r.task, &limits).await?;
+                plans.insert(r.task.clone(), members);
+            }
+            // The root's extra values must be parameters its job takes.
+            if !r.params.is_empty() && checked.insert(r.params.clone()) {
+                let root = self.get_task(&r.task).await?;
+                let mut job = self.get_job(&root.task.job).await?;
+                job.apply_overrides(r.params.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+            }
+        }
         let now = now_ms();
-        let dag = DagRun {
-            id: polysync_core::run::new_run_id(),
-            root_task: task.to_owned(),
-            trigger: trigger.to_owned(),
-            logical_date: logical_date.unwrap_or(now),
-            status: DagRunStatus::Running,
-            created_at: now,
-            ended_at: None,
-            version: 1,
-        };
+        // FIFO across the batch: one sequence, in request order.
+        let mut seq = now.saturating_mul(1_000);
+        let mut rows = Vec::with_capacity(requests.len());
+        for r in requests {
+            let dag = DagRun {
+                id: polysync_core::run::new_run_id(),
+                root_task: r.task.clone(),
+                trigger: r.trigger.clone(),
+                logical_date: r.logical_date.unwrap_or(now),
+                status: DagRunStatus::Running,
+                created_at: now,
+                ended_at: None,
+                version: 1,
+            };
+            let members = plans.get(&r.task).map(Vec::as_slice).unwrap_or_default();
+            let task_runs = members
+                .iter()
+                .map(|m| {
+                    seq = seq.saturating_add(1);
+                    TaskRun {
+                        id: polysync_core::run::new_run_id(),
+                        dag_run_id: dag.id.clone(),
+                        task: m.task.clone(),
+                        params: if m.is_root {
+                            r.params.iter().cloned().collect()
+                        } else {
+                            BTreeMap::new()
+                        },
+                        limit_keys: m.limit_keys.clone(),
+                        platform_slots: m.platform_slots,
+                        status: m.status,
+                        attempt: 0,
+                        run_id: None,
+                        priority: i64::from(m.task.priority),
+                        seq,
+                        not_before: now,
+                        lease_owner: None,
+                        lease_until: None,
+                        cancel_requested: false,
+                        timed_out: false,
+                        message: None,
+                        started_at: None,
+                        ended_at: None,
+                        version: 1,
+                    }
+                })
+                .collect::<Vec<_>>();
+            rows.push((dag, task_runs));
+        }
+        self.inner.store.insert_dag_runs(&rows).await?;
+        let mut started = Vec::with_capacity(rows.len());
+        for (dag, task_runs) in rows {
+            self.inner.events.publish_dag_run(&dag);
+            for tr in &task_runs {
+                self.inner.events.publish_task_run(tr);
+            }
+            started.push(dag);
+        }
+        Ok(started)
+    }
+
+    /// The task runs a DAG run of `root` holds, in task order: each with
+    /// its limit keys (its own, its platform's, its job's when set), its
+    /// platform slots and whether it is ready at once.
+    async fn plan_members(
+        &self,
+        all: &[Task],
+        root: &str,
+        limits: &BTreeMap<String, u32>,
+    ) -> Result<Vec<Member>> {
+        // Unknown task: the same NotFound as one start.
+        self.get_task(root).await?;
+        let members = polysync_core::task::downstream_of(all, root);
         let empty: BTreeMap<String, TaskRunStatus> = BTreeMap::new();
-        let mut task_runs = Vec::new();
-        for (i, t) in all.iter().filter(|t| members.contains(&t.name)).enumerate() {
+        let mut out = Vec::new();
+        for t in all.iter().filter(|t| members.contains(&t.name)) {
             let job = self.get_job(&t.job).await?;
             let mut keys: Vec<(String, u32)> = t
                 .limits
@@ -131,50 +259,21 @@ impl Engine {
                 keys.push((job_key, *cap));
             }
             // Dependencies on tasks outside this DAG run count as met.
-            let inside: Vec<_> = t
-                .after
-                .iter()
-                .filter(|d| members.contains(&d.task))
-                .cloned()
-                .collect();
-            let status = if inside.is_empty() && readiness(&t.after, &empty) == Readiness::Ready {
+            let inside = t.after.iter().any(|d| members.contains(&d.task));
+            let status = if !inside && readiness(&t.after, &empty) == Readiness::Ready {
                 TaskRunStatus::Queued
             } else {
                 TaskRunStatus::Waiting
             };
-            task_runs.push(TaskRun {
-                id: polysync_core::run::new_run_id(),
-                dag_run_id: dag.id.clone(),
+            out.push(Member {
                 task: t.clone(),
-                params: if t.name == task {
-                    params.iter().cloned().collect()
-                } else {
-                    BTreeMap::new()
-                },
+                is_root: t.name == root,
                 limit_keys: keys,
                 platform_slots: job.task_count.max(1),
                 status,
-                attempt: 0,
-                run_id: None,
-                priority: i64::from(t.priority),
-                seq: now.saturating_mul(1_000).saturating_add(i as i64),
-                not_before: now,
-                lease_owner: None,
-                lease_until: None,
-                cancel_requested: false,
-                timed_out: false,
-                message: None,
-                started_at: None,
-                ended_at: None,
-                version: 1,
             });
         }
-        self.inner.store.insert_dag_run(&dag, &task_runs).await?;
-        self.inner.events.publish_dag_run(&dag);
-        for tr in &task_runs {
-            self.inner.events.publish_task_run(tr);
-        }
-        Ok(dag)
+        Ok(out)
     }
 
     /// DAG runs, newest first.
@@ -304,20 +403,25 @@ impl Engine {
             return Ok(Vec::new());
         }
         let at = now_ms();
+        let done: Vec<(DagRun, DagRunStatus)> = done
+            .into_iter()
+            .map(|(dag, statuses)| (dag, DagRunStatus::of_ended(statuses)))
+            .collect();
+        let ends: Vec<(String, DagRunStatus)> =
+            done.iter().map(|(d, s)| (d.id.clone(), *s)).collect();
         let mut tx = self.inner.store.begin().await?;
-        let mut ended = Vec::new();
-        for (dag, statuses) in done {
-            let status = DagRunStatus::of_ended(statuses);
-            if tx.end_dag_run(&dag.id, status, at).await? {
-                ended.push(DagRun {
-                    status,
-                    ended_at: Some(at),
-                    version: dag.version + 1,
-                    ..dag
-                });
-            }
-        }
+        let written: BTreeSet<String> = tx.end_dag_runs(&ends, at).await?.into_iter().collect();
         tx.commit().await?;
+        let ended: Vec<DagRun> = done
+            .into_iter()
+            .filter(|(dag, _)| written.contains(&dag.id))
+            .map(|(dag, status)| DagRun {
+                status,
+                ended_at: Some(at),
+                version: dag.version + 1,
+                ..dag
+            })
+            .collect();
         for dag in &ended {
             self.inner.events.publish_dag_run(dag);
         }

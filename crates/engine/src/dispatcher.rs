@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use polysync_core::dag::{DagRun, Readiness, TaskRun, TaskRunStatus, readiness};
 use polysync_core::{RunStatus, Task};
-use polysync_store::{Backend, DispatcherInfo, Update};
+use polysync_store::{AttemptEnd, Backend, DispatcherInfo, Update};
 
 use crate::dag::now_ms;
 use crate::{DagRunView, Engine, Error, Result};
@@ -337,7 +337,7 @@ impl Dispatcher {
     /// now), and of several instances exactly one fires it.
     async fn fire_schedules(&self, now: i64) -> Result<usize> {
         let store = &self.engine.inner.store;
-        let mut fired = 0;
+        let mut fired = Vec::new();
         for (name, at) in store.due_schedules(now).await? {
             let Some(stored) = store.find_task(&name).await? else {
                 continue;
@@ -352,13 +352,16 @@ impl Dispatcher {
                 })
                 .map(|z| z.timestamp().as_millisecond());
             if store.advance_schedule(&name, at, next).await? {
-                self.engine
-                    .start_dag_run(&name, &[], "schedule", Some(at))
-                    .await?;
-                fired += 1;
+                fired.push(crate::DagRunRequest {
+                    task: name,
+                    params: Vec::new(),
+                    trigger: "schedule".to_owned(),
+                    logical_date: Some(at),
+                });
             }
         }
-        Ok(fired)
+        // Every fire of this pass started in one transaction.
+        Ok(self.engine.start_dag_runs(&fired).await?.len())
     }
 
     /// Releases waiting task runs whose dependencies are met and skips the
@@ -641,17 +644,36 @@ impl Dispatcher {
             return Ok(0);
         }
         let now = now_ms();
+        let (ends, nexts): (Vec<AttemptEnd>, Vec<TaskRun>) = ended
+            .iter()
+            .map(|(tr, run)| {
+                let (status, message, next) = attempt_outcome(tr, run, now);
+                let end = AttemptEnd {
+                    task_run_id: tr.id.clone(),
+                    attempt: tr.attempt,
+                    status,
+                    message,
+                };
+                (end, next)
+            })
+            .unzip();
+        // Multi-row statements: the task runs compare-and-set, then the
+        // attempts and limit slots of those that were written.
         let mut tx = self.engine.inner.store.begin().await?;
         let mut stored = Vec::new();
-        for (tr, run) in ended {
-            let (attempt_status, message, next) = attempt_outcome(tr, run, now);
-            if let Update::Applied(s) = tx.update_task_run(&next, now).await? {
-                tx.end_attempt(&tr.id, tr.attempt, attempt_status, now, message.as_deref())
-                    .await?;
-                tx.release_slots(&tr.id).await?;
+        let mut applied = Vec::new();
+        for (end, outcome) in ends
+            .into_iter()
+            .zip(tx.update_task_runs(&nexts, now).await?)
+        {
+            if let Update::Applied(s) = outcome {
+                applied.push(end);
                 stored.push(s);
             }
         }
+        tx.end_attempts(&applied, now).await?;
+        let ids: Vec<&str> = applied.iter().map(|e| e.task_run_id.as_str()).collect();
+        tx.release_slots_of(&ids).await?;
         tx.commit().await?;
         for s in &stored {
             self.engine.inner.events.publish_task_run(s);

@@ -33,7 +33,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use arazzo_jobs::{ArazzoImport, HEARTBEAT, HEARTBEAT_EXPIRY};
-pub use dag::{AttemptView, DEFAULT_PLATFORM_CAPACITY, DagRunView, TaskRunView};
+pub use dag::{AttemptView, DEFAULT_PLATFORM_CAPACITY, DagRunRequest, DagRunView, TaskRunView};
 pub use dispatcher::{Dispatcher, DispatcherOptions, Pass};
 pub use error::{Error, ErrorKind, Result};
 pub use events::Event;

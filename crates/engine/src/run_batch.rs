@@ -160,10 +160,7 @@ impl Dispatcher {
     /// written before any is sent.
     async fn store_prepared(&self, prepared: &[Run]) -> Result<Vec<Run>> {
         let mut tx = self.engine().inner.store.begin().await?;
-        let mut stored = Vec::with_capacity(prepared.len());
-        for run in prepared {
-            stored.push(tx.insert_run(run).await?);
-        }
+        let stored = tx.insert_runs(prepared).await?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -177,8 +174,7 @@ impl Dispatcher {
         answers: Vec<(Run, Result<polysync_providers::Submitted>)>,
     ) -> Result<()> {
         let engine = self.engine();
-        let mut tx = engine.inner.store.begin().await?;
-        let mut changed = Vec::new();
+        let mut writes = Vec::with_capacity(answers.len());
         for (mut run, sent) in answers {
             if let Err(e) = &sent {
                 tracing::warn!(run = %run.id, "submitting: {e}");
@@ -186,12 +182,24 @@ impl Dispatcher {
             let Some(platform) = platforms.get(&run.platform) else {
                 continue;
             };
-            if crate::Engine::record_sent(&mut run, platform, &sent)
-                && let Update::Applied(stored) = tx.update_run(&run).await?
-            {
-                changed.push(stored);
+            if crate::Engine::record_sent(&mut run, platform, &sent) {
+                writes.push(run);
             }
         }
+        if writes.is_empty() {
+            return Ok(());
+        }
+        // One multi-row compare-and-set write for every answer.
+        let mut tx = engine.inner.store.begin().await?;
+        let changed: Vec<Run> = tx
+            .update_runs(&writes)
+            .await?
+            .into_iter()
+            .filter_map(|u| match u {
+                Update::Applied(stored) => Some(stored),
+                Update::Stale { .. } => None,
+            })
+            .collect();
         tx.commit().await?;
         for run in &changed {
             engine.inner.events.publish(run);

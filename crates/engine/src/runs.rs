@@ -441,32 +441,33 @@ impl Engine {
         }
         let now = now_ms();
         let mut tx = self.inner.store.begin().await?;
-        let mut stored = Vec::new();
+        // Every run read (and locked) in a few multi-row reads, every
+        // change written with one multi-row compare-and-set update.
+        let ids: Vec<String> = items.iter().map(|(id, _)| id.clone()).collect();
+        let mut current = tx.find_runs(&ids).await?;
+        let mut order = Vec::new();
+        let mut changed = std::collections::HashSet::new();
         for (run_id, polled) in items {
-            let mut written = false;
-            for _ in 0..MAX_WRITE_ATTEMPTS {
-                let Some(mut run) = tx.find_run(run_id).await? else {
-                    written = true;
-                    break;
-                };
-                if !apply_polled(&mut run, polled, now) {
-                    written = true;
-                    break;
-                }
-                match tx.update_run(&run).await? {
-                    Update::Applied(s) => {
-                        stored.push(s);
-                        written = true;
-                        break;
-                    }
-                    Update::Stale { .. } => continue,
-                }
+            let Some(run) = current.get_mut(run_id) else {
+                continue;
+            };
+            // A later item for the same run builds on the earlier one.
+            if apply_polled(run, polled, now) && changed.insert(run_id.as_str()) {
+                order.push(run_id.clone());
             }
-            if !written {
-                tx.rollback().await?;
-                return Err(Error::Conflict(format!(
-                    "run {run_id} kept changing under concurrent writers; retry"
-                )));
+        }
+        let writes: Vec<Run> = order.iter().filter_map(|id| current.remove(id)).collect();
+        let mut stored = Vec::new();
+        for (run, outcome) in writes.iter().zip(tx.update_runs(&writes).await?) {
+            match outcome {
+                Update::Applied(s) => stored.push(s),
+                Update::Stale { .. } => {
+                    tx.rollback().await?;
+                    return Err(Error::Conflict(format!(
+                        "run {} kept changing under concurrent writers; retry",
+                        run.id
+                    )));
+                }
             }
         }
         tx.commit().await?;

@@ -219,42 +219,72 @@ impl Engine {
         };
         let sweep = full || self.watched() || due(cursor.last_active, every);
         let err = |e| translate(e, &conn.platform, None);
-        // Active first: a run ending meanwhile is then in the completed
-        // listing read after it, never in neither.
-        let active = if sweep {
-            Some(tracking::list_active(conn).await.map_err(err)?)
-        } else {
-            None
-        };
+        // Ends first: the completed listing is a page or a few, and what it
+        // shows is stored before the active sweep (hundreds of pages under
+        // the runs/list budget at thousands of runs) starts, so a sweep
+        // never delays detecting an end.
         let completed = tracking::list_completed(conn, cursor.watermark)
             .await
             .map_err(err)?;
+        let mut rest = Vec::new();
         for r in runs {
             let Some(id) = r.databricks_run_id.as_deref() else {
                 continue;
             };
-            let seen = completed
-                .runs
-                .get(id)
-                .or_else(|| active.as_ref().and_then(|a| a.get(id)));
-            let listed = match seen {
-                Some(l) => l.clone(),
-                // Neither listing showed it: ended before the window, or
-                // the listings lag. Read it alone on a sweep.
-                None if active.is_some() => match tracking::get_run(conn, id).await {
-                    Ok(l) => l,
-                    Err(e) => {
-                        tracing::warn!(run = %r.id, "tracking: {}", err(e));
-                        continue;
+            match completed.runs.get(id) {
+                Some(listed) => {
+                    if let Some(polled) = self.listed_change(conn, r, listed).await {
+                        changes.push((r.id.clone(), polled));
                     }
-                },
-                None => continue,
-            };
-            if let Some(polled) = self.listed_change(conn, r, &listed).await {
-                changes.push((r.id.clone(), polled));
+                }
+                None => rest.push(*r),
             }
         }
-        cursor.watermark = completed.watermark.or(cursor.watermark);
+        if sweep && !changes.is_empty() {
+            self.store_polled_batch(&std::mem::take(changes)).await?;
+        }
+        let mut watermark = completed.watermark.or(cursor.watermark);
+        if sweep {
+            let active = tracking::list_active(conn).await.map_err(err)?;
+            // Ended while the active pages were read: in neither listing
+            // yet. One more completed page from the new watermark shows
+            // them, instead of a runs/get each.
+            let missing = rest.iter().any(|r| {
+                r.databricks_run_id
+                    .as_deref()
+                    .is_some_and(|id| !active.contains_key(id))
+            });
+            let late = if missing {
+                let late = tracking::list_completed(conn, watermark)
+                    .await
+                    .map_err(err)?;
+                watermark = late.watermark.or(watermark);
+                late.runs
+            } else {
+                Default::default()
+            };
+            for r in rest {
+                let Some(id) = r.databricks_run_id.as_deref() else {
+                    continue;
+                };
+                let listed = match active.get(id).or_else(|| late.get(id)) {
+                    Some(l) => l.clone(),
+                    // No listing showed it: ended before the window, or the
+                    // listings lag. Read it alone.
+                    None => match tracking::get_run(conn, id).await {
+                        Ok(l) => l,
+                        Err(e) => {
+                            tracing::warn!(run = %r.id, "tracking: {}", err(e));
+                            continue;
+                        }
+                    },
+                };
+                if let Some(polled) = self.listed_change(conn, r, &listed).await {
+                    changes.push((r.id.clone(), polled));
+                }
+            }
+        }
+        cursor.watermark = watermark;
         if sweep {
             cursor.last_active = Some(Instant::now());
         }

@@ -39,7 +39,7 @@ use sqlx::sqlite::{
 };
 
 pub use api_tokens::ApiToken;
-pub use dag::{DagStatusChange, DispatcherInfo};
+pub use dag::{AttemptEnd, DagStatusChange, DispatcherInfo};
 pub use error::{Error, ErrorKind, Result};
 pub use jobs::{ImportScope, ImportSummary, JobFilter, SyncSummary};
 pub use runs::{RunFilter, StatusChange};

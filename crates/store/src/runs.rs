@@ -326,6 +326,313 @@ impl Tx {
     }
 }
 
+/// Run rows per multi-row statement (23 binds each at most).
+const RUN_CHUNK: usize = 100;
+
+/// The current version and state of a run, read (and locked) before a
+/// batched compare-and-set update.
+struct RunState {
+    version: i64,
+    key: StatusChange,
+}
+
+fn run_state_from_row(r: &impl RowExt) -> Result<(String, RunState)> {
+    Ok((
+        r.text("id")?,
+        RunState {
+            version: r.int("version")?,
+            key: change_from_row_at(r, 0)?,
+        },
+    ))
+}
+
+fn change_from_row_at(r: &impl RowExt, at: i64) -> Result<StatusChange> {
+    Ok(StatusChange {
+        at,
+        status: parse_col("runs.status", &r.text("status")?)?,
+        life_cycle_state: r.opt_text("life_cycle_state")?,
+        result_state: r.opt_text("result_state")?,
+        update_state: r.opt_text("update_state")?,
+        state_message: r.opt_text("state_message")?,
+    })
+}
+
+impl Tx {
+    /// Records many new runs (version 1) and their first history entries
+    /// with multi-row statements: what the dispatcher's pass does for all
+    /// the attempts it starts, before any is sent. A run id that exists
+    /// already fails the whole call ([`Error::AlreadyExists`]); the caller
+    /// rolls back.
+    pub async fn insert_runs(&mut self, runs: &[Run]) -> Result<Vec<Run>> {
+        for chunk in runs.chunks(RUN_CHUNK) {
+            let encoded = chunk
+                .iter()
+                .map(|r| Ok((params_json(r)?, request_json(r)?, outputs_json(r)?)))
+                .collect::<Result<Vec<_>>>()?;
+            let sql = format!(
+                "INSERT INTO runs (id, job_id, job_name, job_type, job_external_id, platform, \
+                 databricks_run_id, status, life_cycle_state, result_state, update_state, state_message, parameters, \
+                 created_at, updated_at, ended_at, monitor_url, error_message, notebook_exit_value, request, \
+                 submit_attempted_at, version, started_at, outputs) VALUES {}",
+                crate::dag::values(
+                    "(?, (SELECT id FROM jobs WHERE name = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                    chunk.len(),
+                    1
+                )
+            );
+            let history_sql = format!(
+                "INSERT INTO run_status_history (run_id, at, status, life_cycle_state, result_state, \
+                 update_state, state_message) VALUES {}",
+                crate::dag::values("(?, ?, ?, ?, ?, ?, ?)", chunk.len(), 1)
+            );
+            on_tx!(self, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (run, (params, request, outputs)) in chunk.iter().zip(&encoded) {
+                    q = q
+                        .bind(&run.id)
+                        .bind(&run.job_name)
+                        .bind(&run.job_name)
+                        .bind(run.job_type.as_str())
+                        .bind(&run.job_external_id)
+                        .bind(&run.platform)
+                        .bind(&run.databricks_run_id)
+                        .bind(run.status.as_str())
+                        .bind(&run.life_cycle_state)
+                        .bind(&run.result_state)
+                        .bind(&run.update_state)
+                        .bind(&run.state_message)
+                        .bind(params)
+                        .bind(run.created_at)
+                        .bind(run.updated_at)
+                        .bind(run.ended_at)
+                        .bind(&run.monitor_url)
+                        .bind(&run.error_message)
+                        .bind(&run.notebook_exit_value)
+                        .bind(request)
+                        .bind(run.submit_attempted_at)
+                        .bind(run.started_at)
+                        .bind(outputs);
+                }
+                match q.execute(&mut **c).await {
+                    Ok(_) => {}
+                    Err(e) if is_unique_violation(&e) => {
+                        let first = chunk.first().map(|r| r.id.as_str()).unwrap_or_default();
+                        return Err(Error::already_exists("run", first));
+                    }
+                    Err(e) => return Err(e.into_store()),
+                }
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(history_sql));
+                for run in chunk {
+                    q = q
+                        .bind(&run.id)
+                        .bind(run.updated_at)
+                        .bind(run.status.as_str())
+                        .bind(&run.life_cycle_state)
+                        .bind(&run.result_state)
+                        .bind(&run.update_state)
+                        .bind(&run.state_message);
+                }
+                q.execute(&mut **c).await.db()?;
+            });
+        }
+        Ok(runs
+            .iter()
+            .map(|r| Run {
+                version: 1,
+                ..r.clone()
+            })
+            .collect())
+    }
+
+    /// Several runs by id, locked for the rest of the transaction like
+    /// [`Tx::find_run`] (in id order, so two batches never deadlock), in a
+    /// few multi-row reads; ids without a run are absent.
+    pub async fn find_runs(
+        &mut self,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, Run>> {
+        let mut sorted: Vec<&String> = ids.iter().collect();
+        sorted.sort();
+        sorted.dedup();
+        let mut out = std::collections::HashMap::with_capacity(sorted.len());
+        for chunk in sorted.chunks(IDS_CHUNK) {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM runs WHERE id IN ({}) ORDER BY id{}",
+                crate::dag::values("?", chunk.len(), 1),
+                self.row_lock()
+            );
+            let runs: Vec<Run> = on_tx!(self, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                let rows = q.fetch_all(&mut **c).await.db()?;
+                rows.iter().map(run_from_row).collect::<Result<_>>()?
+            });
+            out.extend(runs.into_iter().map(|r| (r.id.clone(), r)));
+        }
+        Ok(out)
+    }
+
+    /// The version and state of each of `ids`, locked (id order).
+    async fn run_states(
+        &mut self,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, RunState>> {
+        let mut sorted = ids.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut out = std::collections::HashMap::with_capacity(sorted.len());
+        for chunk in sorted.chunks(IDS_CHUNK) {
+            let sql = format!(
+                "SELECT id, version, status, life_cycle_state, result_state, update_state, state_message \
+                 FROM runs WHERE id IN ({}) ORDER BY id{}",
+                crate::dag::values("?", chunk.len(), 1),
+                self.row_lock()
+            );
+            let states: Vec<(String, RunState)> = on_tx!(self, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                let rows = q.fetch_all(&mut **c).await.db()?;
+                rows.iter().map(run_state_from_row).collect::<Result<_>>()?
+            });
+            out.extend(states);
+        }
+        Ok(out)
+    }
+
+    /// [`Tx::update_run`] for many runs at once: the current versions are
+    /// read (and locked) in one statement per chunk, every run still at the
+    /// version its caller read is written with one multi-row
+    /// compare-and-set `UPDATE`, and the history rows of the state changes
+    /// with one insert. A run changed meanwhile is [`Update::Stale`] with
+    /// its current row, as one by one. Results are in `runs` order.
+    pub async fn update_runs(&mut self, runs: &[Run]) -> Result<Vec<Update<Run>>> {
+        let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
+        let states = self.run_states(&ids).await?;
+        let mut out: Vec<Option<Update<Run>>> = vec![None; runs.len()];
+        let mut fresh: Vec<usize> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut later: Vec<usize> = Vec::new();
+        for (i, run) in runs.iter().enumerate() {
+            let Some(state) = states.get(&run.id) else {
+                return Err(Error::not_found("run", &run.id));
+            };
+            if !seen.insert(run.id.as_str()) {
+                // The same run twice: the second goes after the batch.
+                later.push(i);
+            } else if state.version != run.version {
+                let current = self
+                    .find_run(&run.id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("run", &run.id))?;
+                out[i] = Some(Update::Stale { current });
+            } else {
+                fresh.push(i);
+            }
+        }
+        for chunk in fresh.chunks(RUN_CHUNK) {
+            let encoded = chunk
+                .iter()
+                .map(|&i| {
+                    let r = &runs[i];
+                    Ok((params_json(r)?, request_json(r)?, outputs_json(r)?))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let sql = format!(
+                "WITH v (id, ver, databricks_run_id, status, life_cycle_state, result_state, update_state, \
+                 state_message, parameters, updated_at, ended_at, monitor_url, error_message, notebook_exit_value, \
+                 request, submit_attempted_at, started_at, outputs) AS (VALUES {}) \
+                 UPDATE runs SET databricks_run_id = v.databricks_run_id, status = v.status, \
+                 life_cycle_state = v.life_cycle_state, result_state = v.result_state, update_state = v.update_state, \
+                 state_message = v.state_message, parameters = v.parameters, updated_at = v.updated_at, \
+                 ended_at = v.ended_at, monitor_url = v.monitor_url, error_message = v.error_message, \
+                 notebook_exit_value = v.notebook_exit_value, request = v.request, \
+                 submit_attempted_at = v.submit_attempted_at, started_at = v.started_at, outputs = v.outputs, \
+                 version = runs.version + 1 FROM v WHERE runs.id = v.id AND runs.version = v.ver",
+                crate::dag::values(
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    chunk.len(),
+                    1
+                )
+            );
+            let history: Vec<&Run> = chunk
+                .iter()
+                .map(|&i| &runs[i])
+                .filter(|r| states.get(&r.id).is_some_and(|s| s.key != state_key(r)))
+                .collect();
+            let history_sql = format!(
+                "INSERT INTO run_status_history (run_id, at, status, life_cycle_state, result_state, \
+                 update_state, state_message) VALUES {}",
+                crate::dag::values("(?, ?, ?, ?, ?, ?, ?)", history.len(), 1)
+            );
+            let done = on_tx!(self, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (&i, (params, request, outputs)) in chunk.iter().zip(&encoded) {
+                    let run = &runs[i];
+                    q = q
+                        .bind(&run.id)
+                        .bind(run.version)
+                        .bind(&run.databricks_run_id)
+                        .bind(run.status.as_str())
+                        .bind(&run.life_cycle_state)
+                        .bind(&run.result_state)
+                        .bind(&run.update_state)
+                        .bind(&run.state_message)
+                        .bind(params)
+                        .bind(run.updated_at)
+                        .bind(run.ended_at)
+                        .bind(&run.monitor_url)
+                        .bind(&run.error_message)
+                        .bind(&run.notebook_exit_value)
+                        .bind(request)
+                        .bind(run.submit_attempted_at)
+                        .bind(run.started_at)
+                        .bind(outputs);
+                }
+                let done = q.execute(&mut **c).await.db()?.rows_affected();
+                if !history.is_empty() {
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(history_sql));
+                    for run in &history {
+                        q = q
+                            .bind(&run.id)
+                            .bind(run.updated_at)
+                            .bind(run.status.as_str())
+                            .bind(&run.life_cycle_state)
+                            .bind(&run.result_state)
+                            .bind(&run.update_state)
+                            .bind(&run.state_message);
+                    }
+                    q.execute(&mut **c).await.db()?;
+                }
+                done
+            });
+            // The rows are locked (or the database is) since their versions
+            // were read: every one of them is written.
+            if done != chunk.len() as u64 {
+                return Err(Error::internal(format!(
+                    "a batched run update wrote {done} of {} locked rows",
+                    chunk.len()
+                )));
+            }
+            for &i in chunk {
+                out[i] = Some(Update::Applied(Run {
+                    version: runs[i].version + 1,
+                    ..runs[i].clone()
+                }));
+            }
+        }
+        for i in later {
+            out[i] = Some(self.update_run(&runs[i]).await?);
+        }
+        out.into_iter()
+            .map(|u| u.ok_or_else(|| Error::internal("a batched run update lost a row")))
+            .collect()
+    }
+}
+
 impl Store {
     /// Records a new run and its first history entry (one transaction).
     pub async fn insert_run(&self, run: &Run) -> Result<Run> {

@@ -492,3 +492,43 @@ e2e!(
         );
     }
 );
+
+e2e!(
+    a_batch_of_dag_runs_starts_all_or_nothing_and_each_runs,
+    |env| {
+        notebook(&env, "/Shared/batch_up", "duration=0s").await;
+        notebook(&env, "/Shared/batch_down", "duration=0s").await;
+        let file = "tasks:\n  - name: up\n    job: /Shared/batch_up\n  - name: down\n    job: /Shared/batch_down\n    after: [up]\n";
+        env.engine
+            .apply_tasks("t.yaml", file, APPLY)
+            .await
+            .expect("apply");
+        // One unknown task refuses the whole batch: nothing is started.
+        let bad = [
+            polysync_engine::DagRunRequest::manual("up"),
+            polysync_engine::DagRunRequest::manual("nope"),
+        ];
+        assert!(env.engine.start_dag_runs(&bad).await.is_err());
+        assert!(env.engine.list_dag_runs(10).await.expect("list").is_empty());
+        // A batch (more than one multi-row statement) starts every DAG run
+        // with its task runs; a dispatcher takes each to Success.
+        let started = env
+            .engine
+            .start_dag_runs(&vec![polysync_engine::DagRunRequest::manual("up"); 120])
+            .await
+            .expect("batch");
+        assert_eq!(started.len(), 120);
+        let d = env.engine.dispatcher(fast()).await.expect("dispatcher");
+        for dag in &started {
+            let view = tokio::time::timeout(Duration::from_secs(120), d.run_dag(&dag.id))
+                .await
+                .expect("the DAG run ends in time")
+                .expect("run");
+            assert_eq!(view.status, DagRunStatus::Success, "{view:#?}");
+            let names: BTreeSet<&str> = view.tasks.iter().map(|t| t.task.as_str()).collect();
+            assert_eq!(names, BTreeSet::from(["down", "up"]));
+            assert!(view.tasks.iter().all(|t| t.attempts.len() == 1));
+        }
+        d.stop().await.expect("stop");
+    }
+);

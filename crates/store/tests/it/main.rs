@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod batched;
 mod concurrency;
 mod import;
 mod open;

@@ -538,7 +538,6 @@ struct StreamFigures {
     events: usize,
     wall_s: f64,
     cpu_s: f64,
-    idle_mb: f64,
     peak_mb: f64,
     emulator_requests: u64,
     by_endpoint: BTreeMap<String, u64>,
@@ -594,7 +593,6 @@ async fn stream_phase(
         .build()
         .expect("client");
     let pid = server.pid();
-    let idle_mb = rss_mb(pid).1;
     reset_peak(pid);
     let before: Stats = emu.stats();
     let cpu0 = cpu_seconds(pid);
@@ -626,7 +624,6 @@ async fn stream_phase(
     let mut fig = StreamFigures {
         streams,
         runs: shared_runs.unwrap_or(streams),
-        idle_mb,
         ..StreamFigures::default()
     };
     for t in tasks {
@@ -941,15 +938,15 @@ fn report(cfg: &Sizes, sides: &[Side]) {
             ("POST", Some(&side.post)),
             ("capped POST", side.capped_post.as_ref()),
         ] {
-            if let Some(f) = f {
-                if let Some(e) = &f.first_error {
-                    println!(
-                        "{} {what}: {} errors of {}; first: {e}",
-                        side.name,
-                        f.errors,
-                        f.n + f.errors
-                    );
-                }
+            if let Some(f) = f
+                && let Some(e) = &f.first_error
+            {
+                println!(
+                    "{} {what}: {} errors of {}; first: {e}",
+                    side.name,
+                    f.errors,
+                    f.n + f.errors
+                );
             }
         }
     }

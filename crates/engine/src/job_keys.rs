@@ -587,6 +587,23 @@ impl Engine {
     /// run of another job (a DAG run of another task) is
     /// [`Error::NotFound`] naming it. An active run is refreshed first.
     pub async fn key_run(&self, key: &JobKey, run_ref: &str) -> crate::Result<KeyRun> {
+        self.key_run_reading(key, run_ref, true).await
+    }
+
+    /// [`Engine::key_run`] as the store has it, with no call to Databricks:
+    /// for live streams, which the tracker's change events keep current, so
+    /// a thousand streams on one run cost one tracked run and not one
+    /// `runs/get` each.
+    pub async fn key_run_stored(&self, key: &JobKey, run_ref: &str) -> crate::Result<KeyRun> {
+        self.key_run_reading(key, run_ref, false).await
+    }
+
+    async fn key_run_reading(
+        &self,
+        key: &JobKey,
+        run_ref: &str,
+        refresh: bool,
+    ) -> crate::Result<KeyRun> {
         let not_found = || Error::NotFound {
             entity: "run of this job key",
             key: format!("{run_ref} (job key {:?})", key.key),
@@ -598,11 +615,24 @@ impl Engine {
             }
             return Ok(KeyRun::Dag(self.key_dag_run(run_ref).await?));
         }
-        Ok(KeyRun::Job(Box::new(self.job_key_run(key, run_ref).await?)))
+        Ok(KeyRun::Job(Box::new(
+            self.job_key_run_reading(key, run_ref, refresh).await?,
+        )))
     }
 
     /// A job key's run by `run_ref` ([`Engine::key_run`]).
     pub async fn job_key_run(&self, key: &JobKey, run_ref: &str) -> crate::Result<Run> {
+        self.job_key_run_reading(key, run_ref, true).await
+    }
+
+    /// A job key's run, refreshed from Databricks while active when
+    /// `refresh`, else as stored.
+    async fn job_key_run_reading(
+        &self,
+        key: &JobKey,
+        run_ref: &str,
+        refresh: bool,
+    ) -> crate::Result<Run> {
         let job = self.get_job(&key.job).await?;
         let not_found = || Error::NotFound {
             entity: "run of this job key",
@@ -620,7 +650,7 @@ impl Engine {
         if !exact || !run_of(&job, &run) {
             return Err(not_found());
         }
-        if run.status.is_terminal() {
+        if !refresh || run.status.is_terminal() {
             return Ok(run);
         }
         self.refresh_run(&id).await

@@ -206,7 +206,8 @@ pub(crate) async fn stream_run(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let key = key_of(&state, &job_key)?;
-    let run = state.engine.key_run(key, &run_id).await?;
+    // As stored: the tracker's events bring every change after it.
+    let run = state.engine.key_run_stored(key, &run_id).await?;
     let last = sse::last_seen_version(headers.get("last-event-id").and_then(|v| v.to_str().ok()));
     Ok(sse::follow(state.clone(), key.clone(), run, last).into_response())
 }

@@ -104,12 +104,12 @@ async fn changed_by(
             Some(KeyRun::Job(Box::new(run.clone())))
         }
         (KeyRun::Dag(cur), EngineEvent::DagRun { dag_run }) if dag_run.id == cur.view.id => {
-            state.engine.key_run(key, &cur.view.id).await.ok()
+            state.engine.key_run_stored(key, &cur.view.id).await.ok()
         }
         (KeyRun::Dag(cur), EngineEvent::TaskRun { task_run })
             if task_run.dag_run_id == cur.view.id =>
         {
-            state.engine.key_run(key, &cur.view.id).await.ok()
+            state.engine.key_run_stored(key, &cur.view.id).await.ok()
         }
         _ => None,
     }
@@ -126,7 +126,11 @@ async fn drive(
     // The key's wait timeout, bounded by the stream tier's.
     let limit = key.wait_timeout.min(state.stream_timeout);
     let deadline = tokio::time::Instant::now() + limit;
-    let mut current = state.engine.key_run(&key, run.id()).await.unwrap_or(run);
+    let mut current = state
+        .engine
+        .key_run_stored(&key, run.id())
+        .await
+        .unwrap_or(run);
     let mut sent = None;
     if last_seen.is_none_or(|v| version(&current) > v) {
         if tx.send(event_of(&current)).await.is_err() {
@@ -152,11 +156,11 @@ async fn drive(
                 let _ = tx.send(Event::default().event("error").data(msg.to_string())).await;
                 return;
             }
-            _ = reread.tick(), if dag => state.engine.key_run(&key, current.id()).await.ok(),
+            _ = reread.tick(), if dag => state.engine.key_run_stored(&key, current.id()).await.ok(),
             ev = events.recv() => match ev {
                 Ok(ev) => changed_by(&state, &key, &current, &ev).await,
                 Err(broadcast::error::RecvError::Lagged(_)) => {
-                    state.engine.key_run(&key, current.id()).await.ok()
+                    state.engine.key_run_stored(&key, current.id()).await.ok()
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             },

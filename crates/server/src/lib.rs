@@ -14,6 +14,7 @@ mod manage_api;
 mod middleware;
 mod openapi;
 mod ops;
+mod platform_input;
 mod sse;
 mod views;
 

@@ -5,13 +5,14 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Json, Router, routing};
-use polysync_engine::{ApplyMode, JobFilter, NoProgress, RunFilter, RunStatus};
+use polysync_engine::{ApplyMode, JobFilter, NoProgress, RunFilter, RunStatus, Violation};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
+use crate::platform_input::{PlatformFields, platform_of};
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
@@ -24,7 +25,10 @@ fn to_json(v: impl serde::Serialize) -> ApiResult {
 /// The `/api/v1` routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/platforms", routing::get(platforms))
+        .route(
+            "/api/v1/platforms",
+            routing::get(platforms).post(add_platform),
+        )
         .route("/api/v1/dispatcher", routing::get(dispatcher))
         .route("/api/v1/platforms/{name}", routing::get(platform))
         .route("/api/v1/platforms/{name}/import", routing::post(import))
@@ -72,6 +76,72 @@ pub(crate) async fn dispatcher(State(s): State<AppState>) -> ApiResult {
         (status = 200, description = "`{\"platforms\": [...]}`.", body = Object)))]
 pub(crate) async fn platforms(State(s): State<AppState>) -> ApiResult {
     to_json(json!({ "platforms": s.engine.list_platforms().await? }))
+}
+
+/// `POST /api/v1/platforms`'s body: exactly one of `token_env` / `profile`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AddPlatform {
+    name: String,
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    token_env: Option<String>,
+    #[serde(default)]
+    profile: Option<String>,
+    #[serde(default = "verify_by_default")]
+    verify: bool,
+}
+
+fn verify_by_default() -> bool {
+    true
+}
+
+#[utoipa::path(post, path = "/api/v1/platforms", tag = "management",
+    summary = "Register a platform",
+    description = "As `polysync platform add`: a token environment variable's name (never the token) or a `~/.databrickscfg` profile; checked against the workspace (one SCIM `Me` read) unless `verify` is false.",
+    request_body(content = crate::openapi::AddPlatformBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The platform as registered.", body = Object),
+        (status = 400, description = "Invalid request: every violation listed.", body = crate::openapi::ErrorBody),
+        (status = 409, description = "A platform of that name exists.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn add_platform(
+    State(s): State<AppState>,
+    ApiJson(body): ApiJson<AddPlatform>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (use_profile, token_env, profile) = match (&body.token_env, &body.profile) {
+        (Some(var), None) => (false, var.as_str(), ""),
+        (None, Some(profile)) => (true, "", profile.as_str()),
+        _ => {
+            return Err(ApiError::invalid(
+                "give exactly one of token_env and profile",
+                vec![Violation::new(
+                    "",
+                    "exactly one of `token_env` (an environment variable's name) and `profile` (a ~/.databrickscfg profile) is required",
+                )],
+            ));
+        }
+    };
+    let fields = PlatformFields {
+        name: &body.name,
+        host: body.host.as_deref().unwrap_or(""),
+        use_profile,
+        token_env,
+        profile,
+    };
+    let platform = platform_of(&fields).map_err(|(field, reason)| {
+        ApiError::invalid(
+            format!("invalid platform: {reason}"),
+            vec![Violation::new(format!("/{field}"), reason)],
+        )
+    })?;
+    let saved = if body.verify {
+        s.engine.add_verified_platform(platform).await?.0
+    } else {
+        s.engine.add_platform(platform).await?
+    };
+    let Json(v) = to_json(saved)?;
+    Ok((StatusCode::CREATED, Json(v)))
 }
 
 #[utoipa::path(get, path = "/api/v1/platforms/{name}", tag = "management",

@@ -126,6 +126,26 @@ pub struct JobRefBody {
     pub job: String,
 }
 
+/// `POST /api/v1/platforms`'s body: exactly one of `token_env` and `profile`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddPlatformBody {
+    /// The platform's name (letters, digits, `-`, `_`).
+    pub name: String,
+    /// The workspace URL; optional with a profile (its `host`).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The name of the environment variable holding the token (never the token).
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// A `~/.databrickscfg` profile's name.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Check the workspace and credentials first (default true).
+    #[serde(default)]
+    pub verify: Option<bool>,
+}
+
 /// `POST /api/v1/runs`'s body.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -174,6 +194,7 @@ pub struct HealthBody {
         jobs_api::status,
         manage_api::dispatcher,
         manage_api::platforms,
+        manage_api::add_platform,
         manage_api::platform,
         manage_api::import,
         manage_api::jobs,

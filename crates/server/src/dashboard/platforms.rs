@@ -15,11 +15,12 @@ use axum::Extension;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use polysync_engine::{Auth, ImportProgress, JobFilter, JobType, Platform};
+use polysync_engine::{Auth, ImportProgress, JobFilter, JobType};
 
 use super::html::{esc, page, time, url_path};
 use super::{PageError, PageResult, same_origin};
 use crate::AppState;
+use crate::platform_input::{PlatformFields, field_of, platform_of};
 
 /// Where one platform's latest import (started from the dashboard, in this
 /// server process) is.
@@ -136,6 +137,18 @@ pub struct AddForm {
     verify: Option<String>,
 }
 
+impl AddForm {
+    fn fields(&self) -> PlatformFields<'_> {
+        PlatformFields {
+            name: &self.name,
+            host: &self.host,
+            use_profile: self.auth == "profile",
+            token_env: &self.token_env,
+            profile: &self.profile,
+        }
+    }
+}
+
 fn field(
     id: &str,
     label: &str,
@@ -241,72 +254,6 @@ pub async fn platforms(
     .await
 }
 
-/// The platform a form describes, or the field that is wrong.
-fn platform_of(f: &AddForm) -> Result<Platform, (&'static str, String)> {
-    let name = f.name.trim();
-    if name.is_empty() {
-        return Err(("name", "give the platform a name".into()));
-    }
-    let (auth, host) = if f.auth == "profile" {
-        let profile = f.profile.trim();
-        if profile.is_empty() {
-            return Err(("profile", "give the ~/.databrickscfg profile's name".into()));
-        }
-        let host = if f.host.trim().is_empty() {
-            polysync_engine::profile_host(name, profile, None)
-                .map_err(|e| ("profile", e.to_string()))?
-        } else {
-            f.host.trim().to_owned()
-        };
-        (
-            Auth::Profile {
-                name: profile.to_owned(),
-                config_file: None,
-            },
-            host,
-        )
-    } else {
-        let var = f.token_env.trim();
-        if var.is_empty() {
-            return Err((
-                "token_env",
-                "give the name of the environment variable holding the token".into(),
-            ));
-        }
-        if f.host.trim().is_empty() {
-            return Err(("host", "give the workspace URL".into()));
-        }
-        (
-            Auth::TokenEnv {
-                var: var.to_owned(),
-            },
-            f.host.trim().to_owned(),
-        )
-    };
-    Ok(Platform::new(name, host, auth))
-}
-
-/// Which form field an engine error is about: the field a validation
-/// error names (``platform field `workspace_url`: …``), the name for a
-/// duplicate; anything else (the workspace refused the credentials) is
-/// shown above the form.
-fn field_of(e: &polysync_engine::Error) -> &'static str {
-    if matches!(e, polysync_engine::Error::AlreadyExists { .. }) {
-        return "name";
-    }
-    let message = e.to_string();
-    let Some(rest) = message.split_once("platform field `").map(|(_, r)| r) else {
-        return "";
-    };
-    match rest.split_once('`').map_or("", |(f, _)| f) {
-        "name" => "name",
-        "workspace_url" => "host",
-        "auth.profile" => "profile",
-        "auth.token_env" => "token_env",
-        _ => "",
-    }
-}
-
 /// `POST /platforms`: registers the platform (checked first unless the
 /// box is cleared), as `polysync platform add`; a refusal re-renders the
 /// form with the reason next to the field.
@@ -317,7 +264,7 @@ pub async fn add(
     Form(f): Form<AddForm>,
 ) -> Result<Response, PageError> {
     same_origin(&headers)?;
-    let result = match platform_of(&f) {
+    let result = match platform_of(&f.fields()) {
         Err(e) => Err(e),
         Ok(p) => {
             let saved = if f.verify.is_some() {

@@ -18,7 +18,8 @@ use tokio_util::sync::CancellationToken;
 pub const SP_TOKEN: &str = "dapi-server-sp-7c1e";
 /// A signed-in user's token, as Databricks Apps forward it.
 pub const USER_TOKEN: &str = "dapi-server-user-93ab";
-const TOKEN_VAR: &str = "POLYSYNC_SERVER_IT_TOKEN";
+/// The variable holding the platform's token in the engines' injected environment.
+pub const TOKEN_VAR: &str = "POLYSYNC_SERVER_IT_TOKEN";
 /// Simulated seconds per real second.
 const TIME_SCALE: f64 = 20.0;
 

@@ -5,7 +5,7 @@ use polysync_testkit::each_backend;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::harness::{Api, Env, config, poll_until, read_sse};
+use crate::harness::{Api, Env, TOKEN_VAR, config, poll_until, read_sse, violation_pointers};
 
 const TRACK: std::time::Duration = std::time::Duration::from_millis(20);
 
@@ -119,6 +119,62 @@ async fn management_routes_call_the_engine_use_cases() {
             .await
             .expect("big");
         assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        env.stop().await;
+    })
+    .await;
+}
+
+/// `POST /api/v1/platforms` registers as `polysync platform add` does:
+/// checked against the workspace, refused naming the field, nothing stored
+/// when refused.
+#[tokio::test]
+async fn platforms_are_added_through_the_api() {
+    each_backend("add_platform", async |db| {
+        let mut env = Env::new(db).await;
+        let url = env.server(env.job_env(), &config(env.jobs), TRACK).await;
+        let api = Api::new(&env.http, &url);
+        let host = env.emu.url();
+        let add = |body| (Method::POST, "/api/v1/platforms", body);
+
+        // Refused, each naming what is wrong; nothing stored.
+        let (m, p, b) = add(json!({"name": "two", "host": host, "token_env": TOKEN_VAR, "profile": "x"}));
+        let refused = api.expect(m, p, Some(&b), StatusCode::BAD_REQUEST).await;
+        assert_eq!(violation_pointers(&refused), vec![String::new()], "{refused}");
+        let (m, p, b) = add(json!({"name": "nohost", "token_env": TOKEN_VAR}));
+        let refused = api.expect(m, p, Some(&b), StatusCode::BAD_REQUEST).await;
+        assert_eq!(violation_pointers(&refused), vec!["/host".to_owned()], "{refused}");
+        let (m, p, b) = add(json!({"name": "ftp", "host": "ftp://x", "token_env": TOKEN_VAR}));
+        let refused = api.expect(m, p, Some(&b), StatusCode::BAD_REQUEST).await;
+        assert!(refused["error"].as_str().expect("error").contains("workspace_url"), "{refused}");
+        let (m, p, b) = add(json!({"name": "emu", "host": host, "token_env": TOKEN_VAR}));
+        api.expect(m, p, Some(&b), StatusCode::CONFLICT).await;
+        // A token variable the server does not have: the check fails, nothing is stored.
+        let (m, p, b) = add(json!({"name": "unset", "host": host, "token_env": "POLYSYNC_IT_UNSET_VAR"}));
+        let r = api.send(m, p, Some(&b)).await;
+        assert!(!r.status().is_success(), "{}", r.status());
+        let text = r.text().await.expect("body");
+        assert!(text.contains("POLYSYNC_IT_UNSET_VAR"), "{text}");
+        for name in ["two", "nohost", "ftp", "unset"] {
+            assert_eq!(
+                api.status(Method::GET, &format!("/api/v1/platforms/{name}")).await,
+                StatusCode::NOT_FOUND,
+                "{name} was stored"
+            );
+        }
+
+        // Checked against the workspace (one SCIM `Me` read), then stored.
+        let before = env.calls("preview/scim/v2/Me").len();
+        let (m, p, b) = add(json!({"name": "second", "host": host, "token_env": TOKEN_VAR}));
+        let saved = api.expect(m, p, Some(&b), StatusCode::CREATED).await;
+        assert_eq!(saved["name"], "second", "{saved}");
+        assert!(env.calls("preview/scim/v2/Me").len() > before, "the workspace was checked");
+        let shown = api.get("/api/v1/platforms/second").await;
+        assert_eq!(shown["workspace_url"], saved["workspace_url"]);
+        // Without the check: stored as given.
+        let (m, p, b) = add(json!({"name": "later", "host": "https://adb-1.2.azuredatabricks.net", "token_env": "LATER_TOKEN", "verify": false}));
+        api.expect(m, p, Some(&b), StatusCode::CREATED).await;
+        let all = api.get("/api/v1/platforms").await;
+        assert_eq!(all["platforms"].as_array().expect("platforms").len(), 3, "{all}");
         env.stop().await;
     })
     .await;

@@ -26,6 +26,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/jobs/{job_key}/status"),
     ("get", "/api/v1/dispatcher"),
     ("get", "/api/v1/platforms"),
+    ("post", "/api/v1/platforms"),
     ("get", "/api/v1/platforms/{name}"),
     ("post", "/api/v1/platforms/{name}/import"),
     ("get", "/api/v1/jobs"),

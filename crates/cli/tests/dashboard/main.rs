@@ -197,7 +197,7 @@ async fn dashboard_in_headless_chromium_against_polysync_up() {
     b.goto(&format!("{url}/jobs/{NOTEBOOK_REF}")).await;
     b.fill(&b.find("#param-run_date").await, "2025-02-01").await;
     b.click(&b.find("#run").await).await;
-    assert_ne!(b.text("#run-status").await, "", "on the run page");
+    assert_ne!(b.wait_some_text("#run-status").await, "", "on the run page");
     mark_document(&b).await;
     assert!(
         b.wait_text("#run-status", "Success").await,
@@ -218,7 +218,7 @@ async fn dashboard_in_headless_chromium_against_polysync_up() {
     b.goto(&format!("{url}/jobs/{NOTEBOOK_REF}")).await;
     b.fill(&b.find("#param-rows").await, "many").await;
     b.click(&b.find("#run").await).await;
-    let err = b.text("#param-rows-error").await;
+    let err = b.wait_some_text("#param-rows-error").await;
     assert!(err.contains("rows"), "error next to the field: {err:?}");
     assert_eq!(
         b.eval("return document.querySelector('#param-rows').getAttribute('aria-invalid');")
@@ -265,8 +265,9 @@ async fn dashboard_in_headless_chromium_against_polysync_up() {
 
     // Tasks: the graph drawn, the next fire in its time zone; Run starts a
     // DAG run whose graph turns green live.
+    // Pruning: this file replaces the demo tasks `up` applied.
     let r = http
-        .put(format!("{url}/api/v1/tasks"))
+        .put(format!("{url}/api/v1/tasks?prune=true"))
         .body(TASKS)
         .send()
         .await
@@ -294,7 +295,7 @@ async fn dashboard_in_headless_chromium_against_polysync_up() {
     b.click(&b.find("form[action='/tasks/extract/run'] button").await)
         .await;
     assert!(
-        !b.text("#dag-status").await.is_empty(),
+        !b.wait_some_text("#dag-status").await.is_empty(),
         "on the DAG run page"
     );
     mark_document(&b).await;
@@ -335,7 +336,11 @@ async fn dashboard_in_headless_chromium_against_polysync_up() {
     // Cancel a long run (the demo's continuous pipeline) from its page.
     b.goto(&format!("{url}/jobs/{continuous}")).await;
     b.click(&b.find("#run").await).await;
-    assert!(!b.text("#run-status").await.is_empty(), "on the run page");
+    assert!(
+        !b.wait_some_text("#run-status").await.is_empty(),
+        "on the run page: {}",
+        b.text("main").await
+    );
     b.click(&b.find("#cancel").await).await;
     assert!(
         b.wait_text("#run-status", "Cancelled").await,
@@ -349,14 +354,16 @@ async fn dashboard_in_headless_chromium_against_polysync_up() {
     b.fill(&b.find("#name").await, "staging").await;
     b.fill(&b.find("#token_env").await, "STAGING_TOKEN").await;
     b.click(&b.find("#add-platform-button").await).await;
-    let err = b.text("#host-error").await;
+    let err = b.wait_some_text("#host-error").await;
     assert!(err.contains("URL"), "error next to the host field: {err:?}");
     b.fill(&b.find("#host").await, "https://staging.example.com")
         .await;
     b.click(&b.find("input[name='verify']").await).await;
     b.click(&b.find("#add-platform-button").await).await;
     assert!(
-        b.text("#platform-staging").await.contains("STAGING_TOKEN"),
+        b.wait_some_text("#platform-staging")
+            .await
+            .contains("STAGING_TOKEN"),
         "platform added: {}",
         b.text("main").await
     );

@@ -181,6 +181,19 @@ impl Browser {
         false
     }
 
+    /// Waits until `css` has some text (a click that submits a form may
+    /// return before the next page is there); that text, "" if never.
+    pub async fn wait_some_text(&self, css: &str) -> String {
+        for _ in 0..1500 {
+            let text = self.text(css).await;
+            if !text.is_empty() {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        String::new()
+    }
+
     /// Resizes the window (phone-width screenshots).
     pub async fn resize(&self, width: u32, height: u32) {
         self.call(

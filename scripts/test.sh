@@ -41,7 +41,7 @@ ensure_chromium
 echo "== cargo build"
 cargo build --workspace --quiet
 echo "== cargo test (POLYSYNC_TEST_DATABASE_URL=$POLYSYNC_TEST_DATABASE_URL)"
-cargo test --workspace --quiet 2>&1 | tee target/test-output.txt
+cargo test --workspace --quiet --no-fail-fast 2>&1 | tee target/test-output.txt
 echo "== official Databricks SDK against the emulator"
 scripts/sdk-compat/check.sh
 echo "== schemathesis: the live server against its own /openapi.json"

@@ -56,6 +56,17 @@ impl SimClock {
         a.real = now;
         a.scale = sanitize(scale);
     }
+
+    /// Hold simulated time still (until the next [`SimClock::set_scale`]): a transitional state
+    /// (a cluster PENDING, a pipeline STOPPING) then stays observable however late the
+    /// observer's read comes, which is what a test on a loaded machine needs to assert it.
+    pub fn freeze(&self) {
+        let mut a = self.anchor.write().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        a.sim_ms += now.duration_since(a.real).as_secs_f64() * 1000.0 * a.scale;
+        a.real = now;
+        a.scale = 0.0;
+    }
 }
 
 fn sanitize(scale: f64) -> f64 {

@@ -92,6 +92,9 @@ async fn stop_goes_stopping_then_canceled_and_continuous_runs() {
         .get(&format!("/api/2.0/pipelines/{pid}/updates/{uid}"))
         .await;
     assert_eq!(v["update"]["state"], "RUNNING");
+    // The 100 s drain is 100 ms real: the clock stands still until both reads are done, so a
+    // loaded machine cannot read after the drain ended.
+    e.h.freeze_clock();
     e.ok(&format!("/api/2.0/pipelines/{pid}/stop"), json!({}))
         .await;
     let (_, v) = e
@@ -100,6 +103,7 @@ async fn stop_goes_stopping_then_canceled_and_continuous_runs() {
     assert_eq!(v["update"]["state"], "STOPPING");
     let (_, p) = e.get(&format!("/api/2.0/pipelines/{pid}")).await;
     assert_eq!(p["state"], "STOPPING");
+    e.h.set_time_scale(polysync_testkit::FAST_CLOCK);
     wait_update(&e, &pid, &uid, "CANCELED").await;
 }
 

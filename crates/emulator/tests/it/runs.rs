@@ -280,6 +280,9 @@ async fn max_concurrent_runs_queue_and_skip() {
     e.import("/Shared/q", "PYTHON", "# emulator: duration=200s\n")
         .await;
     let task = json!([{"task_key": "t", "notebook_task": {"notebook_path": "/Shared/q"}}]);
+    // A run lasts 200 ms real: the clock stands still until the second run of each pair is
+    // read, so a loaded machine cannot start or read it after the first ended and freed the slot.
+    e.h.freeze_clock();
     let (r1, r2) = two_runs_of_a_single_run_job(&e, "2.1", "s", &task).await;
     let run2 = e.wait_run(r2).await;
     assert_eq!(run2["state"]["life_cycle_state"], "SKIPPED");
@@ -293,6 +296,7 @@ async fn max_concurrent_runs_queue_and_skip() {
     let (_, v) = e.get(&format!("/api/2.2/jobs/runs/get?run_id={q2}")).await;
     assert_eq!(v["state"]["life_cycle_state"], "QUEUED");
     assert_eq!(v["status"]["state"], "QUEUED");
+    e.h.set_time_scale(polysync_testkit::FAST_CLOCK);
     let a = e.wait_run(q1).await;
     let b = e.wait_run(q2).await;
     assert_eq!(b["state"]["result_state"], "SUCCESS");

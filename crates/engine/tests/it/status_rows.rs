@@ -204,11 +204,15 @@ e2e!(pipeline_row_running_stopping_is_running, |env| {
     let run = pipeline(&env, json!({"emulator.stop_drain": "4s"}), true).await;
     let r = refresh_until(&env, &run.id, "RUNNING").await;
     assert_eq!(r.status, RunStatus::Running);
+    // The 4 s drain is 200 ms real: the clock stands still until the cancel has read the state,
+    // so a loaded machine cannot read after the drain ended.
+    env.emu.freeze_clock();
     let r = env.engine.cancel_run(&run.id).await.expect("cancel");
     assert_eq!(
         (r.update_state.as_deref(), r.status),
         (Some("STOPPING"), RunStatus::Running)
     );
+    env.emu.set_time_scale(crate::harness::TIME_SCALE);
     let (done, h) = wait(&env, &run).await;
     assert_eq!(done.status, RunStatus::Cancelled);
     assert!(saw_update(&h, "STOPPING", RunStatus::Running));

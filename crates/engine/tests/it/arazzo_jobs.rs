@@ -265,6 +265,11 @@ e2e!(
             msg.contains("import it first: polysync arazzo import"),
             "{msg}"
         );
+        assert!(
+            err.to_string()
+                .contains(&format!("{tasks}:3: task \"a\", field `job`")),
+            "the `job:` line: {err}"
+        );
         env.engine
             .import_arazzo(
                 file.to_str().expect("utf-8"),
@@ -284,6 +289,11 @@ e2e!(
             "{msg}"
         );
         assert!(msg.contains("kind, x"), "{msg}");
+        assert!(
+            err.to_string()
+                .contains(&format!("{tasks}:8: task \"b\", field `params.region`")),
+            "the parameter's line: {err}"
+        );
         assert!(env.engine.list_tasks().await.expect("tasks").is_empty());
         let ok = text.replace("outputs.nope", "outputs.x");
         env.engine

@@ -67,6 +67,14 @@ impl SimClock {
         a.real = now;
         a.scale = 0.0;
     }
+
+    /// Move simulated time forward by `ms` at once. With a frozen clock this steps a run, a
+    /// cluster or a pipeline from one state to the next exactly, so a test observes every state
+    /// however slowly it polls.
+    pub fn advance(&self, ms: u64) {
+        let mut a = self.anchor.write().unwrap_or_else(|e| e.into_inner());
+        a.sim_ms += ms as f64;
+    }
 }
 
 fn sanitize(scale: f64) -> f64 {

@@ -100,6 +100,13 @@ impl EmulatorHandle {
     pub fn freeze_clock(&self) {
         self.state.clock.freeze();
     }
+    /// Move simulated time forward by `by` at once (on a frozen clock: step exactly from one
+    /// state to the next).
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        self.state
+            .clock
+            .advance(u64::try_from(by.as_millis()).unwrap_or(u64::MAX));
+    }
     /// Toggle the workspace's "serverless enabled" setting.
     pub fn set_serverless_enabled(&self, enabled: bool) {
         self.state

@@ -334,7 +334,9 @@ e2e!(arazzo_timeout_stops_the_in_process_execution, |env| {
         .await
         .expect("import");
     let tasks = dir.path().join("tasks.yaml");
-    let text = "tasks:\n  - name: slow\n    job: arazzo:slow.arazzo.yaml\n    timeout: 500ms\n";
+    // 2 s (real): long enough for the workflow's first request even on a loaded machine (500 ms
+    // was not, and "it had started" failed).
+    let text = "tasks:\n  - name: slow\n    job: arazzo:slow.arazzo.yaml\n    timeout: 2s\n";
     env.engine
         .apply_tasks(tasks.to_str().expect("utf-8"), text, APPLY)
         .await

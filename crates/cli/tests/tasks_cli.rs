@@ -102,7 +102,7 @@ async fn apply_run_and_follow_a_dag_from_the_command_line() {
     assert!(
         refused
             .stderr
-            .contains("task \"y\", field `job`: unknown job"),
+            .contains(&format!("{bad}:6: task \"y\", field `job`: unknown job")),
         "{}",
         refused.stderr
     );

@@ -3,11 +3,11 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 
 use support::polysync;
+use support::up::Up;
 
 /// One HTTP/1.1 request over a plain socket; returns the whole response.
 fn http(addr: &str, request: &str) -> String {
@@ -19,50 +19,21 @@ fn http(addr: &str, request: &str) -> String {
 }
 
 fn up_then(signal: &str) {
-    let dir = tempfile::tempdir().expect("dir");
-    let db = dir.path().join("up.db");
-    let mut child = polysync()
-        .args(["up", "--port", "0", "--database-url"])
-        .arg(&db)
-        .env("HOME", dir.path())
-        .env("XDG_DATA_HOME", dir.path())
-        .env_remove("DATABRICKS_HOST")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut first = String::new();
-    stdout.read_line(&mut first).expect("first line");
-    let url = first
-        .trim()
-        .strip_prefix("Polysync is up: ")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .to_owned();
-    let addr = url.trim_start_matches("http://");
+    let up = Up::start();
     let health = http(
-        addr,
+        up.addr(),
         "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(health.contains(r#"{"status":"ok"}"#), "{health}");
     let status = http(
-        addr,
+        up.addr(),
         "GET /api/jobs/daily/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     assert!(status.starts_with("HTTP/1.1 200"), "{status}");
-    let mut rest = String::new();
-    let killed = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    stdout.read_to_string(&mut rest).expect("stdout");
-    let out = child.wait_with_output().expect("wait");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("stopped"), "{stderr}");
-    assert!(rest.contains("Try:"), "{rest}");
+    let out = up.stop_with(signal);
+    assert!(out.stderr.contains("stopped"), "{}", out.stderr);
+    assert!(out.stdout.contains("Try:"), "{}", out.stdout);
 }
 
 #[test]
@@ -145,50 +116,20 @@ fn metric(text: &str, name: &str) -> Option<f64> {
 /// Databricks nothing itself.
 #[test]
 fn up_applies_the_demo_tasks_and_tracks_each_workspace_once() {
-    let dir = tempfile::tempdir().expect("dir");
-    let db = dir.path().join("up.db");
-    let config = dir.path().join("polysync.toml");
-    std::fs::write(&config, "[tiers]\npoll = \"50ms\"\n").expect("config");
-    let mut child = polysync()
-        .args(["up", "--port", "0", "--config"])
-        .arg(&config)
-        .arg("--database-url")
-        .arg(&db)
-        .env("HOME", dir.path())
-        .env("XDG_DATA_HOME", dir.path())
-        .env_remove("DATABRICKS_HOST")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut emulator = None;
-    let mut tasks_line = None;
-    while emulator.is_none() || tasks_line.is_none() {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).expect("stderr") > 0,
-            "up ended early"
-        );
-        if let Some(rest) = line.trim().strip_prefix("embedded emulator on ") {
-            emulator = rest.split_whitespace().next().map(str::to_owned);
-        }
-        if line.starts_with("demo tasks: ") {
-            tasks_line = Some(line);
-        }
-    }
-    let emulator = emulator.expect("emulator url");
-    let tasks_line = tasks_line.expect("tasks line");
-    assert!(tasks_line.contains("demo-tasks.yaml"), "{tasks_line}");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut first = String::new();
-    stdout.read_line(&mut first).expect("first line");
-    let url = first
-        .trim()
-        .strip_prefix("Polysync is up: ")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+    let up = Up::start_with(Some("[tiers]\npoll = \"50ms\"\n"));
+    let log = up.log();
+    let emulator = log
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("embedded emulator on "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("emulator url")
         .to_owned();
-    let addr = url.trim_start_matches("http://").to_owned();
+    let tasks_line = log
+        .lines()
+        .find(|l| l.starts_with("demo tasks: "))
+        .expect("tasks line");
+    assert!(tasks_line.contains("demo-tasks.yaml"), "{tasks_line}");
+    let addr = up.addr().to_owned();
 
     // The demo tasks: listed at once, one on a schedule with a time zone.
     let tasks = get(&addr, "/api/v1/tasks");
@@ -251,15 +192,5 @@ fn up_applies_the_demo_tasks_and_tracks_each_workspace_once() {
     }
     assert!(sent, "the dispatcher started the DAG's first task");
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).expect("stdout");
-    let mut err = String::new();
-    stderr.read_to_string(&mut err).expect("stderr");
-    let status = child.wait().expect("wait");
-    assert_eq!(status.code(), Some(0), "{err}");
+    up.stop();
 }

@@ -56,6 +56,25 @@ impl SimClock {
         a.real = now;
         a.scale = sanitize(scale);
     }
+
+    /// Hold simulated time still (until the next [`SimClock::set_scale`]): a transitional state
+    /// (a cluster PENDING, a pipeline STOPPING) then stays observable however late the
+    /// observer's read comes, which is what a test on a loaded machine needs to assert it.
+    pub fn freeze(&self) {
+        let mut a = self.anchor.write().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        a.sim_ms += now.duration_since(a.real).as_secs_f64() * 1000.0 * a.scale;
+        a.real = now;
+        a.scale = 0.0;
+    }
+
+    /// Move simulated time forward by `ms` at once. With a frozen clock this steps a run, a
+    /// cluster or a pipeline from one state to the next exactly, so a test observes every state
+    /// however slowly it polls.
+    pub fn advance(&self, ms: u64) {
+        let mut a = self.anchor.write().unwrap_or_else(|e| e.into_inner());
+        a.sim_ms += ms as f64;
+    }
 }
 
 fn sanitize(scale: f64) -> f64 {

@@ -95,6 +95,18 @@ impl EmulatorHandle {
     pub fn set_time_scale(&self, scale: f64) {
         self.state.clock.set_scale(scale);
     }
+    /// Stop the simulated clock until the next [`EmulatorHandle::set_time_scale`], so a state
+    /// that lasts a few simulated seconds cannot pass before a slow (loaded) reader sees it.
+    pub fn freeze_clock(&self) {
+        self.state.clock.freeze();
+    }
+    /// Move simulated time forward by `by` at once (on a frozen clock: step exactly from one
+    /// state to the next).
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        self.state
+            .clock
+            .advance(u64::try_from(by.as_millis()).unwrap_or(u64::MAX));
+    }
     /// Toggle the workspace's "serverless enabled" setting.
     pub fn set_serverless_enabled(&self, enabled: bool) {
         self.state

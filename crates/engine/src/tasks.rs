@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use polysync_core::task::{Problem, TaskFileError, check_task_file, downstream_of, is_template};
+use polysync_core::task::{
+    Problem, TaskFileError, TaskLines, check_task_file, downstream_of, is_template,
+};
 use polysync_core::{Direction, Task};
 use polysync_store::{ApplyMode, StoredTask, TaskApplySummary};
 
@@ -15,6 +17,7 @@ use crate::{Engine, Error, Result};
 /// declares no output P (naming the ones it has).
 fn check_outputs(
     task: &Task,
+    lines: &TaskLines,
     outputs: &BTreeMap<String, Vec<String>>,
     problems: &mut Vec<Problem>,
 ) {
@@ -28,10 +31,11 @@ fn check_outputs(
                 && let Some(declared) = outputs.get(*name)
                 && !declared.iter().any(|d| d == out)
             {
+                let field = format!("params.{param}");
                 problems.push(Problem::of_task(
                     &task.name,
-                    format!("params.{param}"),
-                    None,
+                    &field,
+                    lines.of(&field),
                     format!(
                         "`${{{expr}}}`: the Arazzo workflow of task {name:?} has no output {out:?} (it has: {})",
                         if declared.is_empty() {
@@ -47,16 +51,23 @@ fn check_outputs(
     }
 }
 
-fn check_templates(task: &Task, upstream: &BTreeSet<String>, problems: &mut Vec<Problem>) {
+fn check_templates(
+    task: &Task,
+    lines: &TaskLines,
+    upstream: &BTreeSet<String>,
+    problems: &mut Vec<Problem>,
+) {
     for (param, value) in &task.params {
+        let field = format!("params.{param}");
+        let line = lines.of(&field);
         let mut rest = value.as_str();
         while let Some(start) = rest.find("${") {
             let after = &rest[start + 2..];
             let Some(end) = after.find('}') else {
                 problems.push(Problem::of_task(
                     &task.name,
-                    format!("params.{param}"),
-                    None,
+                    &field,
+                    line,
                     format!("{value:?} opens `${{` without closing `}}`"),
                 ));
                 break;
@@ -80,12 +91,7 @@ fn check_templates(task: &Task, upstream: &BTreeSet<String>, problems: &mut Vec<
                 )),
             };
             if let Err(message) = ok {
-                problems.push(Problem::of_task(
-                    &task.name,
-                    format!("params.{param}"),
-                    None,
-                    message,
-                ));
+                problems.push(Problem::of_task(&task.name, &field, line, message));
             }
             rest = &after[end + 1..];
         }
@@ -128,12 +134,17 @@ impl Engine {
         // relative to the tasks file); the outputs each Arazzo task declares.
         let mut outputs: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut unresolved = BTreeSet::new();
-        for task in &mut set.tasks {
+        for (task, lines) in set.tasks.iter_mut().zip(&set.lines) {
             if task.job.starts_with("arazzo:") {
                 match self.resolve_arazzo_ref(&task.job, base).await {
                     Ok(job) => task.job = job.name,
                     Err(e) => {
-                        problems.push(Problem::of_task(&task.name, "job", None, e.to_string()));
+                        problems.push(Problem::of_task(
+                            &task.name,
+                            "job",
+                            lines.of("job"),
+                            e.to_string(),
+                        ));
                         unresolved.insert(task.name.clone());
                         continue;
                     }
@@ -145,12 +156,17 @@ impl Engine {
                 outputs.insert(task.name.clone(), crate::arazzo_jobs::output_names(&job));
             }
         }
-        for task in &set.tasks {
+        for (task, lines) in set.tasks.iter().zip(&set.lines) {
             if !unresolved.contains(&task.name) {
-                self.check_task_job(task, &mut problems).await?;
+                self.check_task_job(task, lines, &mut problems).await?;
             }
-            check_templates(task, &upstream_of(&set.tasks, &task.name), &mut problems);
-            check_outputs(task, &outputs, &mut problems);
+            check_templates(
+                task,
+                lines,
+                &upstream_of(&set.tasks, &task.name),
+                &mut problems,
+            );
+            check_outputs(task, lines, &outputs, &mut problems);
         }
         if !problems.is_empty() {
             return Err(TaskFileError {
@@ -175,9 +191,15 @@ impl Engine {
 
     /// The job checks of one task: it exists (unambiguously) and accepts
     /// the parameters given.
-    async fn check_task_job(&self, task: &Task, problems: &mut Vec<Problem>) -> Result<()> {
+    async fn check_task_job(
+        &self,
+        task: &Task,
+        lines: &TaskLines,
+        problems: &mut Vec<Problem>,
+    ) -> Result<()> {
         let mut problem = |field: String, message: String| {
-            problems.push(Problem::of_task(&task.name, field, None, message));
+            let line = lines.of(&field);
+            problems.push(Problem::of_task(&task.name, field, line, message));
         };
         if task.job.starts_with("arazzo:") {
             problem(

@@ -30,7 +30,10 @@ pub fn routes() -> Router<AppState> {
             routing::get(platforms).post(add_platform),
         )
         .route("/api/v1/dispatcher", routing::get(dispatcher))
-        .route("/api/v1/platforms/{name}", routing::get(platform))
+        .route(
+            "/api/v1/platforms/{name}",
+            routing::get(platform).delete(remove_platform),
+        )
         .route("/api/v1/platforms/{name}/import", routing::post(import))
         .route("/api/v1/jobs", routing::get(jobs))
         .route("/api/v1/jobs/{*job}", routing::get(job))
@@ -152,6 +155,34 @@ pub(crate) async fn add_platform(
         (status = 404, description = "No such platform.", body = crate::openapi::ErrorBody)))]
 pub(crate) async fn platform(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult {
     to_json(s.engine.get_platform(&name).await?)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct RemovePlatformQuery {
+    /// Also remove the platform's jobs (their runs are kept); without it a platform that still
+    /// has jobs is refused with 409, so no job disappears by surprise.
+    #[serde(default)]
+    with_jobs: bool,
+}
+
+/// As `polysync platform remove [--with-jobs]`: the one engine use case, all or nothing.
+#[utoipa::path(delete, path = "/api/v1/platforms/{name}", tag = "management",
+    summary = "Remove a platform",
+    description = "As `polysync platform remove`: refused with 409 while jobs reference the platform (the message names them), unless `with_jobs` is true, which removes the platform and its jobs in one transaction. Runs are kept either way.",
+    params(("name" = String, Path, description = "The platform name."), RemovePlatformQuery),
+    responses(
+        (status = 200, description = "`{\"platform\": NAME, \"removed_jobs\": [...]}`.", body = Object),
+        (status = 400, description = "Invalid request: every violation listed.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such platform.", body = crate::openapi::ErrorBody),
+        (status = 409, description = "The platform still has jobs and `with_jobs` is not true.", body = crate::openapi::ErrorBody)))]
+pub(crate) async fn remove_platform(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    ApiQuery(q): ApiQuery<RemovePlatformQuery>,
+) -> ApiResult {
+    let jobs = s.engine.remove_platform(&name, q.with_jobs).await?;
+    to_json(json!({ "platform": name, "removed_jobs": jobs }))
 }
 
 #[utoipa::path(post, path = "/api/v1/platforms/{name}/import", tag = "management",

@@ -196,6 +196,7 @@ pub struct HealthBody {
         manage_api::platforms,
         manage_api::add_platform,
         manage_api::platform,
+        manage_api::remove_platform,
         manage_api::import,
         manage_api::jobs,
         manage_api::job,

@@ -192,8 +192,9 @@ impl Tx {
             if !jobs.is_empty() {
                 if !with_jobs {
                     return Err(Error::Conflict(format!(
-                        "platform {name:?} still has {} job(s); remove them first, or remove the platform with its jobs",
-                        jobs.len()
+                        "platform {name:?} still has {} job(s) ({}); remove them first, or remove the platform with its jobs",
+                        jobs.len(),
+                        named(&jobs)
                     )));
                 }
                 sqlx::query("DELETE FROM jobs WHERE platform = $1")
@@ -213,6 +214,22 @@ impl Tx {
             Ok(jobs)
         })
     }
+}
+
+/// Job names for a refusal: the first few and how many more, so a platform with thousands of
+/// jobs still gives a readable message.
+fn named(jobs: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut s = jobs
+        .iter()
+        .take(SHOWN)
+        .map(|j| format!("{j:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if jobs.len() > SHOWN {
+        s.push_str(&format!(" and {} more", jobs.len() - SHOWN));
+    }
+    s
 }
 
 const GET: &str = "SELECT name, workspace_url, auth_kind, auth_profile, auth_config_file, auth_token_env, \

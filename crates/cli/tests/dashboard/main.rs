@@ -11,94 +11,11 @@
 mod support;
 mod webdriver;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 
 use serde_json::{Value, json};
-use support::{Out, polysync};
+use support::up::Up;
 use webdriver::Browser;
-
-/// A `polysync up` process on its own fresh store and home directory.
-struct Up {
-    child: Child,
-    url: String,
-    db: PathBuf,
-    dir: tempfile::TempDir,
-}
-
-impl Up {
-    fn start() -> Up {
-        let dir = tempfile::tempdir().expect("dir");
-        let db = dir.path().join("up.db");
-        let log = std::fs::File::create(dir.path().join("up.log")).expect("log file");
-        let mut child = polysync()
-            .args(["up", "--port", "0", "--database-url"])
-            .arg(&db)
-            .env("HOME", dir.path())
-            .env("XDG_DATA_HOME", dir.path())
-            .env_remove("DATABRICKS_HOST")
-            .env_remove("DATABRICKS_TOKEN")
-            .env_remove("DATABRICKS_CONFIG_PROFILE")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn polysync up");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut first = String::new();
-        stdout.read_line(&mut first).expect("first line");
-        let url = first
-            .trim()
-            .strip_prefix("Polysync is up: ")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .to_owned();
-        // Keep reading what `up` prints so it never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            while stdout.read_line(&mut line).is_ok_and(|n| n > 0) {
-                line.clear();
-            }
-        });
-        Up {
-            child,
-            url,
-            db,
-            dir,
-        }
-    }
-
-    /// Another `polysync` command on the same store, while `up` runs.
-    fn cli(&self, args: &[&str]) -> Out {
-        let mut cmd = polysync();
-        cmd.args(args).arg("--database-url").arg(&self.db);
-        Out::of(&mut cmd)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("up.log")).unwrap_or_default()
-    }
-
-    /// SIGTERM, then the exit code must be 0.
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        let killed = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill");
-        assert!(killed.success());
-        let status = self.child.wait().expect("wait");
-        assert_eq!(status.code(), Some(0), "{}", self.log());
-    }
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
 
 fn shots_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");

@@ -1,7 +1,10 @@
 //! What the CLI's test binaries share (each file under `tests/` is a crate of its own and
-//! includes this module): running the built `polysync` binary and finding the third-party
-//! Arazzo corpus. The emulator and the databases come from `polysync-testkit`.
+//! includes this module): running the built `polysync` binary, a whole `polysync up` ([`up`]),
+//! and finding the third-party Arazzo corpus. The emulator and the databases come from
+//! `polysync-testkit`.
 #![allow(dead_code)]
+
+pub mod up;
 
 use std::path::PathBuf;
 use std::process::Command;

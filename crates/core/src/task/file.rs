@@ -22,6 +22,33 @@ pub struct TaskSet {
     pub limits: BTreeMap<String, u32>,
     /// The tasks, in file order.
     pub tasks: Vec<Task>,
+    /// Where each task sits in the file (same order as `tasks`), so the checks that need the
+    /// store (jobs, parameters, templates) name the line as the file's own checks do.
+    pub lines: Vec<TaskLines>,
+}
+
+/// The lines of one task's parts in the tasks file (1-based; `None` when the parser gives none).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskLines {
+    /// Where the task's entry starts.
+    pub task: Option<u64>,
+    /// The `job:` value.
+    pub job: Option<u64>,
+    /// Each parameter's value, by parameter name.
+    pub params: BTreeMap<String, Option<u64>>,
+}
+
+impl TaskLines {
+    /// The line of a field as problems name it (`job`, `params.NAME`): the field's own line
+    /// when the parser gave one, else the task's.
+    pub fn of(&self, field: &str) -> Option<u64> {
+        let own = match field.strip_prefix("params.") {
+            Some(name) => self.params.get(name).copied().flatten(),
+            None if field == "job" => self.job,
+            None => None,
+        };
+        own.or(self.task)
+    }
 }
 
 /// One thing wrong with a tasks file.
@@ -99,7 +126,7 @@ struct RawFile {
 #[serde(deny_unknown_fields)]
 struct RawTask {
     name: String,
-    job: String,
+    job: Spanned<String>,
     #[serde(default)]
     params: BTreeMap<String, Spanned<serde_json::Value>>,
     #[serde(default)]
@@ -249,11 +276,21 @@ pub fn check_task_file(file: &str, text: &str) -> Result<(TaskSet, Vec<Problem>)
         }
     }
     let mut tasks = Vec::new();
+    let mut task_lines = Vec::new();
     let mut lines: BTreeMap<String, Option<u64>> = BTreeMap::new();
     for spanned in raw.tasks {
         let line = line_of(&spanned);
         let t = spanned.value;
         let name = t.name.clone();
+        task_lines.push(TaskLines {
+            task: line,
+            job: line_of(&t.job),
+            params: t
+                .params
+                .iter()
+                .map(|(k, v)| (k.clone(), line_of(v)))
+                .collect(),
+        });
         let mut p = |field: &str, line: Option<u64>, message: String| {
             problems.push(Problem::of_task(&name, field, line, message));
         };
@@ -272,10 +309,10 @@ pub fn check_task_file(file: &str, text: &str) -> Result<(TaskSet, Vec<Problem>)
             );
         }
         lines.insert(t.name.clone(), line);
-        if t.job.trim().is_empty() {
+        if t.job.value.trim().is_empty() {
             p(
                 "job",
-                line,
+                line_of(&t.job).or(line),
                 "is empty; name a job as `polysync run` accepts it".into(),
             );
         }
@@ -386,7 +423,7 @@ pub fn check_task_file(file: &str, text: &str) -> Result<(TaskSet, Vec<Problem>)
         }
         tasks.push(Task {
             name: t.name,
-            job: t.job.trim().to_owned(),
+            job: t.job.value.trim().to_owned(),
             params,
             retry,
             timeout_ms,
@@ -431,7 +468,14 @@ pub fn check_task_file(file: &str, text: &str) -> Result<(TaskSet, Vec<Problem>)
             ));
         }
     }
-    Ok((TaskSet { limits, tasks }, problems))
+    Ok((
+        TaskSet {
+            limits,
+            tasks,
+            lines: task_lines,
+        },
+        problems,
+    ))
 }
 
 #[cfg(test)]
@@ -482,6 +526,30 @@ tasks:
         assert_eq!(
             set.tasks[2].schedule.as_ref().unwrap().timezone,
             "Europe/Amsterdam"
+        );
+    }
+
+    #[test]
+    fn each_task_keeps_the_lines_of_its_job_and_parameters() {
+        let set = parse_task_file(
+            "t.yaml",
+            "tasks:\n  - name: a\n    job: j\n  - name: b\n\n    job: k\n    params:\n      x: 1\n      y: two\n",
+        )
+        .unwrap();
+        assert_eq!(set.lines.len(), 2);
+        let (a, b) = (&set.lines[0], &set.lines[1]);
+        assert_eq!(
+            (a.task, a.of("job"), a.of("params.x")),
+            (Some(2), Some(3), Some(2))
+        );
+        assert_eq!(
+            (b.task, b.of("job"), b.of("params.x"), b.of("params.y")),
+            (Some(4), Some(6), Some(8), Some(9))
+        );
+        assert_eq!(
+            b.of("retry.backoff"),
+            Some(4),
+            "other fields: the task's line"
         );
     }
 

@@ -16,7 +16,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use duration::{format_duration, parse_duration};
-pub use file::{Problem, TaskFileError, TaskSet, check_task_file, parse_task_file};
+pub use file::{Problem, TaskFileError, TaskLines, TaskSet, check_task_file, parse_task_file};
 pub use graph::{downstream_of, find_cycle};
 pub use schedule::Schedule;
 

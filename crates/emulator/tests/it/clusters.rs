@@ -26,12 +26,17 @@ async fn cluster_lifecycle() {
     assert_eq!(s, 400);
     let (_, sv) = e.get("/api/2.0/clusters/spark-versions").await;
     let (_, nt) = e.get("/api/2.0/clusters/list-node-types").await;
+    // The start-up and resize phases last a few real milliseconds on the fast clock: a loaded
+    // machine can read after they ended, so the clock stands still from each action to its read.
+    e.h.freeze_clock();
     let id = e.ok("/api/2.0/clusters/create", json!({"cluster_name": "c", "spark_version": sv["versions"][0]["key"], "node_type_id": nt["node_types"][0]["node_type_id"], "num_workers": 1})).await["cluster_id"].as_str().unwrap().to_owned();
     let (_, v) = e
         .get(&format!("/api/2.0/clusters/get?cluster_id={id}"))
         .await;
     assert_eq!(v["state"], "PENDING");
+    e.h.set_time_scale(polysync_testkit::FAST_CLOCK);
     wait_state(&e, &id, "RUNNING").await;
+    e.h.freeze_clock();
     e.ok(
         "/api/2.0/clusters/resize",
         json!({"cluster_id": id, "num_workers": 3}),
@@ -44,6 +49,7 @@ async fn cluster_lifecycle() {
         (v["state"].as_str(), v["num_workers"].as_i64()),
         (Some("RESIZING"), Some(3))
     );
+    e.h.set_time_scale(polysync_testkit::FAST_CLOCK);
     wait_state(&e, &id, "RUNNING").await;
     e.ok("/api/2.0/clusters/restart", json!({"cluster_id": id}))
         .await;

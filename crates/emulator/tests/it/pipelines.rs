@@ -43,6 +43,9 @@ async fn update_to_completed_and_listing() {
         false,
     )
     .await;
+    // The clock stands still and is stepped through each 5 s phase, so every state is read
+    // however late the read comes (5 ms phases on the fast clock are missed under load).
+    e.h.freeze_clock();
     let (s, v) = e
         .post(
             &format!("/api/2.0/pipelines/{pid}/updates"),
@@ -56,11 +59,28 @@ async fn update_to_completed_and_listing() {
         .post(&format!("/api/2.0/pipelines/{pid}/updates"), json!({}))
         .await;
     assert_eq!(s, 409, "{v}");
-    let seen = wait_update(&e, &pid, &uid, "COMPLETED").await;
-    assert!(
-        seen.contains(&"RUNNING".to_owned()) && seen.len() >= 3,
-        "{seen:?}"
+    // Simulated seconds after the start: five 5 s phases, 20 s RUNNING, then COMPLETED.
+    let mut seen = Vec::new();
+    for step_ms in [2_500, 5_000, 5_000, 5_000, 5_000, 5_000, 20_000] {
+        e.h.advance_clock(Duration::from_millis(step_ms));
+        let (_, v) = e
+            .get(&format!("/api/2.0/pipelines/{pid}/updates/{uid}"))
+            .await;
+        seen.push(v["update"]["state"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        seen,
+        [
+            "QUEUED",
+            "CREATED",
+            "WAITING_FOR_RESOURCES",
+            "INITIALIZING",
+            "SETTING_UP_TABLES",
+            "RUNNING",
+            "COMPLETED"
+        ]
     );
+    e.h.set_time_scale(polysync_testkit::FAST_CLOCK);
     let (_, p) = e.get(&format!("/api/2.0/pipelines/{pid}")).await;
     assert_eq!(p["state"], "IDLE");
     assert_eq!(p["latest_updates"][0]["update_id"], uid.as_str());
@@ -92,6 +112,9 @@ async fn stop_goes_stopping_then_canceled_and_continuous_runs() {
         .get(&format!("/api/2.0/pipelines/{pid}/updates/{uid}"))
         .await;
     assert_eq!(v["update"]["state"], "RUNNING");
+    // The 100 s drain is 100 ms real: the clock stands still until both reads are done, so a
+    // loaded machine cannot read after the drain ended.
+    e.h.freeze_clock();
     e.ok(&format!("/api/2.0/pipelines/{pid}/stop"), json!({}))
         .await;
     let (_, v) = e
@@ -100,6 +123,7 @@ async fn stop_goes_stopping_then_canceled_and_continuous_runs() {
     assert_eq!(v["update"]["state"], "STOPPING");
     let (_, p) = e.get(&format!("/api/2.0/pipelines/{pid}")).await;
     assert_eq!(p["state"], "STOPPING");
+    e.h.set_time_scale(polysync_testkit::FAST_CLOCK);
     wait_update(&e, &pid, &uid, "CANCELED").await;
 }
 

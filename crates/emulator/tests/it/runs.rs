@@ -49,28 +49,26 @@ async fn run_now_success_with_exit_value_and_job_parameters() {
 
 #[tokio::test]
 async fn submit_with_base_parameters_and_lifecycle_passes_through_states() {
-    let e = Emu::start(|c| c.time_scale = 50.0).await;
+    let e = Emu::fast().await;
     e.import(
         "/Shared/p",
         "PYTHON",
         "# emulator: duration=10s pending=5s\ndbutils.notebook.exit(dbutils.widgets.get('who'))\n",
     )
     .await;
+    // The clock stands still and is stepped through each phase, so every state is read however
+    // late the read comes (polling a 100 ms PENDING missed it on a loaded machine).
+    e.h.freeze_clock();
     let id = e.submit_notebook("/Shared/p", json!({"notebook_task": {"notebook_path": "/Shared/p", "base_parameters": {"who": "world"}}})).await;
-    let mut seen = std::collections::BTreeSet::new();
-    loop {
+    // Simulated seconds after the submit: 5 s PENDING, 10 s RUNNING, 0.5 s TERMINATING.
+    let mut seen = Vec::new();
+    for step_ms in [0, 6_000, 9_200, 1_000] {
+        e.h.advance_clock(Duration::from_millis(step_ms));
         let (_, v) = e.get(&format!("/api/2.1/jobs/runs/get?run_id={id}")).await;
-        let life = v["state"]["life_cycle_state"].as_str().unwrap().to_owned();
-        seen.insert(life.clone());
-        if life == "TERMINATED" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        seen.push(v["state"]["life_cycle_state"].as_str().unwrap().to_owned());
     }
-    assert!(
-        seen.contains("PENDING") && seen.contains("RUNNING") && seen.contains("TERMINATED"),
-        "{seen:?}"
-    );
+    assert_eq!(seen, ["PENDING", "RUNNING", "TERMINATING", "TERMINATED"]);
+    e.h.set_time_scale(polysync_testkit::FAST_CLOCK);
     let (_, out) = e
         .get(&format!("/api/2.1/jobs/runs/get-output?run_id={id}"))
         .await;
@@ -280,6 +278,9 @@ async fn max_concurrent_runs_queue_and_skip() {
     e.import("/Shared/q", "PYTHON", "# emulator: duration=200s\n")
         .await;
     let task = json!([{"task_key": "t", "notebook_task": {"notebook_path": "/Shared/q"}}]);
+    // A run lasts 200 ms real: the clock stands still until the second run of each pair is
+    // read, so a loaded machine cannot start or read it after the first ended and freed the slot.
+    e.h.freeze_clock();
     let (r1, r2) = two_runs_of_a_single_run_job(&e, "2.1", "s", &task).await;
     let run2 = e.wait_run(r2).await;
     assert_eq!(run2["state"]["life_cycle_state"], "SKIPPED");
@@ -293,6 +294,7 @@ async fn max_concurrent_runs_queue_and_skip() {
     let (_, v) = e.get(&format!("/api/2.2/jobs/runs/get?run_id={q2}")).await;
     assert_eq!(v["state"]["life_cycle_state"], "QUEUED");
     assert_eq!(v["status"]["state"], "QUEUED");
+    e.h.set_time_scale(polysync_testkit::FAST_CLOCK);
     let a = e.wait_run(q1).await;
     let b = e.wait_run(q2).await;
     assert_eq!(b["state"]["result_state"], "SUCCESS");
@@ -537,9 +539,14 @@ async fn runs_list_completed_only_orders_by_end_time() {
     .await;
     e.import("/Shared/forever", "PYTHON", "# emulator: duration=10h\n")
         .await;
-    // Started first, ends last.
+    // Started first, ends last: the clock stands still between the two submits but one
+    // simulated second, so a loaded machine cannot submit the quick one after the slow one's
+    // 30 ms (real) ended.
+    e.h.freeze_clock();
     let slow = e.submit_notebook("/Shared/slow", json!({})).await;
+    e.h.advance_clock(Duration::from_secs(1));
     let quick = e.submit_notebook("/Shared/quick", json!({})).await;
+    e.h.set_time_scale(polysync_testkit::FAST_CLOCK);
     let a = e.wait_run(slow).await;
     let b = e.wait_run(quick).await;
     let active = e.submit_notebook("/Shared/forever", json!({})).await;

@@ -265,6 +265,11 @@ e2e!(
             msg.contains("import it first: polysync arazzo import"),
             "{msg}"
         );
+        assert!(
+            err.to_string()
+                .contains(&format!("{tasks}:3: task \"a\", field `job`")),
+            "the `job:` line: {err}"
+        );
         env.engine
             .import_arazzo(
                 file.to_str().expect("utf-8"),
@@ -284,6 +289,11 @@ e2e!(
             "{msg}"
         );
         assert!(msg.contains("kind, x"), "{msg}");
+        assert!(
+            err.to_string()
+                .contains(&format!("{tasks}:8: task \"b\", field `params.region`")),
+            "the parameter's line: {err}"
+        );
         assert!(env.engine.list_tasks().await.expect("tasks").is_empty());
         let ok = text.replace("outputs.nope", "outputs.x");
         env.engine
@@ -324,7 +334,9 @@ e2e!(arazzo_timeout_stops_the_in_process_execution, |env| {
         .await
         .expect("import");
     let tasks = dir.path().join("tasks.yaml");
-    let text = "tasks:\n  - name: slow\n    job: arazzo:slow.arazzo.yaml\n    timeout: 500ms\n";
+    // 2 s (real): long enough for the workflow's first request even on a loaded machine (500 ms
+    // was not, and "it had started" failed).
+    let text = "tasks:\n  - name: slow\n    job: arazzo:slow.arazzo.yaml\n    timeout: 2s\n";
     env.engine
         .apply_tasks(tasks.to_str().expect("utf-8"), text, APPLY)
         .await

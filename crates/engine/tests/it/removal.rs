@@ -31,6 +31,19 @@ e2e!(remove_job_then_platform_with_jobs_keeps_runs, |env| {
         .expect_err("refused while jobs reference it");
     assert_eq!(refused.kind(), ErrorKind::Conflict, "{refused}");
     assert_eq!(all(&env).await.len(), before.len());
+    // The refusal names the jobs: the first five by name, then how many more.
+    let mut names: Vec<&str> = before.iter().map(|j| j.name.as_str()).collect();
+    names.sort_unstable();
+    let shown = refused.to_string();
+    for name in names.iter().take(5) {
+        assert!(shown.contains(&format!("{name:?}")), "{name}: {shown}");
+    }
+    let more = names.len().saturating_sub(5);
+    assert_eq!(
+        shown.contains(&format!(" and {more} more")),
+        more > 0,
+        "{shown}"
+    );
 
     // One job, by PLATFORM:EXTERNAL_ID.
     let removed = env

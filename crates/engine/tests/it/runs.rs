@@ -205,6 +205,9 @@ e2e!(cancel_pipeline_stops_then_cancelled, |env| {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert!(seen_running);
+    // The seeded 2 s drain is 100 ms real: the clock stands still until the STOPPING state and
+    // its hint are read, so a loaded machine cannot read after the drain ended.
+    env.emu.freeze_clock();
     let after = env.engine.cancel_run(&run.id).await.expect("cancel");
     assert_eq!(
         env.paths("POST", "/stop"),
@@ -224,6 +227,7 @@ e2e!(cancel_pipeline_stops_then_cancelled, |env| {
             .text
             .contains("this is normal")
     );
+    env.emu.set_time_scale(crate::harness::TIME_SCALE);
     let done = env
         .engine
         .wait_run(&run.id, fast(), &mut |_| {})

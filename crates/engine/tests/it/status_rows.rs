@@ -21,8 +21,10 @@ fn saw_update(history: &[StatusChange], state: &str, status: RunStatus) -> bool 
         .any(|h| h.update_state.as_deref() == Some(state) && h.status == status)
 }
 
-/// Starts the job named `job` with no parameters and [`wait`]s for its end.
+/// Starts the job named `job` with no parameters on a frozen clock (so its first state is
+/// seen) and [`wait`]s for its end.
 async fn run_with_history(env: &Env<'_>, job: &str) -> (polysync_engine::Run, Vec<StatusChange>) {
+    env.emu.freeze_clock();
     let run = env.engine.start_run(job, &[]).await.expect("start");
     wait(env, &run).await
 }
@@ -46,9 +48,9 @@ async fn notebook(env: &Env<'_>, name: &str) -> (polysync_engine::Run, Vec<Statu
 e2e!(
     notebook_row_life_cycle_pending_running_terminating_is_running,
     |env| {
-        // Slow the clock so the 0.5 s (simulated) TERMINATING phase lasts
-        // long enough to be polled.
-        env.emu.set_time_scale(2.0);
+        // 3 s PENDING, 3 s RUNNING, then the 0.5 s TERMINATING phase:
+        // stepped through by `wait`, each is polled however loaded the
+        // machine is.
         let (run, h) = notebook(&env, "phases").await;
         assert_eq!(run.status, RunStatus::Success);
         for life in ["PENDING", "RUNNING", "TERMINATING"] {
@@ -170,21 +172,30 @@ async fn pipeline(
     env.engine.start_run("p-row", &o).await.expect("start")
 }
 
-/// Waits (3 ms polls, 30 s at most) for the run's end; returns it with its
-/// status history.
+/// Simulated time between two polls of [`wait`]: shorter than any phase
+/// the tables name (TERMINATING lasts 0.5 s), so none can pass unpolled.
+const STEP: Duration = Duration::from_millis(250);
+
+/// Follows the run to its end with the emulator's clock frozen and moved
+/// [`STEP`] between two polls: every state is polled however late a poll
+/// comes on a loaded machine (real-time polls missed short phases). Returns
+/// the run with its status history; the clock runs again afterwards.
 async fn wait(
     env: &Env<'_>,
     run: &polysync_engine::Run,
 ) -> (polysync_engine::Run, Vec<StatusChange>) {
-    let opts = WaitOptions {
-        poll_interval: Duration::from_millis(3),
-        timeout: Some(Duration::from_secs(30)),
-    };
-    let run = env
-        .engine
-        .wait_run(&run.id, opts, &mut |_| {})
-        .await
-        .expect("wait");
+    env.emu.freeze_clock();
+    let mut last = None;
+    for _ in 0..10_000 {
+        let r = env.engine.refresh_run(&run.id).await.expect("refresh");
+        if r.status.is_terminal() {
+            last = Some(r);
+            break;
+        }
+        env.emu.advance_clock(STEP);
+    }
+    env.emu.set_time_scale(crate::harness::TIME_SCALE);
+    let run = last.expect("the run ended within 2,500 simulated seconds");
     let h = env.engine.get_run(&run.id).await.expect("d").history;
     (run, h)
 }
@@ -204,19 +215,24 @@ e2e!(pipeline_row_running_stopping_is_running, |env| {
     let run = pipeline(&env, json!({"emulator.stop_drain": "4s"}), true).await;
     let r = refresh_until(&env, &run.id, "RUNNING").await;
     assert_eq!(r.status, RunStatus::Running);
+    // The 4 s drain is 200 ms real: the clock stands still until the cancel has read the state,
+    // so a loaded machine cannot read after the drain ended.
+    env.emu.freeze_clock();
     let r = env.engine.cancel_run(&run.id).await.expect("cancel");
     assert_eq!(
         (r.update_state.as_deref(), r.status),
         (Some("STOPPING"), RunStatus::Running)
     );
+    env.emu.set_time_scale(crate::harness::TIME_SCALE);
     let (done, h) = wait(&env, &run).await;
     assert_eq!(done.status, RunStatus::Cancelled);
     assert!(saw_update(&h, "STOPPING", RunStatus::Running));
 });
 
 e2e!(pipeline_row_completed_is_success, |env| {
-    // 20 simulated seconds (1 s real): RUNNING stays long enough for the polls to see it on a
-    // loaded machine (2 s, 0.1 s real, was missed once under load).
+    // Started on a frozen clock and stepped by `wait`: RUNNING is polled however loaded the
+    // machine is (2 s, 0.1 s real, was missed once under load with real-time polls).
+    env.emu.freeze_clock();
     let run = pipeline(&env, json!({"emulator.duration": "20s"}), false).await;
     let (done, h) = wait(&env, &run).await;
     assert_eq!(done.status, RunStatus::Success);
@@ -268,8 +284,10 @@ e2e!(pipeline_row_other_or_missing_is_unknown, |env| {
 });
 
 e2e!(extra_pipeline_states_before_running_are_running, |env| {
-    // Each phase lasts 8 simulated seconds (0.4 s real): long enough for the 10 ms polls to see
-    // every state even on a loaded 2-core machine (1 s phases were missed under load).
+    // Started on a frozen clock and stepped by `wait` (8 s phases, 250 ms steps): every state is
+    // polled however loaded the machine is (1 s phases were missed under load with real-time
+    // polls).
+    env.emu.freeze_clock();
     let run = pipeline(
         &env,
         json!({"emulator.phase": "8s", "emulator.duration": "1s"}),

@@ -140,7 +140,8 @@ e2e!(a_tasks_file_applies_atomically_and_idempotently, |env| {
 const BASE: &str = "tasks:\n  - name: a\n    job: /Shared/etl/python_widgets\n";
 
 /// What one refusal must say: the task and field it names, words of its
-/// message, and its line where the parser gives one.
+/// message, and its line (the field's, else the task's; `None` only where
+/// the parser gives none).
 struct Refusal {
     task: Option<&'static str>,
     field: &'static str,
@@ -226,7 +227,7 @@ refused!(
     Some("a"),
     "job",
     "unknown job \"nope\"",
-    None
+    Some(3)
 );
 refused!(
     refuses_an_unknown_limit,
@@ -298,7 +299,7 @@ refused!(
     Some("a"),
     "params.colour",
     "no parameter \"colour\"",
-    None
+    Some(4)
 );
 refused!(
     refuses_a_reference_only_parameter,
@@ -306,7 +307,7 @@ refused!(
     Some("a"),
     "params.task_only",
     "reference only",
-    None
+    Some(4)
 );
 refused!(
     refuses_a_template_naming_a_task_not_upstream,
@@ -316,7 +317,7 @@ refused!(
     Some("a"),
     "params.region",
     "not upstream",
-    None
+    Some(4)
 );
 refused!(
     refuses_yaml_syntax_errors_with_their_line,
@@ -346,7 +347,7 @@ e2e!(refuses_an_output_parameter_used_as_input, |env| {
             task: Some("a"),
             field: "params.kind",
             says: "is an Output parameter",
-            line: None,
+            line: Some(4),
         },
     )
     .await;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use polysync_emulator::{EmulatorHandle, LoggedRequest};
-use polysync_engine::{Auth, Engine, NoProgress, Platform, TrackingRole};
+use polysync_engine::{Auth, DispatcherOptions, Engine, NoProgress, Platform, TrackingRole};
 use polysync_server::{ServerOptions, load_server_config, serve};
 use polysync_testkit::TestDb;
 use reqwest::{Method, StatusCode};
@@ -161,6 +161,32 @@ impl Env {
         url
     }
 
+    /// Starts a dispatcher on this test's engine, ticking and tracking every `every`, as
+    /// `polysync up` runs one beside its server: give [`Dispatching::role`] to
+    /// [`Env::server_with`] so the server leaves tracking to it.
+    pub async fn dispatcher(&self, every: Duration) -> Dispatching {
+        let dispatcher = self
+            .engine
+            .dispatcher(DispatcherOptions {
+                idle_tick: every,
+                track_interval: every,
+                ..DispatcherOptions::default()
+            })
+            .await
+            .expect("dispatcher");
+        let role = TrackingRole::Dispatcher {
+            id: dispatcher.id().to_owned(),
+        };
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            dispatcher
+                .run_until(async move { stopped.cancelled().await })
+                .await
+        });
+        Dispatching { role, stop, task }
+    }
+
     /// A second engine on this test's store, as another process has: its
     /// own clients, tracker state and event channel.
     pub async fn other_engine(&self, db: &TestDb) -> Engine {
@@ -208,6 +234,22 @@ impl Env {
         }
         self.engine.close().await;
         self.emu.shutdown().await;
+    }
+}
+
+/// A dispatcher running in the test (see [`Env::dispatcher`]).
+pub struct Dispatching {
+    /// The tracking role of a server beside it.
+    pub role: TrackingRole,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<polysync_engine::Result<()>>,
+}
+
+impl Dispatching {
+    /// Stops it; it must end without error.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        self.task.await.expect("join").expect("dispatcher");
     }
 }
 
@@ -276,6 +318,28 @@ pub async fn read_sse(
         }
     }
     out
+}
+
+/// `POST {url}/api/jobs/{key}/run?stream=true` with `body`, expecting 200: every event of the
+/// stream, read to its end (the run's last change).
+pub async fn stream_run(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    body: &Value,
+) -> Vec<SseEvent> {
+    let resp = http
+        .post(format!("{url}/api/jobs/{key}/run?stream=true"))
+        .json(body)
+        .send()
+        .await
+        .expect("run");
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "POST /api/jobs/{key}/run?stream=true"
+    );
+    read_sse(resp, |_| false).await
 }
 
 /// Polls `GET url` until `done` holds (bounded by a generous count, not a

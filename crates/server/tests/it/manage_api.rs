@@ -180,6 +180,90 @@ async fn platforms_are_added_through_the_api() {
     .await;
 }
 
+/// `DELETE /api/v1/platforms/{name}` removes as `polysync platform remove`
+/// does: refused (409, naming the jobs) while jobs reference the platform,
+/// unless `with_jobs`; runs are kept.
+#[tokio::test]
+async fn platforms_are_removed_through_the_api() {
+    each_backend("remove_platform", async |db| {
+        let mut env = Env::new(db).await;
+        let url = env.server(env.job_env(), &config(env.jobs), TRACK).await;
+        let http = env.http.clone();
+        let api = Api::new(&http, &url);
+
+        assert_eq!(
+            api.status(Method::DELETE, "/api/v1/platforms/nope").await,
+            StatusCode::NOT_FOUND
+        );
+        let spare = json!({"name": "spare", "host": "https://adb-1.2.azuredatabricks.net", "token_env": "SPARE_TOKEN", "verify": false});
+        api.expect(Method::POST, "/api/v1/platforms", Some(&spare), StatusCode::CREATED)
+            .await;
+        let removed = api
+            .expect(Method::DELETE, "/api/v1/platforms/spare", None, StatusCode::OK)
+            .await;
+        assert_eq!(removed, json!({"platform": "spare", "removed_jobs": []}));
+        assert_eq!(
+            api.status(Method::GET, "/api/v1/platforms/spare").await,
+            StatusCode::NOT_FOUND
+        );
+
+        // A finished run on the platform, to show runs outlive it.
+        let run = api
+            .post("/api/v1/runs", Some(&json!({"job": format!("emu:{}", env.jobs.long)})))
+            .await;
+        let id = run["id"].as_str().expect("id").to_owned();
+        api.post(&format!("/api/v1/runs/{id}/cancel"), None).await;
+        poll_until(&http, &format!("{url}/api/v1/runs/{id}"), |v| {
+            v["run"]["status"] == "Cancelled"
+        })
+        .await;
+
+        // Jobs still reference it: refused, naming them; nothing removed.
+        let refused = api
+            .expect(Method::DELETE, "/api/v1/platforms/emu", None, StatusCode::CONFLICT)
+            .await;
+        let message = refused["error"].as_str().expect("error");
+        assert!(
+            message.contains("etl-job") && message.contains("long-job"),
+            "{refused}"
+        );
+        api.get("/api/v1/platforms/emu").await;
+        assert_eq!(api.get("/api/v1/jobs").await["jobs"].as_array().map(Vec::len), Some(2));
+        let bad = api
+            .expect(
+                Method::DELETE,
+                "/api/v1/platforms/emu?with_jobs=maybe",
+                None,
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+        assert_eq!(violation_pointers(&bad), vec!["query".to_owned()], "{bad}");
+
+        // With its jobs: both go in one step, the run stays.
+        let removed = api
+            .expect(
+                Method::DELETE,
+                "/api/v1/platforms/emu?with_jobs=true",
+                None,
+                StatusCode::OK,
+            )
+            .await;
+        assert_eq!(
+            removed,
+            json!({"platform": "emu", "removed_jobs": ["etl-job", "long-job"]})
+        );
+        assert_eq!(
+            api.status(Method::GET, "/api/v1/platforms/emu").await,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(api.get("/api/v1/jobs").await["jobs"], json!([]));
+        let kept = api.get(&format!("/api/v1/runs/{id}")).await;
+        assert_eq!(kept["run"]["status"], "Cancelled", "{kept}");
+        env.stop().await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn events_feed_streams_every_change_and_resumes() {
     each_backend("events_feed", async |db| {

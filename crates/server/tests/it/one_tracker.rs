@@ -6,13 +6,11 @@
 
 use std::time::Duration;
 
-use polysync_engine::{DispatcherOptions, TrackingRole};
 use polysync_testkit::each_backend;
 use reqwest::StatusCode;
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 
-use crate::harness::{Env, config, read_sse};
+use crate::harness::{Env, config, read_sse, stream_run};
 
 const TRACK: Duration = Duration::from_millis(20);
 
@@ -110,37 +108,15 @@ async fn a_server_beside_its_dispatcher_leaves_tracking_to_it() {
     each_backend("one_tracker_dispatcher", async |db| {
         let mut env = Env::new(db).await;
         let http = env.http.clone();
-        let dispatcher = env
-            .engine
-            .dispatcher(DispatcherOptions {
-                idle_tick: TRACK,
-                track_interval: TRACK,
-                ..DispatcherOptions::default()
-            })
-            .await
-            .expect("dispatcher");
-        let role = TrackingRole::Dispatcher {
-            id: dispatcher.id().to_owned(),
-        };
-        let stop = CancellationToken::new();
-        let stopped = stop.clone();
-        let dispatching = tokio::spawn(async move {
-            dispatcher
-                .run_until(async move { stopped.cancelled().await })
-                .await
-        });
+        let dispatching = env.dispatcher(TRACK).await;
         let engine = env.engine.clone();
+        let role = dispatching.role.clone();
         let url = env
             .server_with(engine, env.job_env(), &config(env.jobs), TRACK, role)
             .await;
         let before = env.calls("jobs/runs/list").len();
-        let resp = http
-            .post(format!("{url}/api/jobs/etl/run?stream=true"))
-            .json(&serde_json::json!({"params": {"startDate": "2025-01-01"}}))
-            .send()
-            .await
-            .expect("run");
-        let events = read_sse(resp, |_| false).await;
+        let body = serde_json::json!({"params": {"startDate": "2025-01-01"}});
+        let events = stream_run(&http, &url, "etl", &body).await;
         assert_eq!(events.last().expect("events").data["status"], "TERMINATED");
         // The dispatcher tracked the run to its end (its listings); the
         // server's loop tracked nothing.
@@ -153,8 +129,7 @@ async fn a_server_beside_its_dispatcher_leaves_tracking_to_it() {
             metric(&http, &url, "polysync_server_tracked_workspaces").await,
             0.0
         );
-        stop.cancel();
-        dispatching.await.expect("join").expect("dispatcher");
+        dispatching.stop().await;
         env.stop().await;
     })
     .await;

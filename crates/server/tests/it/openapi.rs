@@ -28,6 +28,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/platforms"),
     ("post", "/api/v1/platforms"),
     ("get", "/api/v1/platforms/{name}"),
+    ("delete", "/api/v1/platforms/{name}"),
     ("post", "/api/v1/platforms/{name}/import"),
     ("get", "/api/v1/jobs"),
     ("get", "/api/v1/jobs/{job}"),

@@ -5,13 +5,12 @@
 
 use std::time::Duration;
 
-use polysync_engine::{ApplyMode, DispatcherOptions, TrackingRole};
+use polysync_engine::ApplyMode;
 use polysync_testkit::each_backend;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
-use crate::harness::{Env, poll_until, read_sse};
+use crate::harness::{Env, poll_until, stream_run};
 
 const TRACK: Duration = Duration::from_millis(20);
 
@@ -62,27 +61,10 @@ async fn a_task_key_runs_streams_lists_and_cancels_dag_runs() {
             )
             .await
             .expect("apply");
-        let dispatcher = env
-            .engine
-            .dispatcher(DispatcherOptions {
-                idle_tick: TRACK,
-                track_interval: TRACK,
-                ..DispatcherOptions::default()
-            })
-            .await
-            .expect("dispatcher");
         // As `polysync up`: the server beside its dispatcher.
-        let role = TrackingRole::Dispatcher {
-            id: dispatcher.id().to_owned(),
-        };
-        let stop = CancellationToken::new();
-        let stopped = stop.clone();
-        let dispatching = tokio::spawn(async move {
-            dispatcher
-                .run_until(async move { stopped.cancelled().await })
-                .await
-        });
+        let dispatching = env.dispatcher(TRACK).await;
         let engine = env.engine.clone();
+        let role = dispatching.role.clone();
         let url = env.server_with(engine, Vec::new(), KEYS, TRACK, role).await;
         let http = env.http.clone();
 
@@ -105,14 +87,7 @@ async fn a_task_key_runs_streams_lists_and_cancels_dag_runs() {
         assert_eq!(st, json!({"status": null, "run": null}));
 
         // Streamed to its end: one event per change, the last TERMINATED.
-        let resp = http
-            .post(format!("{url}/api/jobs/nightly/run?stream=true"))
-            .json(&json!({"params": {"a": "7"}}))
-            .send()
-            .await
-            .expect("run");
-        assert_eq!(resp.status(), StatusCode::OK);
-        let events = read_sse(resp, |_| false).await;
+        let events = stream_run(&http, &url, "nightly", &json!({"params": {"a": "7"}})).await;
         let last = events.last().expect("events");
         assert_eq!(last.data["status"], "TERMINATED", "{events:#?}");
         assert_eq!(last.data["run"]["status"], "Success");
@@ -221,8 +196,7 @@ async fn a_task_key_runs_streams_lists_and_cancels_dag_runs() {
         assert_eq!(ended["state"]["result_state"], "CANCELED");
         assert!(!env.calls("jobs/runs/cancel").is_empty());
 
-        stop.cancel();
-        dispatching.await.expect("join").expect("dispatcher");
+        dispatching.stop().await;
         env.stop().await;
     })
     .await;

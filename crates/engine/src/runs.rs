@@ -258,6 +258,8 @@ impl Engine {
                 .map_err(|e| translate(e, &platform, Some(&job)))?,
             _ => None,
         };
+        // Listed until the answer is stored (the guard lives to the end).
+        let _sending = self.inner.in_flight.enter(run_id);
         let sent = match earlier {
             Some(found) => Ok(found),
             None => self.send_prepared(&conn, &run).await,
@@ -373,6 +375,8 @@ impl Engine {
             Some(conn) => conn,
             None => self.connection(platform)?,
         };
+        // Listed until the answer is stored (the guard lives to the end).
+        let _sending = self.inner.in_flight.enter(&run.id);
         let sent = self.send_prepared(&conn, &run).await;
         let mut answered = run.clone();
         let stored = if Self::record_sent(&mut answered, platform, &sent) {
@@ -444,6 +448,8 @@ impl Engine {
         }
         let run = match (&run.databricks_run_id, run.submit_attempted_at) {
             (Some(_), _) => run,
+            // Still being sent by this process: not lost, nothing to poll.
+            (None, Some(_)) if self.inner.in_flight.contains(run_id) => return Ok(run),
             (None, Some(_)) => self.submit_run(run_id).await?,
             (None, None) => return Ok(run),
         };

@@ -8,5 +8,6 @@ mod manage_api;
 mod one_tracker;
 mod openapi;
 mod operations;
+mod start_path;
 mod task_keys;
 mod tiers;

@@ -145,9 +145,14 @@ pub(crate) async fn add_platform(
         s.engine
             .check_credentials(&platform)
             .map_err(|e| match e.kind() {
-                ErrorKind::Credentials => {
-                    ApiError::input(&e, if use_profile { "/profile" } else { "/token_env" })
-                }
+                ErrorKind::Credentials => ApiError::input(
+                    &e,
+                    if use_profile {
+                        "/profile"
+                    } else {
+                        "/token_env"
+                    },
+                ),
                 _ => e.into(),
             })?;
         s.engine.add_verified_platform(platform).await?.0

@@ -24,8 +24,8 @@
 //!
 //! Runs last `BENCH_RUN_SECONDS` of real time (plus the emulator's 1 s PENDING and 0.5 s
 //! TERMINATING). Polysync's client cap (15 requests/s per workspace by default, as the
-//! official SDKs) is turned off for phases 1–3, so the server is measured rather than its rate
-//! limiter; `BENCH_CAPPED_POSTS` more requests measure phase 1 with the default cap, as
+//! official SDKs) is turned off for phases 1–3 (its per-endpoint budget stays on, see below);
+//! `BENCH_CAPPED_POSTS` more requests measure phase 1 with the default cap, as
 //! `polysync serve` ships. AppKit polls at its default 5 s (`BENCH_APPKIT_POLL_MS`).
 //!
 //! `cargo bench -p polysync-server --bench vs_appkit` — knobs (environment): `BENCH_POSTS`

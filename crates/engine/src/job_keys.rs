@@ -454,43 +454,37 @@ impl Engine {
         } else {
             None
         };
-        let job = self.get_job(&key.job).await?;
+        let mut job = self.get_job(&key.job).await?;
         let run_now = matches!(
             job.job_type,
             JobType::DatabricksJob | JobType::DatabricksWorkflow
         );
-        let run = if run_now {
-            let run = self.enqueue_run(&job_ref(&job), &[]).await?;
-            if params.is_some() {
-                self.modify_run(&run.id, |r| {
-                    let Some(body) = r
-                        .request
-                        .as_mut()
-                        .and_then(|req| req.get_mut("body"))
-                        .and_then(Value::as_object_mut)
-                    else {
-                        return false;
-                    };
-                    for f in PARAM_FIELDS {
-                        body.remove(f);
-                    }
-                    body.extend(mapped.fields.clone());
-                    r.parameters = mapped.strings.iter().cloned().collect();
-                    true
-                })
-                .await?
-            } else {
-                run
-            }
-        } else {
-            self.enqueue_run(&job_ref(&job), &mapped.strings).await?
-        };
+        if !run_now {
+            // Job types not started by `run-now` take the parameters as
+            // overrides of the job's own.
+            job.apply_overrides(mapped.strings.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .map_err(Error::from)?;
+        }
+        let platform = self.get_platform(&job.platform).await?;
         let conn = match caller {
             Some(token) => Some(self.user_connection(&job.platform, token).await?),
             None => None,
         };
-        let run = self.submit_run_via(&run.id, conn).await?;
-        Ok(self.refresh_run(&run.id).await.unwrap_or(run))
+        // The final request (mapped parameters in its body) is built before
+        // anything is stored, so the run is stored once, with its submit
+        // intent, and sent; an in-process run is marked when it starts.
+        let attempted =
+            (!job.job_type.runs_in_process()).then(|| jiff::Timestamp::now().as_millisecond());
+        let mut run = self.prepare_run(
+            &polysync_core::run::new_run_id(),
+            &job,
+            &platform,
+            attempted,
+        )?;
+        if run_now && params.is_some() {
+            put_params_in_body(&mut run, mapped);
+        }
+        Ok(self.start_prepared(&run, &platform, conn).await?)
     }
 
     async fn user_connection(
@@ -685,8 +679,23 @@ impl Engine {
     }
 }
 
-fn job_ref(job: &Job) -> String {
-    format!("{}:{}", job.platform, job.external_id)
+/// Replaces every parameter field of `run`'s stored `run-now` body by the
+/// key's mapped parameters (no default of the job's own leaks in beside
+/// them), and records them as the run's parameters.
+fn put_params_in_body(run: &mut Run, mapped: &MappedParams) {
+    let Some(body) = run
+        .request
+        .as_mut()
+        .and_then(|req| req.get_mut("body"))
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for f in PARAM_FIELDS {
+        body.remove(f);
+    }
+    body.extend(mapped.fields.clone());
+    run.parameters = mapped.strings.iter().cloned().collect();
 }
 
 #[cfg(test)]

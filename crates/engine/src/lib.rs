@@ -14,6 +14,7 @@ mod dispatcher;
 mod error;
 mod events;
 mod health;
+mod in_flight;
 mod job_keys;
 mod jobs;
 mod metrics;
@@ -188,6 +189,8 @@ struct Inner {
     retry_observer: Option<RetryObserver>,
     /// In-process runs (Arazzo workflows) executing in this process.
     in_process: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+    /// Runs this process is sending now (not to be re-sent meanwhile).
+    in_flight: in_flight::InFlight,
     tracker: tracker::TrackerState,
     /// Requests per second per workspace client, overriding the
     /// platform's own setting; `None` here keeps that setting.
@@ -258,6 +261,7 @@ impl Engine {
                 events: events::Events::new(),
                 retry_observer,
                 in_process: Mutex::new(HashMap::new()),
+                in_flight: in_flight::InFlight::default(),
                 tracker: tracker::TrackerState::default(),
                 client_rate_limit,
                 tiers: tiers::TierState::new(tiers),

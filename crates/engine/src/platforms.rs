@@ -23,6 +23,18 @@ impl Engine {
         Ok(self.inner.store.add_platform(&platform).await?)
     }
 
+    /// Whether the platform's credentials can be read here (its token
+    /// variable is set, its profile exists and is complete), without any
+    /// request: so a caller can tell a credential it failed to provide (its
+    /// input) from a workspace refusing one (the check of
+    /// [`Engine::add_verified_platform`]). The error is the one that check
+    /// would give, hint included; an invalid platform is refused as
+    /// [`Engine::add_platform`] refuses it.
+    pub fn check_credentials(&self, platform: &Platform) -> Result<()> {
+        platform.validate()?;
+        self.client_config(platform).map(|_| ())
+    }
+
     /// Registers a platform after checking that its workspace answers and
     /// accepts its credentials (what `platform add` does unless told not
     /// to). Nothing is saved when the check fails. Returns the platform and

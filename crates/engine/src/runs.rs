@@ -258,6 +258,8 @@ impl Engine {
                 .map_err(|e| translate(e, &platform, Some(&job)))?,
             _ => None,
         };
+        // Listed until the answer is stored (the guard lives to the end).
+        let _sending = self.inner.in_flight.enter(run_id);
         let sent = match earlier {
             Some(found) => Ok(found),
             None => self.send_prepared(&conn, &run).await,
@@ -350,6 +352,52 @@ impl Engine {
         Ok(run)
     }
 
+    /// Starts one prepared run (built by [`Engine::prepare_run`] with its
+    /// submit intent, parameters already in its request) in the fewest
+    /// commits: the run is stored once, intent included, BEFORE it is sent;
+    /// the answer is stored in one more write. A crash in between leaves a
+    /// run the tracker recovers by re-sending under the same token. `caller`
+    /// sends with another identity (on-behalf-of-user); in-process runs
+    /// start as [`Engine::submit_run`] starts them. Nothing is polled: the
+    /// tracker follows the run from here.
+    pub(crate) async fn start_prepared(
+        &self,
+        run: &Run,
+        platform: &polysync_core::Platform,
+        caller: Option<Connection>,
+    ) -> Result<Run> {
+        let run = self.inner.store.insert_run(run).await?;
+        self.inner.events.publish(&run);
+        if run.job_type.runs_in_process() {
+            return self.submit_run_via(&run.id, caller).await;
+        }
+        let conn = match caller {
+            Some(conn) => conn,
+            None => self.connection(platform)?,
+        };
+        // Listed until the answer is stored (the guard lives to the end).
+        let _sending = self.inner.in_flight.enter(&run.id);
+        let sent = self.send_prepared(&conn, &run).await;
+        let mut answered = run.clone();
+        let stored = if Self::record_sent(&mut answered, platform, &sent) {
+            match self.inner.store.update_run(&answered).await? {
+                Update::Applied(stored) => {
+                    self.inner.events.publish(&stored);
+                    stored
+                }
+                // Changed meanwhile (the tracker recovering it): apply the
+                // answer on the newer state, unless it has one already.
+                Update::Stale { .. } => {
+                    self.modify_run(&run.id, |r| Self::record_sent(r, platform, &sent))
+                        .await?
+                }
+            }
+        } else {
+            run
+        };
+        sent.map(|_| stored)
+    }
+
     /// Records what sending `run` answered: its Databricks run id and
     /// monitor URL, or the error (a 4xx ends it Failed; a transient one
     /// leaves it Queued for a re-send under the same token). Returns
@@ -400,6 +448,8 @@ impl Engine {
         }
         let run = match (&run.databricks_run_id, run.submit_attempted_at) {
             (Some(_), _) => run,
+            // Still being sent by this process: not lost, nothing to poll.
+            (None, Some(_)) if self.inner.in_flight.contains(run_id) => return Ok(run),
             (None, Some(_)) => self.submit_run(run_id).await?,
             (None, None) => return Ok(run),
         };

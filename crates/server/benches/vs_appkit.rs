@@ -24,14 +24,21 @@
 //!
 //! Runs last `BENCH_RUN_SECONDS` of real time (plus the emulator's 1 s PENDING and 0.5 s
 //! TERMINATING). Polysync's client cap (15 requests/s per workspace by default, as the
-//! official SDKs) is turned off for phases 1–3, so the server is measured rather than its rate
-//! limiter; `BENCH_CAPPED_POSTS` more requests measure phase 1 with the default cap, as
+//! official SDKs) is turned off for phases 1–3 (its per-endpoint budget stays on, see below);
+//! `BENCH_CAPPED_POSTS` more requests measure phase 1 with the default cap, as
 //! `polysync serve` ships. AppKit polls at its default 5 s (`BENCH_APPKIT_POLL_MS`).
 //!
 //! `cargo bench -p polysync-server --bench vs_appkit` — knobs (environment): `BENCH_POSTS`
 //! (default 2000), `BENCH_CLIENTS` (32), `BENCH_STREAMS` (1000), `BENCH_STREAM_RUNS` (10),
 //! `BENCH_RUN_SECONDS` (10), `BENCH_CAPPED_POSTS` (150; 0 skips it), `BENCH_APPKIT_POLL_MS`
-//! (5000), `BENCH_SKIP_APPKIT=1`.
+//! (5000), `BENCH_SKIP_APPKIT=1`, `BENCH_LIMITS` (`none`: the emulator answers every request;
+//! `published`: it enforces Databricks' published per-workspace rate limits — `run-now`
+//! 20/s — with 429s, as a real workspace does).
+//!
+//! Polysync's client keeps every endpoint under 90% of those published limits whatever its
+//! cap (`run-now`: 18/s), so phase 1 measures that budget's pacing; phase 1 reports the
+//! emulator's `run-now` requests and the runs they created, which shows retries and
+//! duplicates on either side.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -75,6 +82,9 @@ async fn main() {
     let emu = polysync_testkit::start_emulator(TOKEN, |c| {
         c.time_scale = 1.0;
         c.request_log_capacity = 0;
+        if cfg.published_limits {
+            c.faults = polysync_emulator::FaultConfig::databricks_profile();
+        }
     })
     .await;
     let http = reqwest::Client::new();
@@ -111,6 +121,8 @@ struct Sizes {
     run_seconds: u64,
     capped_posts: usize,
     appkit_poll_ms: u64,
+    /// The emulator enforces the published rate limits.
+    published_limits: bool,
 }
 
 impl Sizes {
@@ -123,6 +135,7 @@ impl Sizes {
             run_seconds: env_usize("BENCH_RUN_SECONDS", 10) as u64,
             capped_posts: env_usize("BENCH_CAPPED_POSTS", 150),
             appkit_poll_ms: env_usize("BENCH_APPKIT_POLL_MS", 5000) as u64,
+            published_limits: std::env::var("BENCH_LIMITS").as_deref() == Ok("published"),
         }
     }
 }
@@ -132,14 +145,19 @@ impl std::fmt::Display for Sizes {
         write!(
             f,
             "BENCH_POSTS={} BENCH_CLIENTS={} BENCH_STREAMS={} BENCH_STREAM_RUNS={} \
-             BENCH_RUN_SECONDS={} BENCH_CAPPED_POSTS={} BENCH_APPKIT_POLL_MS={}",
+             BENCH_RUN_SECONDS={} BENCH_CAPPED_POSTS={} BENCH_APPKIT_POLL_MS={} BENCH_LIMITS={}",
             self.posts,
             self.clients,
             self.streams,
             self.stream_runs,
             self.run_seconds,
             self.capped_posts,
-            self.appkit_poll_ms
+            self.appkit_poll_ms,
+            if self.published_limits {
+                "published"
+            } else {
+                "none"
+            }
         )
     }
 }
@@ -454,6 +472,10 @@ struct PostFigures {
     p99_ms: f64,
     cpu_s: f64,
     peak_mb: f64,
+    /// `run-now` requests the emulator received during the phase.
+    run_now_requests: u64,
+    /// Runs the emulator created during the phase.
+    runs_created: u64,
 }
 
 async fn post_once(http: &reqwest::Client, url: &str) -> Result<i64, String> {
@@ -474,11 +496,17 @@ async fn post_once(http: &reqwest::Client, url: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("no runId in {body}"))
 }
 
-async fn post_phase(server: &Server, clients: usize, total: usize) -> PostFigures {
+async fn post_phase(
+    server: &Server,
+    emu: &EmulatorHandle,
+    clients: usize,
+    total: usize,
+) -> PostFigures {
     let http = reqwest::Client::new();
     for _ in 0..clients.min(total).max(1) {
         let _ = post_once(&http, &server.url).await;
     }
+    let before = emu.stats();
     let pid = server.pid();
     reset_peak(pid);
     let cpu0 = cpu_seconds(pid);
@@ -510,6 +538,8 @@ async fn post_phase(server: &Server, clients: usize, total: usize) -> PostFigure
         errors.extend(e);
     }
     let wall = started.elapsed().as_secs_f64();
+    let after = emu.stats();
+    let run_now = |s: &Stats| s.requests.get("POST jobs/run-now").copied().unwrap_or(0);
     lat.sort();
     let ms = |i: usize| lat.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
     PostFigures {
@@ -521,6 +551,8 @@ async fn post_phase(server: &Server, clients: usize, total: usize) -> PostFigure
         p99_ms: ms((lat.len() * 99 / 100).min(lat.len().saturating_sub(1))),
         cpu_s: cpu_seconds(pid) - cpu0,
         peak_mb: rss_mb(pid).0,
+        run_now_requests: run_now(&after) - run_now(&before),
+        runs_created: after.runs_created - before.runs_created,
     }
 }
 
@@ -678,7 +710,7 @@ async fn polysync_side(emu: &EmulatorHandle, cfg: &Sizes, post_job: i64, stream_
     let server = start_polysync(&post_db, post_job, false).await;
     let idle_mb = rss_mb(server.pid()).1;
     println!("Polysync: phase 1, {} × POST …/run", cfg.posts);
-    let post = post_phase(&server, cfg.clients, cfg.posts).await;
+    let post = post_phase(&server, emu, cfg.clients, cfg.posts).await;
     server.stop().await;
     settle(emu).await;
 
@@ -689,7 +721,7 @@ async fn polysync_side(emu: &EmulatorHandle, cfg: &Sizes, post_job: i64, stream_
             "Polysync: phase 1 with the default 15/s client cap, {} × POST …/run",
             cfg.capped_posts
         );
-        let f = post_phase(&server, cfg.clients, cfg.capped_posts).await;
+        let f = post_phase(&server, emu, cfg.clients, cfg.capped_posts).await;
         server.stop().await;
         settle(emu).await;
         Some(f)
@@ -734,7 +766,7 @@ async fn appkit_side(
     let server = start_appkit(emu, post_job, cfg.appkit_poll_ms).await?;
     let idle_mb = rss_mb(server.pid()).1;
     println!("{}: phase 1, {} × POST …/run", server.name, cfg.posts);
-    let post = post_phase(&server, cfg.clients, cfg.posts).await;
+    let post = post_phase(&server, emu, cfg.clients, cfg.posts).await;
     let name = server.name;
     server.stop().await;
     settle(emu).await;
@@ -816,6 +848,24 @@ fn report(cfg: &Sizes, sides: &[Side]) {
         Some(p.post.peak_mb),
         a.map(|a| a.post.peak_mb),
         1,
+    );
+    row(
+        "1. POSTs answered with an error",
+        Some(p.post.errors as f64),
+        a.map(|a| a.post.errors as f64),
+        0,
+    );
+    row(
+        "1. emulator run-now requests",
+        Some(p.post.run_now_requests as f64),
+        a.map(|a| a.post.run_now_requests as f64),
+        0,
+    );
+    row(
+        "1. emulator runs created",
+        Some(p.post.runs_created as f64),
+        a.map(|a| a.post.runs_created as f64),
+        0,
     );
     if let Some(c) = &p.capped_post {
         row(

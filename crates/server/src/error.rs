@@ -25,6 +25,23 @@ impl ApiError {
         }
     }
 
+    /// A 400 for an engine error that is the caller's input (a credential
+    /// it did not provide): the error's message and hint, and the one
+    /// violation at `pointer`.
+    pub fn input(e: &Error, pointer: &str) -> Self {
+        let mut body = json!({
+            "error": e.to_string(),
+            "violations": [Violation::new(pointer, e.to_string())],
+        });
+        if let Some(hint) = e.hint() {
+            body["hint"] = json!(hint);
+        }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            body,
+        }
+    }
+
     /// A 400 listing every violation.
     pub fn invalid(message: impl Into<String>, violations: Vec<Violation>) -> Self {
         Self {

@@ -15,6 +15,7 @@ mod middleware;
 mod openapi;
 mod ops;
 mod platform_input;
+mod run_watch;
 mod sse;
 mod views;
 
@@ -83,21 +84,29 @@ pub struct AppState {
     poll: Duration,
     shutdown: CancellationToken,
     events: Arc<events_feed::EventLog>,
+    /// Each live run stream hears only its own run's changes.
+    watches: Arc<run_watch::RunWatches>,
     metrics: Arc<middleware::Metrics>,
 }
 
 /// Largest request body accepted (a tasks file, a run's parameters).
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
-/// The router and the `/api/events` feed it serves (the feed must be
-/// driven with [`events_feed::EventLog::feed`]; [`serve`] does).
+/// The router, the `/api/events` feed it serves and the live streams'
+/// event router (both must be driven: [`events_feed::EventLog::feed`],
+/// [`run_watch::RunWatches::feed`]; [`serve`] does).
 fn router(
     engine: Engine,
     opts: &ServerOptions,
     shutdown: CancellationToken,
     metrics: Arc<middleware::Metrics>,
-) -> (Router, Arc<events_feed::EventLog>) {
+) -> (
+    Router,
+    Arc<events_feed::EventLog>,
+    Arc<run_watch::RunWatches>,
+) {
     let events = events_feed::EventLog::new();
+    let watches = run_watch::RunWatches::new();
     let state = AppState {
         engine,
         keys: Arc::new(opts.keys.clone()),
@@ -106,6 +115,7 @@ fn router(
         poll: opts.tiers.poll,
         shutdown,
         events: events.clone(),
+        watches: watches.clone(),
         metrics: metrics.clone(),
     };
     let app = Router::new()
@@ -126,7 +136,7 @@ fn router(
             middleware::observe,
         ))
         .with_state(state);
-    (app, events)
+    (app, events, watches)
 }
 
 /// Serves on `listener` until `shutdown` is cancelled: the HTTP routes and
@@ -148,7 +158,8 @@ pub async fn serve(
         shutdown.clone(),
         metrics.clone(),
     ));
-    let (app, events) = router(engine.clone(), &opts, shutdown.clone(), metrics);
+    let (app, events, watches) = router(engine.clone(), &opts, shutdown.clone(), metrics);
+    let routing = tokio::spawn(watches.feed(engine.clone(), shutdown.clone()));
     let feed = tokio::spawn(events.feed(engine, shutdown.clone()));
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
@@ -156,6 +167,7 @@ pub async fn serve(
     shutdown.cancel();
     let _ = tracker.await;
     let _ = feed.await;
+    let _ = routing.await;
     result
 }
 

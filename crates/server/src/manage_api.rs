@@ -5,7 +5,9 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Json, Router, routing};
-use polysync_engine::{ApplyMode, JobFilter, NoProgress, RunFilter, RunStatus, Violation};
+use polysync_engine::{
+    ApplyMode, ErrorKind, JobFilter, NoProgress, RunFilter, RunStatus, Violation,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -106,8 +108,9 @@ fn verify_by_default() -> bool {
     request_body(content = crate::openapi::AddPlatformBody, content_type = "application/json"),
     responses(
         (status = 201, description = "The platform as registered.", body = Object),
-        (status = 400, description = "Invalid request: every violation listed.", body = crate::openapi::ErrorBody),
-        (status = 409, description = "A platform of that name exists.", body = crate::openapi::ErrorBody)))]
+        (status = 400, description = "Invalid request: every violation listed (a token variable the server does not have, a profile it cannot read: the field named).", body = crate::openapi::ErrorBody),
+        (status = 409, description = "A platform of that name exists.", body = crate::openapi::ErrorBody),
+        (status = 502, description = "The workspace refused the credentials or could not be reached (`verify`).", body = crate::openapi::ErrorBody)))]
 pub(crate) async fn add_platform(
     State(s): State<AppState>,
     ApiJson(body): ApiJson<AddPlatform>,
@@ -139,6 +142,22 @@ pub(crate) async fn add_platform(
         )
     })?;
     let saved = if body.verify {
+        // A token variable the server does not have, a profile it cannot
+        // read: the caller's input (400 naming the field), not the
+        // workspace's answer (502).
+        s.engine
+            .check_credentials(&platform)
+            .map_err(|e| match e.kind() {
+                ErrorKind::Credentials => ApiError::input(
+                    &e,
+                    if use_profile {
+                        "/profile"
+                    } else {
+                        "/token_env"
+                    },
+                ),
+                _ => e.into(),
+            })?;
         s.engine.add_verified_platform(platform).await?.0
     } else {
         s.engine.add_platform(platform).await?

@@ -1,6 +1,6 @@
-//! Live run streams: one SSE stream per client, fed by the engine's event
-//! channel (the tracker polls each active run once, however many streams
-//! follow it). An event is sent when the run's status changes, each with
+//! Live run streams: one SSE stream per client, fed with its run's changes
+//! by the event router ([`crate::run_watch`]; the tracker polls each
+//! active run once, however many streams follow it). An event is sent when the run's status changes, each with
 //! `id: <runId>:<version>` so a client reconnecting with `Last-Event-ID`
 //! gets only what it has not seen. A client going away ends its stream,
 //! never the run.
@@ -14,6 +14,7 @@ use polysync_engine::{Event as EngineEvent, JobKey, KeyRun};
 use serde_json::json;
 use tokio::sync::{broadcast, mpsc};
 
+use crate::run_watch::Notice;
 use crate::{AppState, views};
 
 /// What makes two states of a run different for a stream: status,
@@ -80,7 +81,7 @@ pub fn follow(
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let (tx, rx) = mpsc::channel::<Event>(16);
     // Subscribed before the re-read below: no change can fall in between.
-    let events = state.engine.subscribe();
+    let events = state.watches.watch(run.id());
     tokio::spawn(drive(state.clone(), key, run, last_seen, events, tx));
     let stream =
         futures_util::stream::unfold(
@@ -120,7 +121,7 @@ async fn drive(
     key: JobKey,
     run: KeyRun,
     last_seen: Option<i64>,
-    mut events: broadcast::Receiver<EngineEvent>,
+    mut events: broadcast::Receiver<Notice>,
     tx: mpsc::Sender<Event>,
 ) {
     // The key's wait timeout, bounded by the stream tier's.
@@ -158,8 +159,8 @@ async fn drive(
             }
             _ = reread.tick(), if dag => state.engine.key_run_stored(&key, current.id()).await.ok(),
             ev = events.recv() => match ev {
-                Ok(ev) => changed_by(&state, &key, &current, &ev).await,
-                Err(broadcast::error::RecvError::Lagged(_)) => {
+                Ok(Notice::Changed(ev)) => changed_by(&state, &key, &current, &ev).await,
+                Ok(Notice::Missed) | Err(broadcast::error::RecvError::Lagged(_)) => {
                     state.engine.key_run_stored(&key, current.id()).await.ok()
                 }
                 Err(broadcast::error::RecvError::Closed) => return,

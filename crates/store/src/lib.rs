@@ -105,7 +105,14 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
+    /// This process's SQLite writers, one at a time in arrival order (see
+    /// [`Store::begin`]).
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
+
+/// How long SQLite waits for another writer's lock before "database is
+/// locked": also how long a writer of this process queues for its turn.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Current wall-clock time in epoch milliseconds, the unit of every stored
 /// timestamp (portable across both engines, sorts as an integer).
@@ -216,10 +223,13 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(SQLITE_BUSY_TIMEOUT);
             Db::Sqlite(connect_sqlite(opts).await.map_err(driver)?)
         };
-        let store = Store { db };
+        let store = Store {
+            db,
+            writer: std::sync::Arc::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }

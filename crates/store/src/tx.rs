@@ -5,15 +5,19 @@
 //! are one-statement conveniences that begin and commit their own.
 
 use sqlx::{Postgres, Sqlite, Transaction};
+use tokio::sync::OwnedMutexGuard;
 
 use crate::error::{DbResultExt, Result};
-use crate::{Db, Store};
+use crate::{Db, SQLITE_BUSY_TIMEOUT, Store};
 
 /// An open write transaction. Dropping it without [`Tx::commit`] rolls
 /// everything back, so an error (or a crash) half-way writes nothing.
 #[derive(Debug)]
 pub struct Tx {
     pub(crate) inner: TxInner,
+    /// This process's SQLite write turn, held until commit or rollback
+    /// (dropped after `inner`, so after the transaction ends).
+    _turn: Option<OwnedMutexGuard<()>>,
 }
 
 #[derive(Debug)]
@@ -40,12 +44,33 @@ impl Store {
     /// write lock is taken at once, so concurrent writers (other processes
     /// included) wait on the busy timeout instead of failing with
     /// "database is locked" when a read would upgrade to a write.
+    ///
+    /// SQLite has one writer at a time, and its busy handler makes waiting
+    /// writers poll with growing sleeps (up to 100 ms, in no order): under
+    /// dozens of concurrent writers that starved some for seconds, each
+    /// holding a pooled connection reads then waited for. So this
+    /// process's writers first queue for their turn on an async lock
+    /// (first come, first served, no connection held), and only the one
+    /// whose turn it is asks SQLite; the busy handler is left to arbitrate
+    /// between processes. A writer still waiting after the busy timeout
+    /// goes ahead without its turn (SQLite's own wait then decides), so a
+    /// transaction begun while another is open in the same task fails as
+    /// before instead of waiting forever.
     pub async fn begin(&self) -> Result<Tx> {
-        let inner = match &self.db {
-            Db::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await.db()?),
-            Db::Postgres(p) => TxInner::Postgres(p.begin().await.db()?),
+        let (inner, turn) = match &self.db {
+            Db::Sqlite(p) => {
+                let turn = tokio::time::timeout(
+                    SQLITE_BUSY_TIMEOUT,
+                    std::sync::Arc::clone(&self.writer).lock_owned(),
+                )
+                .await
+                .ok();
+                let tx = p.begin_with("BEGIN IMMEDIATE").await.db()?;
+                (TxInner::Sqlite(tx), turn)
+            }
+            Db::Postgres(p) => (TxInner::Postgres(p.begin().await.db()?), None),
         };
-        Ok(Tx { inner })
+        Ok(Tx { inner, _turn: turn })
     }
 }
 

@@ -111,6 +111,20 @@ impl Env {
         ]
     }
 
+    /// [`Env::server`] without a tracking loop of its own (it leaves
+    /// tracking to a dispatcher that, here, does not exist): for tests
+    /// that count the Databricks calls a request itself makes, which a
+    /// tracking round (its first one runs at start-up, late on a loaded
+    /// machine) would add to.
+    pub async fn server_untracked(&mut self, env: Vec<(String, String)>, toml: &str) -> String {
+        let engine = self.engine.clone();
+        let none = TrackingRole::Dispatcher {
+            id: "no-dispatcher".to_owned(),
+        };
+        self.server_with(engine, env, toml, Duration::from_secs(3600), none)
+            .await
+    }
+
     /// Starts a server with `env` and the config `toml`; returns its URL.
     pub async fn server(
         &mut self,

@@ -11,16 +11,11 @@ use serde_json::json;
 
 use crate::harness::{Api, Env, config};
 
-/// No tracking pass during the test: every Databricks call is the POST's.
-const NO_TRACKING: Duration = Duration::from_secs(3600);
-
 #[tokio::test]
 async fn post_run_is_stored_with_its_intent_sent_once_and_never_polled() {
     each_backend("start_path", async |db| {
         let mut env = Env::new(db).await;
-        let url = env
-            .server(env.job_env(), &config(env.jobs), NO_TRACKING)
-            .await;
+        let url = env.server_untracked(env.job_env(), &config(env.jobs)).await;
         let api = Api::new(&env.http, &url);
 
         let body = api
@@ -67,9 +62,7 @@ async fn post_run_is_stored_with_its_intent_sent_once_and_never_polled() {
 async fn concurrent_posts_each_start_one_run() {
     each_backend("start_path_concurrent", async |db| {
         let mut env = Env::new(db).await;
-        let url = env
-            .server(env.job_env(), &config(env.jobs), NO_TRACKING)
-            .await;
+        let url = env.server_untracked(env.job_env(), &config(env.jobs)).await;
         let mut posts = Vec::new();
         for i in 0..16 {
             let http = env.http.clone();

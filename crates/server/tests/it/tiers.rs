@@ -7,19 +7,11 @@
 use std::time::Duration;
 
 use polysync_emulator::FaultConfig;
-use polysync_engine::{ExecutionTiers, NoProgress, TrackingRole};
+use polysync_engine::{ExecutionTiers, NoProgress};
 use polysync_testkit::each_backend;
 use serde_json::{Value, json};
 
 use crate::harness::{Env, SP_TOKEN, config, read_sse};
-
-/// A tracking role under which the server tracks nothing itself (it
-/// leaves tracking to a dispatcher that, here, does not exist).
-fn no_tracker() -> TrackingRole {
-    TrackingRole::Dispatcher {
-        id: "no-dispatcher".to_owned(),
-    }
-}
 
 const NO_TRACKING: Duration = Duration::from_secs(3600);
 
@@ -78,10 +70,7 @@ async fn a_write_is_not_retried_on_a_503_while_a_read_is_as_configured() {
         // below (a transient failure leaves the run Queued for a re-send
         // under the same token) while the 503s last, and this test counts
         // what the request itself sent.
-        let engine = env.engine.clone();
-        let url = env
-            .server_with(engine, env.job_env(), &toml, NO_TRACKING, no_tracker())
-            .await;
+        let url = env.server_untracked(env.job_env(), &toml).await;
         let http = env.http.clone();
         let started: Value = http
             .post(format!("{url}/api/jobs/long/run"))

@@ -281,6 +281,23 @@ impl Dispatcher {
         // Each attempt's run in a few multi-row reads, not one per attempt.
         let ids: Vec<String> = leased.iter().filter_map(|tr| tr.run_id.clone()).collect();
         let mut runs = store.runs_for_tracking(&ids).await?;
+        // Sent but unanswered (a restart after a crash mid-pass): re-sent
+        // together, as a pass sends, rather than one by one below.
+        let unanswered: Vec<String> = runs
+            .values()
+            .filter(|r| {
+                r.databricks_run_id.is_none()
+                    && r.submit_attempted_at.is_some()
+                    && !r.status.is_terminal()
+                    && !r.job_type.runs_in_process()
+                    && !self.engine.inner.sending.is_sending(&r.id)
+            })
+            .map(|r| r.id.clone())
+            .collect();
+        if !unanswered.is_empty() {
+            self.resend_unanswered(&unanswered).await?;
+            runs.extend(store.runs_for_tracking(&unanswered).await?);
+        }
         let mut ended = Vec::new();
         for tr in leased {
             let run = tr.run_id.as_ref().and_then(|id| runs.remove(id));
@@ -612,6 +629,10 @@ impl Dispatcher {
         // Refreshed by the batched listing already; only a run never sent
         // (or whose answer was lost) needs its own step here.
         let run = if run.databricks_run_id.is_none() && !run.status.is_terminal() {
+            if self.engine.inner.sending.is_sending(&run_id) {
+                // Its sender stores the answer; tracked next round.
+                return Ok(None);
+            }
             match self.engine.resume_run(&run_id).await {
                 Ok(run) => run,
                 Err(e) => {

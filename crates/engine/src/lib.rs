@@ -20,6 +20,7 @@ mod metrics;
 mod platforms;
 mod run_batch;
 mod runs;
+mod sending;
 mod server_tracking;
 mod tasks;
 mod tiers;
@@ -189,6 +190,8 @@ struct Inner {
     /// In-process runs (Arazzo workflows) executing in this process.
     in_process: Mutex<HashMap<String, tokio::task::AbortHandle>>,
     tracker: tracker::TrackerState,
+    /// Runs being sent right now (so nothing re-sends them meanwhile).
+    sending: sending::Sending,
     /// Requests per second per workspace client, overriding the
     /// platform's own setting; `None` here keeps that setting.
     client_rate_limit: Option<Option<u32>>,
@@ -259,6 +262,7 @@ impl Engine {
                 retry_observer,
                 in_process: Mutex::new(HashMap::new()),
                 tracker: tracker::TrackerState::default(),
+                sending: sending::Sending::default(),
                 client_rate_limit,
                 tiers: tiers::TierState::new(tiers),
             }),

@@ -55,6 +55,9 @@ pub struct Dispatcher {
     opts: DispatcherOptions,
     last_heartbeat: std::sync::Mutex<i64>,
     last_track: std::sync::Mutex<i64>,
+    /// When every held attempt was last checked in full (tracking-loop
+    /// mode; see [`Dispatcher::pass`]).
+    last_check: std::sync::Mutex<i64>,
     /// Set while [`Dispatcher::run_until`] runs its own tracking loop
     /// beside the passes: a pass then leaves Databricks statuses to it.
     tracking_loop: std::sync::atomic::AtomicBool,
@@ -114,6 +117,7 @@ impl Engine {
             opts,
             last_heartbeat: std::sync::Mutex::new(now),
             last_track: std::sync::Mutex::new(0),
+            last_check: std::sync::Mutex::new(0),
             tracking_loop: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -226,16 +230,28 @@ impl Dispatcher {
         let now = now_ms();
         self.heartbeat(now).await?;
         let store = &self.engine.inner.store;
-        store
+        let took_over = !store
             .take_over_expired(&self.id, now, ms(self.opts.lease))
-            .await?;
+            .await?
+            .is_empty();
         let mut pass = Pass {
             fired: self.fire_schedules(now).await?,
             promoted: self.promote_waiting(now).await?,
             ..Pass::default()
         };
         pass.started = self.claim_and_start().await?;
-        if pass.started > 0
+        if self.tracking_loop.load(std::sync::atomic::Ordering::SeqCst) {
+            // Statuses come from the tracking loop: a pass ends the
+            // attempts whose run ended (one join), and checks every held
+            // attempt (timeouts, cancel requests, sends to recover) at
+            // each heartbeat and after a takeover; loading them all at
+            // every pass was most of a busy pass.
+            pass.ended = if took_over || self.due(&self.last_check, self.opts.heartbeat) {
+                self.track_all().await?
+            } else {
+                self.end_ended().await?
+            };
+        } else if pass.started > 0
             || self.due(
                 &self.last_track,
                 self.engine.tracking_interval(self.opts.track_interval),
@@ -305,6 +321,26 @@ impl Dispatcher {
                 ended.push((tr, run));
             }
         }
+        self.end_attempts(&ended).await
+    }
+
+    /// Ends the held attempts whose run has ended, found with one join
+    /// instead of loading every held attempt. Returns how many ended.
+    async fn end_ended(&self) -> Result<usize> {
+        let store = &self.engine.inner.store;
+        let done = store.leased_ended(&self.id).await?;
+        if done.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<String> = done.iter().filter_map(|tr| tr.run_id.clone()).collect();
+        let mut runs = store.runs_for_tracking(&ids).await?;
+        let ended: Vec<(TaskRun, polysync_core::Run)> = done
+            .into_iter()
+            .filter_map(|tr| {
+                let run = runs.remove(tr.run_id.as_deref()?)?;
+                Some((tr, run))
+            })
+            .collect();
         self.end_attempts(&ended).await
     }
 

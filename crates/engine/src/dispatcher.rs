@@ -26,7 +26,9 @@ pub struct DispatcherOptions {
     /// How long a claimed task run stays this instance's without a
     /// heartbeat (another instance takes it over after that).
     pub lease: Duration,
-    /// How often the instance renews its leases.
+    /// How often the instance renews its leases; under
+    /// [`Dispatcher::run_until`] also how often every held attempt is
+    /// checked for its timeout, a cancel request or a send to recover.
     pub heartbeat: Duration,
     /// Most task runs claimed in one pass.
     pub max_claim: u32,

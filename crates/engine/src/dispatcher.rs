@@ -26,7 +26,9 @@ pub struct DispatcherOptions {
     /// How long a claimed task run stays this instance's without a
     /// heartbeat (another instance takes it over after that).
     pub lease: Duration,
-    /// How often the instance renews its leases.
+    /// How often the instance renews its leases; under
+    /// [`Dispatcher::run_until`] also how often every held attempt is
+    /// checked for its timeout, a cancel request or a send to recover.
     pub heartbeat: Duration,
     /// Most task runs claimed in one pass.
     pub max_claim: u32,
@@ -55,6 +57,9 @@ pub struct Dispatcher {
     opts: DispatcherOptions,
     last_heartbeat: std::sync::Mutex<i64>,
     last_track: std::sync::Mutex<i64>,
+    /// When every held attempt was last checked in full (tracking-loop
+    /// mode; see [`Dispatcher::pass`]).
+    last_check: std::sync::Mutex<i64>,
     /// Set while [`Dispatcher::run_until`] runs its own tracking loop
     /// beside the passes: a pass then leaves Databricks statuses to it.
     tracking_loop: std::sync::atomic::AtomicBool,
@@ -114,6 +119,7 @@ impl Engine {
             opts,
             last_heartbeat: std::sync::Mutex::new(now),
             last_track: std::sync::Mutex::new(0),
+            last_check: std::sync::Mutex::new(0),
             tracking_loop: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -226,16 +232,28 @@ impl Dispatcher {
         let now = now_ms();
         self.heartbeat(now).await?;
         let store = &self.engine.inner.store;
-        store
+        let took_over = !store
             .take_over_expired(&self.id, now, ms(self.opts.lease))
-            .await?;
+            .await?
+            .is_empty();
         let mut pass = Pass {
             fired: self.fire_schedules(now).await?,
             promoted: self.promote_waiting(now).await?,
             ..Pass::default()
         };
         pass.started = self.claim_and_start().await?;
-        if pass.started > 0
+        if self.tracking_loop.load(std::sync::atomic::Ordering::SeqCst) {
+            // Statuses come from the tracking loop: a pass ends the
+            // attempts whose run ended (one join), and checks every held
+            // attempt (timeouts, cancel requests, sends to recover) at
+            // each heartbeat and after a takeover; loading them all at
+            // every pass was most of a busy pass.
+            pass.ended = if took_over || self.due(&self.last_check, self.opts.heartbeat) {
+                self.track_all().await?
+            } else {
+                self.end_ended().await?
+            };
+        } else if pass.started > 0
             || self.due(
                 &self.last_track,
                 self.engine.tracking_interval(self.opts.track_interval),
@@ -281,6 +299,23 @@ impl Dispatcher {
         // Each attempt's run in a few multi-row reads, not one per attempt.
         let ids: Vec<String> = leased.iter().filter_map(|tr| tr.run_id.clone()).collect();
         let mut runs = store.runs_for_tracking(&ids).await?;
+        // Sent but unanswered (a restart after a crash mid-pass): re-sent
+        // together, as a pass sends, rather than one by one below.
+        let unanswered: Vec<String> = runs
+            .values()
+            .filter(|r| {
+                r.databricks_run_id.is_none()
+                    && r.submit_attempted_at.is_some()
+                    && !r.status.is_terminal()
+                    && !r.job_type.runs_in_process()
+                    && !self.engine.inner.sending.is_sending(&r.id)
+            })
+            .map(|r| r.id.clone())
+            .collect();
+        if !unanswered.is_empty() {
+            self.resend_unanswered(&unanswered).await?;
+            runs.extend(store.runs_for_tracking(&unanswered).await?);
+        }
         let mut ended = Vec::new();
         for tr in leased {
             let run = tr.run_id.as_ref().and_then(|id| runs.remove(id));
@@ -288,6 +323,26 @@ impl Dispatcher {
                 ended.push((tr, run));
             }
         }
+        self.end_attempts(&ended).await
+    }
+
+    /// Ends the held attempts whose run has ended, found with one join
+    /// instead of loading every held attempt. Returns how many ended.
+    async fn end_ended(&self) -> Result<usize> {
+        let store = &self.engine.inner.store;
+        let done = store.leased_ended(&self.id).await?;
+        if done.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<String> = done.iter().filter_map(|tr| tr.run_id.clone()).collect();
+        let mut runs = store.runs_for_tracking(&ids).await?;
+        let ended: Vec<(TaskRun, polysync_core::Run)> = done
+            .into_iter()
+            .filter_map(|tr| {
+                let run = runs.remove(tr.run_id.as_deref()?)?;
+                Some((tr, run))
+            })
+            .collect();
         self.end_attempts(&ended).await
     }
 
@@ -612,6 +667,10 @@ impl Dispatcher {
         // Refreshed by the batched listing already; only a run never sent
         // (or whose answer was lost) needs its own step here.
         let run = if run.databricks_run_id.is_none() && !run.status.is_terminal() {
+            if self.engine.inner.sending.is_sending(&run_id) {
+                // Its sender stores the answer; tracked next round.
+                return Ok(None);
+            }
             match self.engine.resume_run(&run_id).await {
                 Ok(run) => run,
                 Err(e) => {

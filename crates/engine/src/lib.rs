@@ -21,6 +21,7 @@ mod metrics;
 mod platforms;
 mod run_batch;
 mod runs;
+mod sending;
 mod server_tracking;
 mod tasks;
 mod tiers;
@@ -192,6 +193,8 @@ struct Inner {
     /// Runs this process is sending now (not to be re-sent meanwhile).
     in_flight: in_flight::InFlight,
     tracker: tracker::TrackerState,
+    /// Runs being sent right now (so nothing re-sends them meanwhile).
+    sending: sending::Sending,
     /// Requests per second per workspace client, overriding the
     /// platform's own setting; `None` here keeps that setting.
     client_rate_limit: Option<Option<u32>>,
@@ -263,6 +266,7 @@ impl Engine {
                 in_process: Mutex::new(HashMap::new()),
                 in_flight: in_flight::InFlight::default(),
                 tracker: tracker::TrackerState::default(),
+                sending: sending::Sending::default(),
                 client_rate_limit,
                 tiers: tiers::TierState::new(tiers),
             }),

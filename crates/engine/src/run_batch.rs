@@ -17,6 +17,7 @@ use polysync_store::Update;
 
 use crate::dag::now_ms;
 use crate::dispatcher::Dispatcher;
+use crate::sending::SendClaim;
 use crate::{Error, Result};
 
 /// Attempts sent at once. Enough to hide a workspace's latency; the
@@ -80,12 +81,19 @@ impl Dispatcher {
                 Err(e) => self.fail_unstartable(tr, e.to_string()).await?,
             }
         }
+        // Claimed before they are stored with their intent: from then on
+        // the tracker would take an unanswered one for a lost answer.
+        let claims: Vec<SendClaim> = prepared
+            .iter()
+            .filter_map(|r| engine.inner.sending.claim(&r.id))
+            .collect();
         let stored = match self.store_prepared(&prepared).await {
             Ok(stored) => stored,
             Err(e) => {
                 // Some exist already (a pass that died half-way was
                 // recovered meanwhile): take each one by one instead.
                 tracing::debug!("batched attempt creation: {e}; one by one");
+                drop(claims);
                 for tr in claimed {
                     self.start_attempt(tr).await?;
                 }
@@ -108,27 +116,85 @@ impl Dispatcher {
             .into_values()
             .map(|(_, p)| (p.name.clone(), p))
             .collect();
-        let answers: Vec<(Run, Result<polysync_providers::Submitted>)> = stream::iter(stored)
-            .map(|run| {
-                let platforms = &platforms;
-                async move {
-                    let sent = match platforms.get(&run.platform) {
-                        Some(p) => match engine.connection(p) {
-                            Ok(conn) => engine.send_prepared(&conn, &run).await,
-                            Err(e) => Err(e),
-                        },
-                        None => Err(Error::Conflict(format!(
-                            "platform {} of run {} is unknown",
-                            run.platform, run.id
-                        ))),
-                    };
-                    (run, sent)
-                }
+        self.send_and_store(stored, &platforms).await?;
+        drop(claims);
+        Ok(())
+    }
+
+    /// Re-sends, under their own idempotency tokens, the runs of `run_ids`
+    /// whose submit intent is stored but whose answer is not (the process
+    /// died between the two, or the answer was lost): concurrently and
+    /// answers stored in one transaction, as a first send; each only once
+    /// (a run this process is sending already is left to its sender).
+    pub(crate) async fn resend_unanswered(&self, run_ids: &[String]) -> Result<()> {
+        let engine = self.engine();
+        let mut claims = Vec::new();
+        let mut runs = Vec::new();
+        let mut platforms: HashMap<String, Platform> = HashMap::new();
+        for id in run_ids {
+            let Some(claim) = engine.inner.sending.claim(id) else {
+                continue;
+            };
+            // Read after the claim: a sender that just finished has stored
+            // its answer by now.
+            let Some(run) = engine.inner.store.find_run(id).await? else {
+                continue;
+            };
+            if run.status.is_terminal()
+                || run.databricks_run_id.is_some()
+                || run.submit_attempted_at.is_none()
+                || run.job_type.runs_in_process()
+            {
+                continue;
+            }
+            if !platforms.contains_key(&run.platform) {
+                let p = engine.get_platform(&run.platform).await?;
+                platforms.insert(p.name.clone(), p);
+            }
+            claims.push(claim);
+            runs.push(run);
+        }
+        if !runs.is_empty() {
+            tracing::info!(
+                "re-sending {} attempts whose answer was not stored",
+                runs.len()
+            );
+        }
+        self.send_and_store(runs, &platforms).await?;
+        drop(claims);
+        Ok(())
+    }
+
+    /// Sends `runs` (stored with their submit intent, claimed by the
+    /// caller) [`SEND_CONCURRENCY`] at a time and stores the answers in
+    /// one transaction.
+    async fn send_and_store(
+        &self,
+        runs: Vec<Run>,
+        platforms: &HashMap<String, Platform>,
+    ) -> Result<()> {
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let engine = self.engine();
+        let answers: Vec<(Run, Result<polysync_providers::Submitted>)> = stream::iter(runs)
+            .map(|run| async move {
+                let sent = match platforms.get(&run.platform) {
+                    Some(p) => match engine.connection(p) {
+                        Ok(conn) => engine.send_prepared(&conn, &run).await,
+                        Err(e) => Err(e),
+                    },
+                    None => Err(Error::Conflict(format!(
+                        "platform {} of run {} is unknown",
+                        run.platform, run.id
+                    ))),
+                };
+                (run, sent)
             })
             .buffer_unordered(SEND_CONCURRENCY)
             .collect()
             .await;
-        self.store_answers(&platforms, answers).await
+        self.store_answers(platforms, answers).await
     }
 
     /// The attempt's run, not stored: job and platform read once per batch.

@@ -229,6 +229,11 @@ impl Engine {
             Some(conn) => conn,
             None => self.connection(&platform)?,
         };
+        // Being sent by another caller of this process (a dispatcher's
+        // batch): its answer is stored by that caller.
+        let Some(_claim) = self.inner.sending.claim(run_id) else {
+            return Ok(run);
+        };
         // Written before the call: after a crash, a run with this mark and no
         // Databricks id may exist in Databricks, and is recovered by re-sending.
         let attempted = now_ms();

@@ -23,6 +23,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::stream::{self, StreamExt};
 use polysync_core::{JobType, Run};
 use polysync_providers::tracking::{self, Listed};
 use polysync_providers::{self as providers, Connection, Polled};
@@ -40,6 +41,14 @@ pub const ACTIVE_SWEEP_FEW: Duration = Duration::from_secs(5);
 pub const FULL_SWEEP: Duration = Duration::from_secs(120);
 /// The tracking interval while someone watches a run.
 pub const WATCHED_INTERVAL: Duration = Duration::from_secs(1);
+/// `runs/get` reads in flight at once when no listing showed a run (the
+/// client's rate limit and the workspace budget still pace them).
+const GET_CONCURRENCY: usize = 16;
+/// Runs per `runs/list` page (the API's most).
+const FIRST_ROUND_PAGE: usize = 25;
+/// How far before a run's creation (Polysync's clock) its end may appear
+/// in Databricks' (clock differences).
+const CLOCK_MARGIN_MS: i64 = 60_000;
 /// Most active runs loaded per round.
 const MAX_TRACKED: u32 = 1_000_000;
 
@@ -159,11 +168,13 @@ impl Engine {
     }
 
     async fn track_platform(&self, platform: &str, active: &[Run]) -> Result<()> {
-        // Never sent: nothing to ask Databricks; attempted: recover one by one.
-        for r in active
-            .iter()
-            .filter(|r| r.databricks_run_id.is_none() && r.submit_attempted_at.is_some())
-        {
+        // Never sent: nothing to ask Databricks; attempted: recover one by
+        // one, unless this process is sending it right now.
+        for r in active.iter().filter(|r| {
+            r.databricks_run_id.is_none()
+                && r.submit_attempted_at.is_some()
+                && !self.inner.sending.is_sending(&r.id)
+        }) {
             self.refresh_run(&r.id).await?;
         }
         let (pipelines, job_runs): (Vec<&Run>, Vec<&Run>) = active
@@ -223,9 +234,20 @@ impl Engine {
         // shows is stored before the active sweep (hundreds of pages under
         // the runs/list budget at thousands of runs) starts, so a sweep
         // never delays detecting an end.
-        let completed = tracking::list_completed(conn, cursor.watermark)
-            .await
-            .map_err(err)?;
+        let completed = match cursor.watermark {
+            Some(w) => tracking::list_completed(conn, Some(w)).await,
+            // The first round: back to the oldest run's creation (less a
+            // clock margin), for as many pages as would show every run if
+            // half the ended runs listed were these, instead of one page
+            // and a budgeted `runs/get` for each run it did not show (a
+            // thousand of them took the first round ten seconds).
+            None => {
+                let floor = runs.iter().map(|r| r.created_at).min().unwrap_or(0);
+                let pages = runs.len().div_ceil(FIRST_ROUND_PAGE) * 2;
+                tracking::list_completed_since(conn, floor - CLOCK_MARGIN_MS, pages).await
+            }
+        }
+        .map_err(err)?;
         let mut rest = Vec::new();
         for r in runs {
             let Some(id) = r.databricks_run_id.as_deref() else {
@@ -263,22 +285,36 @@ impl Engine {
             } else {
                 Default::default()
             };
-            for r in rest {
+            let mut seen: Vec<(&Run, Listed)> = Vec::new();
+            // Owned items (index into `rest`, id): a stream of borrowed
+            // ones makes the round's future not `Send`.
+            let mut unseen: Vec<(usize, String)> = Vec::new();
+            for (i, r) in rest.iter().enumerate() {
                 let Some(id) = r.databricks_run_id.as_deref() else {
                     continue;
                 };
-                let listed = match active.get(id).or_else(|| late.get(id)) {
-                    Some(l) => l.clone(),
-                    // No listing showed it: ended before the window, or the
-                    // listings lag. Read it alone.
-                    None => match tracking::get_run(conn, id).await {
-                        Ok(l) => l,
-                        Err(e) => {
-                            tracing::warn!(run = %r.id, "tracking: {}", err(e));
-                            continue;
-                        }
-                    },
-                };
+                match active.get(id).or_else(|| late.get(id)) {
+                    Some(l) => seen.push((r, l.clone())),
+                    None => unseen.push((i, id.to_owned())),
+                }
+            }
+            // No listing showed them: ended before the window (the first
+            // round after a start or a pass of a thousand sends), or the
+            // listings lag. Each read alone, several at once: one after
+            // the other, a thousand of them held the round for seconds.
+            let read: Vec<(usize, providers::Result<Listed>)> = stream::iter(unseen)
+                .map(|(i, id)| async move { (i, tracking::get_run(conn, &id).await) })
+                .buffer_unordered(GET_CONCURRENCY)
+                .collect()
+                .await;
+            let read = read.into_iter().filter_map(|(i, got)| match got {
+                Ok(l) => Some((rest[i], l)),
+                Err(e) => {
+                    tracing::warn!(run = %rest[i].id, "tracking: {}", err(e));
+                    None
+                }
+            });
+            for (r, listed) in seen.into_iter().chain(read) {
                 if let Some(polled) = self.listed_change(conn, r, &listed).await {
                     changes.push((r.id.clone(), polled));
                 }

@@ -71,6 +71,30 @@ fn list_error(e: polysync_databricks::Error) -> ProviderError {
 /// sets the watermark, and runs that ended before it are found by the
 /// caller's `runs/get` of what no listing showed.
 pub async fn list_completed(conn: &Connection, watermark: Option<i64>) -> Result<Completed> {
+    let max_pages = if watermark.is_some() { usize::MAX } else { 1 };
+    read_completed(conn, watermark, max_pages).await
+}
+
+/// The first round's listing when the runs to track are known: runs that
+/// ended at or after `floor` (none of them can have ended before the
+/// oldest was created), at most `max_pages` pages. A page shows 25 ended
+/// runs for one request, where finding each by `runs/get` costs one
+/// request per run under that endpoint's budget; with `max_pages` at most
+/// the runs still to find, it never costs more requests than the reads it
+/// saves.
+pub async fn list_completed_since(
+    conn: &Connection,
+    floor: i64,
+    max_pages: usize,
+) -> Result<Completed> {
+    read_completed(conn, Some(floor), max_pages.max(1)).await
+}
+
+async fn read_completed(
+    conn: &Connection,
+    watermark: Option<i64>,
+    max_pages: usize,
+) -> Result<Completed> {
     let mut out = Completed {
         watermark,
         ..Completed::default()
@@ -82,7 +106,13 @@ pub async fn list_completed(conn: &Connection, watermark: Option<i64>) -> Result
         ..ListRunsRequest::default()
     }));
     let mut seen = 0usize;
-    while let Some(item) = stream.try_next().await.map_err(list_error)? {
+    loop {
+        if seen.is_multiple_of(PAGE as usize) && out.pages >= max_pages {
+            break;
+        }
+        let Some(item) = stream.try_next().await.map_err(list_error)? else {
+            break;
+        };
         if seen.is_multiple_of(PAGE as usize) {
             out.pages += 1;
         }
@@ -94,9 +124,6 @@ pub async fn list_completed(conn: &Connection, watermark: Option<i64>) -> Result
         }
         out.watermark = Some(out.watermark.map_or(end, |w| w.max(end)));
         out.runs.insert(item.run_id.to_string(), l);
-        if watermark.is_none() && seen >= PAGE as usize {
-            break;
-        }
     }
     Ok(out)
 }

@@ -216,57 +216,14 @@ impl Tx {
     }
 
     /// Saves a task run compare-and-set on its version; records history
-    /// when the status changed. Never overwrites a newer write.
+    /// when the status changed. Never overwrites a newer write. The
+    /// batched write ([`Tx::update_task_runs`]) with one row: one set of
+    /// statements and locks for both.
     pub async fn update_task_run(&mut self, tr: &TaskRun, now: i64) -> Result<Update<TaskRun>> {
-        let Some(old) = self.find_task_run(&tr.id).await? else {
-            return Err(Error::not_found("task run", &tr.id));
-        };
-        if old.version != tr.version {
-            return Ok(Update::Stale { current: old });
-        }
-        let done = on_tx!(self, c => {
-            sqlx::query("UPDATE task_runs SET status = $2, attempt = $3, run_id = $4, not_before = $5, \
-                 lease_owner = $6, lease_until = $7, cancel_requested = $8, timed_out = $9, message = $10, \
-                 started_at = $11, ended_at = $12, version = version + 1 WHERE id = $1 AND version = $13")
-                .bind(&tr.id)
-                .bind(tr.status.as_str())
-                .bind(i64::from(tr.attempt))
-                .bind(&tr.run_id)
-                .bind(tr.not_before)
-                .bind(&tr.lease_owner)
-                .bind(tr.lease_until)
-                .bind(tr.cancel_requested)
-                .bind(tr.timed_out)
-                .bind(&tr.message)
-                .bind(tr.started_at)
-                .bind(tr.ended_at)
-                .bind(tr.version)
-                .execute(&mut **c)
-                .await
-                .db()?
-                .rows_affected()
-        });
-        if done != 1 {
-            let current = self
-                .find_task_run(&tr.id)
-                .await?
-                .ok_or_else(|| Error::not_found("task run", &tr.id))?;
-            return Ok(Update::Stale { current });
-        }
-        if old.status != tr.status {
-            self.history(
-                "task_run",
-                &tr.id,
-                now,
-                tr.status.as_str(),
-                tr.message.as_deref(),
-            )
-            .await?;
-        }
-        Ok(Update::Applied(TaskRun {
-            version: tr.version + 1,
-            ..tr.clone()
-        }))
+        self.update_task_runs(std::slice::from_ref(tr), now)
+            .await?
+            .pop()
+            .ok_or_else(|| Error::internal("a task-run update lost its row"))
     }
 
     /// Records a new attempt (Running).
@@ -377,6 +334,36 @@ impl Tx {
         trs: &[TaskRun],
         now: i64,
     ) -> Result<Vec<Update<TaskRun>>> {
+        // The same task run twice: the later write goes in a later round,
+        // on top of the earlier one (compare-and-set as one by one).
+        let mut out: Vec<Option<Update<TaskRun>>> = vec![None; trs.len()];
+        let mut pending: Vec<usize> = (0..trs.len()).collect();
+        while !pending.is_empty() {
+            let mut seen = std::collections::BTreeSet::new();
+            let (round, later): (Vec<usize>, Vec<usize>) = pending
+                .iter()
+                .copied()
+                .partition(|&i| seen.insert(trs[i].id.as_str()));
+            let rows: Vec<&TaskRun> = round.iter().map(|&i| &trs[i]).collect();
+            for (i, u) in round
+                .into_iter()
+                .zip(self.update_task_runs_once(&rows, now).await?)
+            {
+                out[i] = Some(u);
+            }
+            pending = later;
+        }
+        out.into_iter()
+            .map(|u| u.ok_or_else(|| Error::internal("a batched task-run update lost a row")))
+            .collect()
+    }
+
+    /// One round of [`Tx::update_task_runs`]: `trs` name distinct task runs.
+    async fn update_task_runs_once(
+        &mut self,
+        trs: &[&TaskRun],
+        now: i64,
+    ) -> Result<Vec<Update<TaskRun>>> {
         let mut ids: Vec<&str> = trs.iter().map(|t| t.id.as_str()).collect();
         ids.sort_unstable();
         ids.dedup();
@@ -401,15 +388,11 @@ impl Tx {
         }
         let mut out: Vec<Option<Update<TaskRun>>> = vec![None; trs.len()];
         let mut fresh = Vec::new();
-        let mut later = Vec::new();
-        let mut seen = std::collections::BTreeSet::new();
         for (i, tr) in trs.iter().enumerate() {
             let Some((version, _)) = states.get(&tr.id) else {
                 return Err(Error::not_found("task run", &tr.id));
             };
-            if !seen.insert(tr.id.as_str()) {
-                later.push(i);
-            } else if *version != tr.version {
+            if *version != tr.version {
                 let current = self
                     .find_task_run(&tr.id)
                     .await?
@@ -426,7 +409,7 @@ impl Tx {
             );
             let history: Vec<&TaskRun> = chunk
                 .iter()
-                .map(|&i| &trs[i])
+                .map(|&i| trs[i])
                 .filter(|t| {
                     states
                         .get(&t.id)
@@ -440,7 +423,7 @@ impl Tx {
             let done = on_tx!(self, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for &i in chunk {
-                    let tr = &trs[i];
+                    let tr = trs[i];
                     q = q
                         .bind(&tr.id)
                         .bind(tr.version)
@@ -478,9 +461,6 @@ impl Tx {
                     ..trs[i].clone()
                 }));
             }
-        }
-        for i in later {
-            out[i] = Some(self.update_task_run(&trs[i], now).await?);
         }
         out.into_iter()
             .map(|u| u.ok_or_else(|| Error::internal("a batched task-run update lost a row")))
@@ -806,6 +786,26 @@ impl Store {
     pub async fn leased_by(&self, owner: &str) -> Result<Vec<TaskRun>> {
         let sql = format!(
             "SELECT {TR_COLUMNS} FROM task_runs WHERE status = 'Running' AND lease_owner = $1 ORDER BY seq"
+        );
+        on_db!(&self.db, p => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner).fetch_all(p).await.db()?;
+            rows.iter().map(task_run_from_row).collect()
+        })
+    }
+
+    /// Running task runs leased by `owner` whose attempt's run has ended
+    /// (one join): what a dispatcher ends at each pass without loading
+    /// every attempt it holds.
+    pub async fn leased_ended(&self, owner: &str) -> Result<Vec<TaskRun>> {
+        let columns = TR_COLUMNS
+            .split(", ")
+            .map(|c| format!("t.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {columns} FROM task_runs t JOIN runs r ON r.id = t.run_id \
+             WHERE t.status = 'Running' AND t.lease_owner = $1 AND r.status IN ('Success', 'Failed', 'Cancelled') \
+             ORDER BY t.seq"
         );
         on_db!(&self.db, p => {
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner).fetch_all(p).await.db()?;

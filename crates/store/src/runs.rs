@@ -41,18 +41,27 @@ pub struct RunFilter {
 const COLUMNS: &str = "id, job_name, job_type, job_external_id, platform, databricks_run_id, status, \
      life_cycle_state, result_state, update_state, state_message, parameters, created_at, updated_at, \
      ended_at, monitor_url, error_message, notebook_exit_value, request, submit_attempted_at, version, started_at, outputs";
-const INSERT_RUN: &str = "INSERT INTO runs (id, job_id, job_name, job_type, job_external_id, platform, \
-     databricks_run_id, status, life_cycle_state, result_state, update_state, state_message, parameters, \
-     created_at, updated_at, ended_at, monitor_url, error_message, notebook_exit_value, request, \
-     submit_attempted_at, version, started_at, outputs) \
-     VALUES ($1, (SELECT id FROM jobs WHERE name = $2), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-     $14, $15, $16, $17, $18, $19, $20, 1, $21, $22)";
-const UPDATE_RUN: &str = "UPDATE runs SET databricks_run_id = $2, status = $3, life_cycle_state = $4, \
-     result_state = $5, update_state = $6, state_message = $7, parameters = $8, updated_at = $9, \
-     ended_at = $10, monitor_url = $11, error_message = $12, notebook_exit_value = $13, request = $14, \
-     submit_attempted_at = $15, started_at = $17, outputs = $18, version = version + 1 WHERE id = $1 AND version = $16";
-const INSERT_HISTORY: &str = "INSERT INTO run_status_history (run_id, at, status, life_cycle_state, \
-     result_state, update_state, state_message) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+/// The columns a run's writes set (its state; identity columns are set
+/// once by the insert), in the order [`bind_state!`] binds them: the
+/// insert and the compare-and-set update share this one list.
+const STATE_COLUMNS: [&str; 16] = [
+    "databricks_run_id",
+    "status",
+    "life_cycle_state",
+    "result_state",
+    "update_state",
+    "state_message",
+    "parameters",
+    "updated_at",
+    "ended_at",
+    "monitor_url",
+    "error_message",
+    "notebook_exit_value",
+    "request",
+    "submit_attempted_at",
+    "started_at",
+    "outputs",
+];
 const HISTORY: &str = "SELECT at, status, life_cycle_state, result_state, update_state, state_message \
      FROM run_status_history WHERE run_id = $1 ORDER BY id";
 
@@ -189,67 +198,49 @@ fn state_key(run: &Run) -> StatusChange {
     }
 }
 
-/// Appends one history row for `run`'s current state.
-macro_rules! insert_history {
-    ($conn:expr, $run:expr) => {
-        sqlx::query(INSERT_HISTORY)
-            .bind(&$run.id)
-            .bind($run.updated_at)
+/// Binds a run's [`STATE_COLUMNS`] to `$q`, in order; `$encoded` is the
+/// run's `(parameters, request, outputs)` JSON (see [`encoded`]).
+macro_rules! bind_state {
+    ($q:expr, $run:expr, $encoded:expr) => {{
+        let (params, request, outputs) = $encoded;
+        $q.bind(&$run.databricks_run_id)
             .bind($run.status.as_str())
             .bind(&$run.life_cycle_state)
             .bind(&$run.result_state)
             .bind(&$run.update_state)
             .bind(&$run.state_message)
-            .execute($conn)
-            .await
-            .db()?
-    };
+            .bind(params)
+            .bind($run.updated_at)
+            .bind($run.ended_at)
+            .bind(&$run.monitor_url)
+            .bind(&$run.error_message)
+            .bind(&$run.notebook_exit_value)
+            .bind(request)
+            .bind($run.submit_attempted_at)
+            .bind($run.started_at)
+            .bind(outputs)
+    }};
+}
+
+/// The JSON columns of a run: `(parameters, request, outputs)`.
+fn encoded(run: &Run) -> Result<(String, Option<String>, Option<String>)> {
+    Ok((params_json(run)?, request_json(run)?, outputs_json(run)?))
+}
+
+/// `(?, ?, …)` for a row of `n` parameters.
+fn row_of(n: usize) -> String {
+    format!("({})", vec!["?"; n].join(", "))
 }
 
 impl Tx {
     /// Records a new run (version 1) and its first history entry; a run id
-    /// that exists already is [`Error::AlreadyExists`].
+    /// that exists already is [`Error::AlreadyExists`]. The batched insert
+    /// ([`Tx::insert_runs`]) with one row.
     pub async fn insert_run(&mut self, run: &Run) -> Result<Run> {
-        let params = params_json(run)?;
-        let request = request_json(run)?;
-        let outputs = outputs_json(run)?;
-        on_tx!(self, c => {
-            let inserted = sqlx::query(INSERT_RUN)
-                .bind(&run.id)
-                .bind(&run.job_name)
-                .bind(run.job_type.as_str())
-                .bind(&run.job_external_id)
-                .bind(&run.platform)
-                .bind(&run.databricks_run_id)
-                .bind(run.status.as_str())
-                .bind(&run.life_cycle_state)
-                .bind(&run.result_state)
-                .bind(&run.update_state)
-                .bind(&run.state_message)
-                .bind(&params)
-                .bind(run.created_at)
-                .bind(run.updated_at)
-                .bind(run.ended_at)
-                .bind(&run.monitor_url)
-                .bind(&run.error_message)
-                .bind(&run.notebook_exit_value)
-                .bind(&request)
-                .bind(run.submit_attempted_at)
-                .bind(run.started_at)
-                .bind(&outputs)
-                .execute(&mut **c)
-                .await;
-            match inserted {
-                Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => return Err(Error::already_exists("run", &run.id)),
-                Err(e) => return Err(e.into_store()),
-            }
-            insert_history!(&mut **c, run);
-        });
-        Ok(Run {
-            version: 1,
-            ..run.clone()
-        })
+        self.insert_runs(std::slice::from_ref(run))
+            .await?
+            .pop()
+            .ok_or_else(|| Error::internal("a run insert lost its row"))
     }
 
     /// One run, locked for the rest of the transaction where the backend
@@ -270,59 +261,12 @@ impl Tx {
     /// version the caller read). Appends a history entry only when the
     /// status or a Databricks state/message changed. A concurrent writer
     /// makes it [`Update::Stale`] with the row as it is now: never a silent
-    /// overwrite.
+    /// overwrite. The batched update ([`Tx::update_runs`]) with one row.
     pub async fn update_run(&mut self, run: &Run) -> Result<Update<Run>> {
-        let params = params_json(run)?;
-        let request = request_json(run)?;
-        let outputs = outputs_json(run)?;
-        let Some(old) = self.find_run(&run.id).await? else {
-            return Err(Error::not_found("run", &run.id));
-        };
-        if old.version != run.version {
-            return Ok(Update::Stale { current: old });
-        }
-        let changed = state_key(&old) != state_key(run);
-        let done = on_tx!(self, c => {
-            let done = sqlx::query(UPDATE_RUN)
-                .bind(&run.id)
-                .bind(&run.databricks_run_id)
-                .bind(run.status.as_str())
-                .bind(&run.life_cycle_state)
-                .bind(&run.result_state)
-                .bind(&run.update_state)
-                .bind(&run.state_message)
-                .bind(&params)
-                .bind(run.updated_at)
-                .bind(run.ended_at)
-                .bind(&run.monitor_url)
-                .bind(&run.error_message)
-                .bind(&run.notebook_exit_value)
-                .bind(&request)
-                .bind(run.submit_attempted_at)
-                .bind(run.version)
-                .bind(run.started_at)
-                .bind(&outputs)
-                .execute(&mut **c)
-                .await
-                .db()?
-                .rows_affected();
-            if done == 1 && changed {
-                insert_history!(&mut **c, run);
-            }
-            done
-        });
-        if done == 1 {
-            Ok(Update::Applied(Run {
-                version: run.version + 1,
-                ..run.clone()
-            }))
-        } else {
-            let current = self
-                .find_run(&run.id)
-                .await?
-                .ok_or_else(|| Error::not_found("run", &run.id))?;
-            Ok(Update::Stale { current })
-        }
+        self.update_runs(std::slice::from_ref(run))
+            .await?
+            .pop()
+            .ok_or_else(|| Error::internal("a run update lost its row"))
     }
 }
 
@@ -365,17 +309,16 @@ impl Tx {
     /// rolls back.
     pub async fn insert_runs(&mut self, runs: &[Run]) -> Result<Vec<Run>> {
         for chunk in runs.chunks(RUN_CHUNK) {
-            let encoded = chunk
-                .iter()
-                .map(|r| Ok((params_json(r)?, request_json(r)?, outputs_json(r)?)))
-                .collect::<Result<Vec<_>>>()?;
+            let encoded = chunk.iter().map(encoded).collect::<Result<Vec<_>>>()?;
             let sql = format!(
-                "INSERT INTO runs (id, job_id, job_name, job_type, job_external_id, platform, \
-                 databricks_run_id, status, life_cycle_state, result_state, update_state, state_message, parameters, \
-                 created_at, updated_at, ended_at, monitor_url, error_message, notebook_exit_value, request, \
-                 submit_attempted_at, version, started_at, outputs) VALUES {}",
+                "INSERT INTO runs (id, job_id, job_name, job_type, job_external_id, platform, created_at, \
+                 version, {}) VALUES {}",
+                STATE_COLUMNS.join(", "),
                 crate::dag::values(
-                    "(?, (SELECT id FROM jobs WHERE name = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                    &format!(
+                        "(?, (SELECT id FROM jobs WHERE name = ?), ?, ?, ?, ?, ?, 1, {}",
+                        &row_of(STATE_COLUMNS.len())[1..]
+                    ),
                     chunk.len(),
                     1
                 )
@@ -387,7 +330,7 @@ impl Tx {
             );
             on_tx!(self, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for (run, (params, request, outputs)) in chunk.iter().zip(&encoded) {
+                for (run, encoded) in chunk.iter().zip(&encoded) {
                     q = q
                         .bind(&run.id)
                         .bind(&run.job_name)
@@ -395,23 +338,8 @@ impl Tx {
                         .bind(run.job_type.as_str())
                         .bind(&run.job_external_id)
                         .bind(&run.platform)
-                        .bind(&run.databricks_run_id)
-                        .bind(run.status.as_str())
-                        .bind(&run.life_cycle_state)
-                        .bind(&run.result_state)
-                        .bind(&run.update_state)
-                        .bind(&run.state_message)
-                        .bind(params)
-                        .bind(run.created_at)
-                        .bind(run.updated_at)
-                        .bind(run.ended_at)
-                        .bind(&run.monitor_url)
-                        .bind(&run.error_message)
-                        .bind(&run.notebook_exit_value)
-                        .bind(request)
-                        .bind(run.submit_attempted_at)
-                        .bind(run.started_at)
-                        .bind(outputs);
+                        .bind(run.created_at);
+                    q = bind_state!(q, run, encoded);
                 }
                 match q.execute(&mut **c).await {
                     Ok(_) => {}
@@ -510,20 +438,38 @@ impl Tx {
     /// with one insert. A run changed meanwhile is [`Update::Stale`] with
     /// its current row, as one by one. Results are in `runs` order.
     pub async fn update_runs(&mut self, runs: &[Run]) -> Result<Vec<Update<Run>>> {
+        // The same run twice: the later write goes in a later round, on
+        // top of the earlier one (compare-and-set as one by one).
+        let mut out: Vec<Option<Update<Run>>> = vec![None; runs.len()];
+        let mut pending: Vec<usize> = (0..runs.len()).collect();
+        while !pending.is_empty() {
+            let mut seen = std::collections::HashSet::new();
+            let (round, later): (Vec<usize>, Vec<usize>) = pending
+                .iter()
+                .copied()
+                .partition(|&i| seen.insert(runs[i].id.as_str()));
+            let rows: Vec<&Run> = round.iter().map(|&i| &runs[i]).collect();
+            for (i, u) in round.into_iter().zip(self.update_runs_once(&rows).await?) {
+                out[i] = Some(u);
+            }
+            pending = later;
+        }
+        out.into_iter()
+            .map(|u| u.ok_or_else(|| Error::internal("a batched run update lost a row")))
+            .collect()
+    }
+
+    /// One round of [`Tx::update_runs`]: `runs` name distinct runs.
+    async fn update_runs_once(&mut self, runs: &[&Run]) -> Result<Vec<Update<Run>>> {
         let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
         let states = self.run_states(&ids).await?;
         let mut out: Vec<Option<Update<Run>>> = vec![None; runs.len()];
         let mut fresh: Vec<usize> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        let mut later: Vec<usize> = Vec::new();
         for (i, run) in runs.iter().enumerate() {
             let Some(state) = states.get(&run.id) else {
                 return Err(Error::not_found("run", &run.id));
             };
-            if !seen.insert(run.id.as_str()) {
-                // The same run twice: the second goes after the batch.
-                later.push(i);
-            } else if state.version != run.version {
+            if state.version != run.version {
                 let current = self
                     .find_run(&run.id)
                     .await?
@@ -533,34 +479,25 @@ impl Tx {
                 fresh.push(i);
             }
         }
+        let set: Vec<String> = STATE_COLUMNS
+            .iter()
+            .map(|c| format!("{c} = v.{c}"))
+            .collect();
         for chunk in fresh.chunks(RUN_CHUNK) {
             let encoded = chunk
                 .iter()
-                .map(|&i| {
-                    let r = &runs[i];
-                    Ok((params_json(r)?, request_json(r)?, outputs_json(r)?))
-                })
+                .map(|&i| encoded(runs[i]))
                 .collect::<Result<Vec<_>>>()?;
             let sql = format!(
-                "WITH v (id, ver, databricks_run_id, status, life_cycle_state, result_state, update_state, \
-                 state_message, parameters, updated_at, ended_at, monitor_url, error_message, notebook_exit_value, \
-                 request, submit_attempted_at, started_at, outputs) AS (VALUES {}) \
-                 UPDATE runs SET databricks_run_id = v.databricks_run_id, status = v.status, \
-                 life_cycle_state = v.life_cycle_state, result_state = v.result_state, update_state = v.update_state, \
-                 state_message = v.state_message, parameters = v.parameters, updated_at = v.updated_at, \
-                 ended_at = v.ended_at, monitor_url = v.monitor_url, error_message = v.error_message, \
-                 notebook_exit_value = v.notebook_exit_value, request = v.request, \
-                 submit_attempted_at = v.submit_attempted_at, started_at = v.started_at, outputs = v.outputs, \
-                 version = runs.version + 1 FROM v WHERE runs.id = v.id AND runs.version = v.ver",
-                crate::dag::values(
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    chunk.len(),
-                    1
-                )
+                "WITH v (id, ver, {}) AS (VALUES {}) UPDATE runs SET {}, version = runs.version + 1 \
+                 FROM v WHERE runs.id = v.id AND runs.version = v.ver",
+                STATE_COLUMNS.join(", "),
+                crate::dag::values(&row_of(STATE_COLUMNS.len() + 2), chunk.len(), 1),
+                set.join(", ")
             );
             let history: Vec<&Run> = chunk
                 .iter()
-                .map(|&i| &runs[i])
+                .map(|&i| runs[i])
                 .filter(|r| states.get(&r.id).is_some_and(|s| s.key != state_key(r)))
                 .collect();
             let history_sql = format!(
@@ -570,27 +507,10 @@ impl Tx {
             );
             let done = on_tx!(self, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for (&i, (params, request, outputs)) in chunk.iter().zip(&encoded) {
-                    let run = &runs[i];
-                    q = q
-                        .bind(&run.id)
-                        .bind(run.version)
-                        .bind(&run.databricks_run_id)
-                        .bind(run.status.as_str())
-                        .bind(&run.life_cycle_state)
-                        .bind(&run.result_state)
-                        .bind(&run.update_state)
-                        .bind(&run.state_message)
-                        .bind(params)
-                        .bind(run.updated_at)
-                        .bind(run.ended_at)
-                        .bind(&run.monitor_url)
-                        .bind(&run.error_message)
-                        .bind(&run.notebook_exit_value)
-                        .bind(request)
-                        .bind(run.submit_attempted_at)
-                        .bind(run.started_at)
-                        .bind(outputs);
+                for (&i, encoded) in chunk.iter().zip(&encoded) {
+                    let run = runs[i];
+                    q = q.bind(&run.id).bind(run.version);
+                    q = bind_state!(q, run, encoded);
                 }
                 let done = q.execute(&mut **c).await.db()?.rows_affected();
                 if !history.is_empty() {
@@ -623,9 +543,6 @@ impl Tx {
                     ..runs[i].clone()
                 }));
             }
-        }
-        for i in later {
-            out[i] = Some(self.update_run(&runs[i]).await?);
         }
         out.into_iter()
             .map(|u| u.ok_or_else(|| Error::internal("a batched run update lost a row")))

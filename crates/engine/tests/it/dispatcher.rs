@@ -532,3 +532,76 @@ e2e!(
         d.stop().await.expect("stop");
     }
 );
+
+e2e!(
+    a_service_dispatcher_sends_each_attempt_once_and_still_times_out,
+    |env| {
+        // `run_until` (the service): a pass ends what the tracking loop saw end, and checks
+        // every held attempt (here a timeout) at each heartbeat.
+        notebook(&env, "/Shared/quick", "duration=0s").await;
+        let file = "tasks:\n  - name: quick\n    job: /Shared/quick\n  - name: stuck\n    job: /Shared/behaviour/slow\n    timeout: 300ms\n";
+        env.engine
+            .apply_tasks("t.yaml", file, APPLY)
+            .await
+            .expect("apply");
+        let mut requests = vec![polysync_engine::DagRunRequest::manual("quick"); 60];
+        requests.push(polysync_engine::DagRunRequest::manual("stuck"));
+        let dags = env.engine.start_dag_runs(&requests).await.expect("start");
+        let d = env
+            .engine
+            .dispatcher(DispatcherOptions {
+                heartbeat: Duration::from_millis(100),
+                ..fast()
+            })
+            .await
+            .expect("dispatcher");
+        let engine = env.engine.clone();
+        let ids: Vec<String> = dags.iter().map(|d| d.id.clone()).collect();
+        let all_ended = async move {
+            loop {
+                let mut ended = 0;
+                for id in &ids {
+                    if engine
+                        .get_dag_run(id)
+                        .await
+                        .expect("view")
+                        .status
+                        .is_terminal()
+                    {
+                        ended += 1;
+                    }
+                }
+                if ended == ids.len() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(120), d.run_until(all_ended))
+            .await
+            .expect("every DAG run ends in time")
+            .expect("run");
+        let mut statuses = Vec::new();
+        for dag in &dags {
+            let view = env.engine.get_dag_run(&dag.id).await.expect("view");
+            statuses.push(view.tasks[0].status);
+        }
+        assert_eq!(
+            statuses
+                .iter()
+                .filter(|s| **s == TaskRunStatus::Success)
+                .count(),
+            60,
+            "{statuses:?}"
+        );
+        assert_eq!(statuses[60], TaskRunStatus::TimedOut);
+        let tokens: Vec<String> = env
+            .bodies("POST", "runs/submit")
+            .iter()
+            .filter_map(|b| b["idempotency_token"].as_str().map(str::to_owned))
+            .collect();
+        let distinct: BTreeSet<&String> = tokens.iter().collect();
+        assert_eq!(tokens.len(), 61, "one submit per attempt: {tokens:?}");
+        assert_eq!(distinct.len(), 61);
+    }
+);

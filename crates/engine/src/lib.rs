@@ -14,7 +14,6 @@ mod dispatcher;
 mod error;
 mod events;
 mod health;
-mod in_flight;
 mod job_keys;
 mod jobs;
 mod metrics;
@@ -190,8 +189,6 @@ struct Inner {
     retry_observer: Option<RetryObserver>,
     /// In-process runs (Arazzo workflows) executing in this process.
     in_process: Mutex<HashMap<String, tokio::task::AbortHandle>>,
-    /// Runs this process is sending now (not to be re-sent meanwhile).
-    in_flight: in_flight::InFlight,
     tracker: tracker::TrackerState,
     /// Runs being sent right now (so nothing re-sends them meanwhile).
     sending: sending::Sending,
@@ -264,7 +261,6 @@ impl Engine {
                 events: events::Events::new(),
                 retry_observer,
                 in_process: Mutex::new(HashMap::new()),
-                in_flight: in_flight::InFlight::default(),
                 tracker: tracker::TrackerState::default(),
                 sending: sending::Sending::default(),
                 client_rate_limit,

@@ -263,8 +263,6 @@ impl Engine {
                 .map_err(|e| translate(e, &platform, Some(&job)))?,
             _ => None,
         };
-        // Listed until the answer is stored (the guard lives to the end).
-        let _sending = self.inner.in_flight.enter(run_id);
         let sent = match earlier {
             Some(found) => Ok(found),
             None => self.send_prepared(&conn, &run).await,
@@ -371,6 +369,13 @@ impl Engine {
         platform: &polysync_core::Platform,
         caller: Option<Connection>,
     ) -> Result<Run> {
+        // Claimed before its intent is stored, held until its answer is:
+        // the tracker leaves a run claimed here to this sender. A new run
+        // is nobody else's, so the claim cannot be taken. (An in-process
+        // run is started by `submit_run_via`, which claims it itself.)
+        let _claim = (!run.job_type.runs_in_process())
+            .then(|| self.inner.sending.claim(&run.id))
+            .flatten();
         let run = self.inner.store.insert_run(run).await?;
         self.inner.events.publish(&run);
         if run.job_type.runs_in_process() {
@@ -380,8 +385,6 @@ impl Engine {
             Some(conn) => conn,
             None => self.connection(platform)?,
         };
-        // Listed until the answer is stored (the guard lives to the end).
-        let _sending = self.inner.in_flight.enter(&run.id);
         let sent = self.send_prepared(&conn, &run).await;
         let mut answered = run.clone();
         let stored = if Self::record_sent(&mut answered, platform, &sent) {
@@ -454,7 +457,7 @@ impl Engine {
         let run = match (&run.databricks_run_id, run.submit_attempted_at) {
             (Some(_), _) => run,
             // Still being sent by this process: not lost, nothing to poll.
-            (None, Some(_)) if self.inner.in_flight.contains(run_id) => return Ok(run),
+            (None, Some(_)) if self.inner.sending.is_sending(run_id) => return Ok(run),
             (None, Some(_)) => self.submit_run(run_id).await?,
             (None, None) => return Ok(run),
         };

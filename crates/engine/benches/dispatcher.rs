@@ -24,8 +24,9 @@
 //! `cargo bench -p polysync-engine --bench dispatcher` — knobs (environment):
 //! `BENCH_RUNS` (N, default 300), `BENCH_SECONDS` (S, default 20), `BENCH_TASKS` (M, default
 //! 1000), `BENCH_TRACKED` (T, default 10000), `BENCH_CHAIN` (K, default 100), `BENCH_ONLY`
-//! (comma-separated benchmark numbers 1–5 to run, default all; 4 comes with 1). The full
-//! sizes: `BENCH_RUNS=2000 BENCH_SECONDS=60 BENCH_TASKS=10000`.
+//! (comma-separated benchmark numbers 1–5 to run, default all; 4 comes with 1),
+//! `BENCH_RSS_WRAP` (a command benchmark 3's child runs under, e.g. `heaptrack -o /tmp/track`).
+//! The full sizes: `BENCH_RUNS=2000 BENCH_SECONDS=60 BENCH_TASKS=10000`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -246,7 +247,18 @@ async fn tracked_rss(t: usize) -> String {
         s.await.unwrap();
     }
     engine.close().await;
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
+    // `BENCH_RSS_WRAP`: the child under a profiler, to see where its peak is.
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd = match std::env::var("BENCH_RSS_WRAP") {
+        Ok(wrap) if !wrap.trim().is_empty() => {
+            let mut words = wrap.split_whitespace();
+            let mut c = std::process::Command::new(words.next().unwrap());
+            c.args(words).arg(exe);
+            c
+        }
+        _ => std::process::Command::new(exe),
+    };
+    let out = cmd
         .env("BENCH_RSS_CHILD", &url)
         .env(TOKEN_VAR, TOKEN)
         .output()

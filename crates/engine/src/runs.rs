@@ -33,6 +33,10 @@ const MAX_CANDIDATES: u32 = 10;
 /// How often a compare-and-set write is retried against concurrent writers
 /// before giving up with a conflict.
 const MAX_WRITE_ATTEMPTS: usize = 8;
+/// Most runs one transaction of [`Engine::store_polled_batch`] writes:
+/// few enough that their full rows are a few MB, many enough that a round
+/// of thousands of changes is a handful of commits.
+const POLLED_CHUNK: usize = 500;
 
 fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
@@ -486,14 +490,25 @@ impl Engine {
             .await
     }
 
-    /// [`Engine::store_polled`] for a whole tracking round: every change in
-    /// ONE transaction (one commit, one WAL flush on PostgreSQL, instead of
-    /// one per run), each run still written compare-and-set on the version
-    /// it was read at in that transaction (re-read and re-applied when a
-    /// concurrent writer won). Events are published after the commit, so
-    /// nothing acts on a status that is not stored. Returns how many runs
-    /// changed.
+    /// [`Engine::store_polled`] for a whole tracking round: the changes in
+    /// a few transactions of at most [`POLLED_CHUNK`] runs each (one commit
+    /// per chunk instead of one per run), each run still written
+    /// compare-and-set on the version it was read at in that transaction.
+    /// Chunks bound what a round holds at once: a write re-reads the full
+    /// run (stored request included, KBs each), so the first round over
+    /// 10,000 runs that all went PENDING → RUNNING must not read them all
+    /// together. Events are published after each commit, so nothing acts
+    /// on a status that is not stored. Returns how many runs changed.
     pub(crate) async fn store_polled_batch(&self, items: &[(String, Polled)]) -> Result<usize> {
+        let mut stored = 0;
+        for chunk in items.chunks(POLLED_CHUNK) {
+            stored += self.store_polled_chunk(chunk).await?;
+        }
+        Ok(stored)
+    }
+
+    /// One transaction of [`Engine::store_polled_batch`].
+    async fn store_polled_chunk(&self, items: &[(String, Polled)]) -> Result<usize> {
         if items.is_empty() {
             return Ok(0);
         }
@@ -515,7 +530,8 @@ impl Engine {
             }
         }
         let writes: Vec<Run> = order.iter().filter_map(|id| current.remove(id)).collect();
-        let mut stored = Vec::new();
+        drop(current);
+        let mut stored = Vec::with_capacity(writes.len());
         for (run, outcome) in writes.iter().zip(tx.update_runs(&writes).await?) {
             match outcome {
                 Update::Applied(s) => stored.push(s),
@@ -528,6 +544,7 @@ impl Engine {
                 }
             }
         }
+        drop(writes);
         tx.commit().await?;
         for run in &stored {
             self.inner.events.publish(run);

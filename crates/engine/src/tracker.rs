@@ -17,12 +17,13 @@
 //!
 //! Only runs whose state changed are written.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::TryStreamExt;
 use futures_util::stream::{self, StreamExt};
 use polysync_core::{JobType, Run};
 use polysync_providers::tracking::{self, Listed};
@@ -41,6 +42,21 @@ pub const ACTIVE_SWEEP_FEW: Duration = Duration::from_secs(5);
 pub const FULL_SWEEP: Duration = Duration::from_secs(120);
 /// The tracking interval while someone watches a run.
 pub const WATCHED_INTERVAL: Duration = Duration::from_secs(1);
+/// Most active runs loaded per round.
+const MAX_TRACKED: u32 = 1_000_000;
+
+/// How long after its submit was attempted a run with no Databricks run
+/// id stored is taken for lost and recovered by the tracker (the same
+/// idempotency token re-sent). Until then its sender may still store the
+/// answer: a dispatcher sends a claimed batch over a minute or more under
+/// the rate limit and stores the answers together, and the client retries
+/// one send for up to 5 minutes. A dispatcher also resumes its own task
+/// runs' attempts (`Dispatcher::track_all`); this is for one-off runs
+/// whose sender died.
+const RECOVER_AFTER_MS: i64 = 5 * 60 * 1000;
+/// Lost submits recovered per round (each a submit and a `runs/get`):
+/// a crash that left many behind must not hold the round's listings up.
+const RECOVER_PER_ROUND: usize = 25;
 /// `runs/get` reads in flight at once when no listing showed a run (the
 /// client's rate limit and the workspace budget still pace them).
 const GET_CONCURRENCY: usize = 16;
@@ -49,8 +65,31 @@ const FIRST_ROUND_PAGE: usize = 25;
 /// How far before a run's creation (Polysync's clock) its end may appear
 /// in Databricks' (clock differences).
 const CLOCK_MARGIN_MS: i64 = 60_000;
-/// Most active runs loaded per round.
-const MAX_TRACKED: u32 = 1_000_000;
+/// How often ends are looked for while an active sweep is read.
+const ENDS_DURING_SWEEP: Duration = Duration::from_secs(2);
+/// Changes the active sweep stores at a time (its first round over
+/// 10,000 runs changes them all, PENDING → RUNNING).
+const SWEEP_CHUNK: usize = 500;
+
+/// How long an end of a run not known by its Databricks id is kept
+/// ([`TrackerState`]'s `unmatched`): a sender stores the id of a run it
+/// sent a while after Databricks started it (a dispatcher stores a claimed
+/// batch's answers together, a minute or more at thousands of runs), and
+/// a run that ended meanwhile is then behind the listing watermark. Kept
+/// for a full sweep's interval, after which the full sweep finds it.
+const UNMATCHED_KEPT: Duration = FULL_SWEEP;
+/// Most such ends kept per platform.
+const UNMATCHED_MAX: usize = 20_000;
+
+/// One platform round's job runs: by Databricks run id, and which of them
+/// a listing showed already (`seen`), ended (`ended`); ends listed of ids
+/// the round does not have (`unknown`).
+struct Round<'a> {
+    runs: HashMap<&'a str, &'a Run>,
+    ended: HashSet<&'a str>,
+    seen: HashSet<String>,
+    unknown: Vec<(String, Listed)>,
+}
 
 /// Per-workspace tracking position.
 #[derive(Debug, Default, Clone, Copy)]
@@ -65,7 +104,14 @@ struct Cursor {
 pub(crate) struct TrackerState {
     cursors: Mutex<HashMap<String, Cursor>>,
     watchers: Arc<AtomicUsize>,
+    /// Per platform: ends a completed listing showed of Databricks run ids
+    /// no active stored run had (yet), by id, with when they were seen.
+    unmatched: Mutex<HashMap<String, Unmatched>>,
 }
+
+/// One platform's kept ends: Databricks run id → (what the listing showed,
+/// when).
+type Unmatched = HashMap<String, (Listed, Instant)>;
 
 /// Keeps tracking fast while it lives (a CLI `--wait`, a server stream):
 /// returned by [`Engine::watch_run`], dropped when the watcher goes.
@@ -168,27 +214,43 @@ impl Engine {
     }
 
     async fn track_platform(&self, platform: &str, active: &[Run]) -> Result<()> {
-        // Never sent: nothing to ask Databricks; attempted: recover one by
-        // one, unless this process is sending it right now.
-        for r in active.iter().filter(|r| {
-            r.databricks_run_id.is_none()
-                && r.submit_attempted_at.is_some()
-                && !self.inner.sending.is_sending(&r.id)
-        }) {
-            self.refresh_run(&r.id).await?;
-        }
         let (pipelines, job_runs): (Vec<&Run>, Vec<&Run>) = active
             .iter()
             .filter(|r| r.databricks_run_id.is_some())
             .partition(|r| r.job_type == JobType::DatabricksPipeline);
-        if pipelines.is_empty() && job_runs.is_empty() {
-            return Ok(());
+        let result = if pipelines.is_empty() && job_runs.is_empty() {
+            Ok(())
+        } else {
+            self.track_sent(platform, &pipelines, &job_runs).await
+        };
+        // Never sent: nothing to ask Databricks. Attempted without an answer
+        // stored: recovered one by one, after the listings (a few per round)
+        // and only once no live sender can still store its answer (this
+        // process's senders hold a claim while they send).
+        let now = now_ms();
+        let lost = active.iter().filter(|r| {
+            r.databricks_run_id.is_none()
+                && r.submit_attempted_at
+                    .is_some_and(|at| now.saturating_sub(at) >= RECOVER_AFTER_MS)
+                && !self.inner.sending.is_sending(&r.id)
+        });
+        for r in lost.take(RECOVER_PER_ROUND) {
+            self.refresh_run(&r.id).await?;
         }
+        result
+    }
+
+    async fn track_sent(
+        &self,
+        platform: &str,
+        pipelines: &[&Run],
+        job_runs: &[&Run],
+    ) -> Result<()> {
         let conn = self.connect(platform).await?;
-        // The round's changes, written together in one transaction.
+        // The round's changes, written a chunk at a time.
         let mut changes = Vec::new();
         if !pipelines.is_empty() {
-            let seen = providers::observe_runs(&conn, &pipelines)
+            let seen = providers::observe_runs(&conn, pipelines)
                 .await
                 .map_err(|e| translate(e, &conn.platform, None))?;
             for r in pipelines {
@@ -207,7 +269,7 @@ impl Engine {
         let result = if job_runs.is_empty() {
             Ok(())
         } else {
-            self.track_job_runs(&conn, &job_runs, &mut changes).await
+            self.track_job_runs(&conn, job_runs, &mut changes).await
         };
         // What was seen before a failure is stored all the same.
         self.store_polled_batch(&changes).await?;
@@ -230,10 +292,20 @@ impl Engine {
         };
         let sweep = full || self.watched() || due(cursor.last_active, every);
         let err = |e| translate(e, &conn.platform, None);
+        let mut round = Round {
+            runs: runs
+                .iter()
+                .filter_map(|r| Some((r.databricks_run_id.as_deref()?, *r)))
+                .collect(),
+            ended: HashSet::new(),
+            seen: HashSet::new(),
+            unknown: Vec::new(),
+        };
+        // Ends listed before these runs' ids were stored: no request needed.
+        let early = self.take_unmatched(&platform, &round.runs);
+        self.take_ended(conn, &mut round, early, changes).await;
         // Ends first: the completed listing is a page or a few, and what it
-        // shows is stored before the active sweep (hundreds of pages under
-        // the runs/list budget at thousands of runs) starts, so a sweep
-        // never delays detecting an end.
+        // shows is stored before the active sweep starts.
         let completed = match cursor.watermark {
             Some(w) => tracking::list_completed(conn, Some(w)).await,
             // The first round: back to the oldest run's creation (less a
@@ -248,78 +320,84 @@ impl Engine {
             }
         }
         .map_err(err)?;
-        let mut rest = Vec::new();
-        for r in runs {
-            let Some(id) = r.databricks_run_id.as_deref() else {
-                continue;
-            };
-            match completed.runs.get(id) {
-                Some(listed) => {
-                    if let Some(polled) = self.listed_change(conn, r, listed).await {
-                        changes.push((r.id.clone(), polled));
+        let mut watermark = completed.watermark.or(cursor.watermark);
+        self.take_ended(conn, &mut round, completed.runs, changes)
+            .await;
+        if sweep {
+            self.store_polled_batch(&std::mem::take(changes)).await?;
+            // The sweep is hundreds of pages under the runs/list budget at
+            // thousands of runs: ends are looked for between its pages, as
+            // often as a round without a sweep would, and stored at once.
+            let mut looked = Instant::now();
+            let mut active = std::pin::pin!(tracking::active_runs(conn));
+            while let Some((id, listed)) = active.try_next().await.map_err(err)? {
+                if let Some(run) = round.runs.get(id.as_str()).copied()
+                    && !round.ended.contains(id.as_str())
+                {
+                    round.seen.insert(id);
+                    if let Some(polled) = self.listed_change(conn, run, &listed).await {
+                        changes.push((run.id.clone(), polled));
                     }
                 }
-                None => rest.push(*r),
+                if looked.elapsed() >= ENDS_DURING_SWEEP {
+                    let late = tracking::list_completed(conn, watermark)
+                        .await
+                        .map_err(err)?;
+                    watermark = late.watermark.or(watermark);
+                    self.take_ended(conn, &mut round, late.runs, changes).await;
+                    self.store_polled_batch(&std::mem::take(changes)).await?;
+                    looked = Instant::now();
+                } else if changes.len() >= SWEEP_CHUNK {
+                    self.store_polled_batch(&std::mem::take(changes)).await?;
+                }
             }
-        }
-        if sweep && !changes.is_empty() {
-            self.store_polled_batch(&std::mem::take(changes)).await?;
-        }
-        let mut watermark = completed.watermark.or(cursor.watermark);
-        if sweep {
-            let active = tracking::list_active(conn).await.map_err(err)?;
-            // Ended while the active pages were read: in neither listing
-            // yet. One more completed page from the new watermark shows
-            // them, instead of a runs/get each.
-            let missing = rest.iter().any(|r| {
-                r.databricks_run_id
-                    .as_deref()
-                    .is_some_and(|id| !active.contains_key(id))
-            });
-            let late = if missing {
+            // Ended while the last pages were read: in neither listing yet.
+            // One more completed page from the new watermark shows them,
+            // instead of a runs/get each.
+            if round.runs.keys().any(|id| !round.seen.contains(*id)) {
                 let late = tracking::list_completed(conn, watermark)
                     .await
                     .map_err(err)?;
                 watermark = late.watermark.or(watermark);
-                late.runs
-            } else {
-                Default::default()
-            };
-            let mut seen: Vec<(&Run, Listed)> = Vec::new();
-            // Owned items (index into `rest`, id): a stream of borrowed
-            // ones makes the round's future not `Send`.
-            let mut unseen: Vec<(usize, String)> = Vec::new();
-            for (i, r) in rest.iter().enumerate() {
-                let Some(id) = r.databricks_run_id.as_deref() else {
-                    continue;
-                };
-                match active.get(id).or_else(|| late.get(id)) {
-                    Some(l) => seen.push((r, l.clone())),
-                    None => unseen.push((i, id.to_owned())),
-                }
+                self.take_ended(conn, &mut round, late.runs, changes).await;
             }
             // No listing showed them: ended before the window (the first
             // round after a start or a pass of a thousand sends), or the
             // listings lag. Each read alone, several at once: one after
             // the other, a thousand of them held the round for seconds.
-            let read: Vec<(usize, providers::Result<Listed>)> = stream::iter(unseen)
-                .map(|(i, id)| async move { (i, tracking::get_run(conn, &id).await) })
+            // Owned ids: a stream of borrowed ones makes the round's future
+            // not `Send`.
+            let unseen: Vec<String> = round
+                .runs
+                .keys()
+                .filter(|id| !round.seen.contains(**id))
+                .map(|id| (*id).to_owned())
+                .collect();
+            let read: Vec<(String, providers::Result<Listed>)> = stream::iter(unseen)
+                .map(|id| async move {
+                    let got = tracking::get_run(conn, &id).await;
+                    (id, got)
+                })
                 .buffer_unordered(GET_CONCURRENCY)
                 .collect()
                 .await;
-            let read = read.into_iter().filter_map(|(i, got)| match got {
-                Ok(l) => Some((rest[i], l)),
-                Err(e) => {
-                    tracing::warn!(run = %rest[i].id, "tracking: {}", err(e));
-                    None
-                }
-            });
-            for (r, listed) in seen.into_iter().chain(read) {
+            for (id, got) in read {
+                let Some(&r) = round.runs.get(id.as_str()) else {
+                    continue;
+                };
+                let listed = match got {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::warn!(run = %r.id, "tracking: {}", err(e));
+                        continue;
+                    }
+                };
                 if let Some(polled) = self.listed_change(conn, r, &listed).await {
                     changes.push((r.id.clone(), polled));
                 }
             }
         }
+        self.remember_unmatched(&platform, std::mem::take(&mut round.unknown));
         cursor.watermark = watermark;
         if sweep {
             cursor.last_active = Some(Instant::now());
@@ -329,6 +407,74 @@ impl Engine {
         }
         self.set_cursor(&platform, cursor);
         Ok(())
+    }
+
+    /// The ends a completed listing shows of the round's runs, each taken
+    /// once: an end wins over what the active sweep saw of the same run
+    /// earlier (it was active then), so a run that ended during the sweep
+    /// is not lost behind a watermark that moved past it.
+    /// An end of an id the round does not have is kept for a later round
+    /// (see [`UNMATCHED_KEPT`]).
+    async fn take_ended(
+        &self,
+        conn: &Connection,
+        round: &mut Round<'_>,
+        listing: HashMap<String, Listed>,
+        changes: &mut Vec<(String, Polled)>,
+    ) {
+        for (id, listed) in listing {
+            let Some((&key, &run)) = round.runs.get_key_value(id.as_str()) else {
+                round.unknown.push((id, listed));
+                continue;
+            };
+            if !round.ended.insert(key) {
+                continue;
+            }
+            if let Some(polled) = self.listed_change(conn, run, &listed).await {
+                changes.push((run.id.clone(), polled));
+            }
+            round.seen.insert(id);
+        }
+    }
+
+    /// The kept ends of `runs` (taken out), after dropping expired ones.
+    fn take_unmatched(
+        &self,
+        platform: &str,
+        runs: &HashMap<&str, &Run>,
+    ) -> HashMap<String, Listed> {
+        let Ok(mut all) = self.inner.tracker.unmatched.lock() else {
+            return HashMap::new();
+        };
+        let Some(kept) = all.get_mut(platform) else {
+            return HashMap::new();
+        };
+        kept.retain(|_, (_, at)| at.elapsed() < UNMATCHED_KEPT);
+        let ids: Vec<String> = kept
+            .keys()
+            .filter(|id| runs.contains_key(id.as_str()))
+            .cloned()
+            .collect();
+        ids.into_iter()
+            .filter_map(|id| kept.remove(&id).map(|(l, _)| (id, l)))
+            .collect()
+    }
+
+    fn remember_unmatched(&self, platform: &str, ends: Vec<(String, Listed)>) {
+        if ends.is_empty() {
+            return;
+        }
+        let Ok(mut all) = self.inner.tracker.unmatched.lock() else {
+            return;
+        };
+        let kept = all.entry(platform.to_owned()).or_default();
+        let now = Instant::now();
+        for (id, listed) in ends {
+            if kept.len() >= UNMATCHED_MAX {
+                break;
+            }
+            kept.insert(id, (listed, now));
+        }
     }
 
     /// What a listing showed of `run`, when it differs from the stored

@@ -6,8 +6,8 @@
 //! - [`list_completed`]: `completed_only=true` is ordered by end time,
 //!   newest first; it is paged only back to a watermark (the newest end time
 //!   seen by the previous round).
-//! - [`list_active`]: `active_only=true`, every page: the slower sweep that
-//!   sees state changes in between (PENDING → RUNNING).
+//! - [`active_runs`]: `active_only=true`, every page, streamed: the slower
+//!   sweep that sees state changes in between (PENDING → RUNNING).
 //! - [`get_run`]: `runs/get`, only for a run neither listing showed.
 //! - [`failure_detail`]: `runs/get-output` of the single task, only for a
 //!   run that ended Failed / Cancelled (its error message).
@@ -51,8 +51,17 @@ pub struct Completed {
 
 fn listed(run: &DbRun, op: Operation) -> Result<Listed> {
     let target = run.run_id.to_string();
+    // Only what `observe_job_run` reads goes through JSON, not each run's
+    // tasks, clusters and parameters.
+    let observed = DbRun {
+        state: run.state.clone(),
+        status: run.status.clone(),
+        run_page_url: run.run_page_url.clone(),
+        start_time: run.start_time,
+        ..DbRun::default()
+    };
     Ok(Listed {
-        observation: observe_job_run(&to_json(run, op, &target)?),
+        observation: observe_job_run(&to_json(&observed, op, &target)?),
         end_time: run.end_time.filter(|t| *t > 0),
         task_run_id: match run.tasks.as_slice() {
             [task] if task.run_id != 0 => Some(task.run_id),
@@ -128,19 +137,25 @@ async fn read_completed(
     Ok(out)
 }
 
-/// Every active run of the workspace (all pages of `active_only=true`).
-pub async fn list_active(conn: &Connection) -> Result<HashMap<String, Listed>> {
-    let mut out = HashMap::new();
-    let mut stream = std::pin::pin!(conn.client.jobs().list_runs(ListRunsRequest {
-        active_only: true,
-        expand_tasks: true,
-        limit: Some(PAGE),
-        ..ListRunsRequest::default()
-    }));
-    while let Some(item) = stream.try_next().await.map_err(list_error)? {
-        out.insert(item.run_id.to_string(), listed(&item, Operation::Poll)?);
-    }
-    Ok(out)
+/// Every active run of the workspace (all pages of `active_only=true`),
+/// as a stream: the caller handles each run as its page arrives instead of
+/// holding the whole listing (10,000 runs are 400 pages), and can do other
+/// work between pages (look for ends while a long sweep is read).
+pub fn active_runs(
+    conn: &Connection,
+) -> impl futures_util::Stream<Item = Result<(String, Listed)>> + Send + 'static {
+    conn.client
+        .jobs()
+        .list_runs(ListRunsRequest {
+            active_only: true,
+            expand_tasks: true,
+            limit: Some(PAGE),
+            ..ListRunsRequest::default()
+        })
+        .map_err(list_error)
+        .and_then(
+            |item| async move { Ok((item.run_id.to_string(), listed(&item, Operation::Poll)?)) },
+        )
 }
 
 /// One `runs/get`: for a run neither listing showed (ended before the

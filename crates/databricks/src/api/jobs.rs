@@ -168,7 +168,7 @@ impl<'a> JobsApi<'a> {
     pub fn list_runs(
         &self,
         req: ListRunsRequest,
-    ) -> impl Stream<Item = Result<BaseRun>> + Send + 'static {
+    ) -> impl Stream<Item = Result<BaseRun>> + Send + 'static + use<> {
         let client = self.client.clone();
         let path = self.path("runs/list");
         let offset = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use polysync_databricks::{Config, DatabricksClient, Method};
 use polysync_emulator::FaultConfig;
-use polysync_engine::{DispatcherOptions, Run, RunStatus};
+use polysync_engine::{ACTIVE_SWEEP, DispatcherOptions, Run, RunStatus};
 use serde_json::Value;
 
 use crate::dispatcher::notebook;
@@ -34,7 +34,13 @@ async fn send(env: &Env<'_>, job: &str, n: usize) -> Vec<Run> {
 }
 
 /// Tracking rounds until every run in `runs` ended; returns the rounds.
-async fn track_to_end(env: &Env<'_>, runs: &[Run]) -> usize {
+/// With `step`, the emulator's clock is frozen and moved on by `step`
+/// between rounds, so no run changes state while a round reads its
+/// listings, however slow the machine.
+async fn track_to_end(env: &Env<'_>, runs: &[Run], step: Option<Duration>) -> usize {
+    if step.is_some() {
+        env.emu.freeze_clock();
+    }
     for round in 1..=3_000 {
         let failures = env.engine.track_runs(None).await.expect("track");
         assert!(failures.is_empty(), "{failures:?}");
@@ -55,7 +61,10 @@ async fn track_to_end(env: &Env<'_>, runs: &[Run]) -> usize {
         if open == 0 {
             return round;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        match step {
+            Some(by) => env.emu.advance_clock(by),
+            None => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
     }
     panic!("runs did not end");
 }
@@ -64,7 +73,9 @@ e2e!(completions_are_read_through_the_watermark_listing, |env| {
     notebook(&env, "/Shared/track_ok", "duration=40s").await;
     env.emu.clear_requests();
     let runs = send(&env, "/Shared/track_ok", 30).await;
-    let rounds = track_to_end(&env, &runs).await;
+    let started = std::time::Instant::now();
+    let rounds = track_to_end(&env, &runs, Some(Duration::from_secs(2))).await;
+    let elapsed = started.elapsed();
     for r in &runs {
         let stored = env.engine.get_run(&r.id).await.expect("get").run;
         assert_eq!(stored.status, RunStatus::Success, "{stored:?}");
@@ -73,10 +84,30 @@ e2e!(completions_are_read_through_the_watermark_listing, |env| {
     // ends came through the completed listing.
     assert_eq!(count(&env, "GET jobs/runs/get"), 0);
     assert_eq!(count(&env, "GET jobs/runs/get-output"), 0);
-    // One completed listing per round, plus the first round's active sweep
-    // (two pages of 25) and at most two extra pages of completions.
-    let lists = count(&env, "GET jobs/runs/list");
-    assert!(lists <= rounds + 4, "{lists} listings for {rounds} rounds");
+    // The listings grow with rounds, not runs: one completed listing per
+    // round; an active sweep (two pages of 25) at the first round and then
+    // every ACTIVE_SWEEP of real time, each with at most two more
+    // completed pages (ends looked for during and after it); and the first
+    // round's completed listing may take two pages more.
+    let requests = env.emu.requests();
+    let lists: Vec<&str> = requests
+        .iter()
+        .filter(|r| r.endpoint == "GET jobs/runs/list")
+        .map(|r| r.path.as_str())
+        .collect();
+    let active = lists.iter().filter(|p| p.contains("active_only=true"));
+    let sweeps = active.clone().filter(|p| !p.contains("page_token")).count();
+    let completed = lists.len() - active.clone().count();
+    let most_sweeps = 1 + usize::try_from(elapsed.as_secs() / ACTIVE_SWEEP.as_secs()).unwrap_or(0);
+    assert!(
+        sweeps <= most_sweeps,
+        "{sweeps} sweeps in {elapsed:?}: {lists:?}"
+    );
+    assert!(active.count() <= 2 * sweeps, "{lists:?}");
+    assert!(
+        completed <= rounds + 2 * sweeps + 2,
+        "{completed} completed listings for {rounds} rounds, {sweeps} sweeps: {lists:?}"
+    );
 });
 
 e2e!(a_failed_run_costs_one_detail_read_for_its_error, |env| {
@@ -88,7 +119,7 @@ e2e!(a_failed_run_costs_one_detail_read_for_its_error, |env| {
     .await;
     env.emu.clear_requests();
     let runs = send(&env, "/Shared/track_fail", 1).await;
-    track_to_end(&env, &runs).await;
+    track_to_end(&env, &runs, None).await;
     let stored = env.engine.get_run(&runs[0].id).await.expect("get").run;
     assert_eq!(stored.status, RunStatus::Failed);
     let message = stored.error_message.unwrap_or_default();

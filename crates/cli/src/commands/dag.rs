@@ -242,11 +242,12 @@ pub async fn dispatcher(db: Option<String>, args: DispatcherArgs) -> anyhow::Res
         engine = engine.with_client_rate_limit((per_second > 0).then_some(per_second));
     }
     let d = engine.dispatcher(opts).await?;
+    let stop_signal = super::shutdown_signal();
     eprintln!(
         "dispatcher {} running; Ctrl-C or SIGTERM drains and stops it",
         d.id()
     );
-    d.run_until(super::shutdown_signal()).await?;
+    d.run_until(stop_signal).await?;
     eprintln!("dispatcher {} stopped", d.id());
     engine.close().await;
     Ok(ExitCode::SUCCESS)

@@ -113,6 +113,7 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(anyhow::Error::new(e).context("starting the emulator")),
     };
+    let stop_signal = super::shutdown_signal();
     crate::output::outln!("polysync emulator listening on {}", handle.url());
     if args.demo {
         let demo = match handle.seed_demo() {
@@ -130,7 +131,7 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
             demo.continuous_pipeline_id
         );
     }
-    super::shutdown_signal().await;
+    stop_signal.await;
     handle.shutdown().await;
     drop(demo_dir);
     Ok(ExitCode::SUCCESS)

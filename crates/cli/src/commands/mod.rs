@@ -228,25 +228,34 @@ pub fn parse_assignment(flag: &str, raw: &str) -> anyhow::Result<(String, String
 }
 
 /// Resolves on Ctrl-C or (on Unix) SIGTERM: how foreground services (`emulator`,
-/// `dispatcher`) learn to stop cleanly.
-pub async fn shutdown_signal() {
+/// `dispatcher`, `serve`, `up`) learn to stop cleanly. The handlers are installed when this is
+/// CALLED, not when the future is first polled: a service calls it before it announces itself,
+/// so a signal sent as soon as its URL is printed stops it cleanly instead of finding no handler
+/// (SIGINT's default action kills the process).
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let int = signal(SignalKind::interrupt());
+        let term = signal(SignalKind::terminate());
+        async move {
+            match (int, term) {
+                (Ok(mut int), Ok(mut term)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -96,6 +96,7 @@ pub async fn run_serve(db: Option<String>, args: ServeArgs) -> anyhow::Result<Ex
     let engine = open_engine(db).await?.with_tiers(tiers);
     let access = check_bind(&engine, &args.server).await?;
     let listener = listen(&args.server).await?;
+    let stop_signal = shutdown_signal();
     let url = format!("http://{}", listener.local_addr()?);
     eprintln!("polysync server listening on {url} ({access})");
     eprintln!("job keys: {}", key_list(&keys));
@@ -111,7 +112,7 @@ pub async fn run_serve(db: Option<String>, args: ServeArgs) -> anyhow::Result<Ex
         },
         shutdown.clone(),
     ));
-    shutdown_signal().await;
+    stop_signal.await;
     shutdown.cancel();
     server.await.context("server task")??;
     engine.close().await;
@@ -230,6 +231,7 @@ pub async fn run_up(db: Option<String>, args: UpArgs) -> anyhow::Result<ExitCode
     }
     let access = check_bind(&engine, &args.server).await?;
     let listener = listen(&args.server).await?;
+    let stop_signal = shutdown_signal();
     let shutdown = CancellationToken::new();
     let dispatcher = engine.dispatcher(DispatcherOptions::default()).await?;
     // One tracker per workspace: the dispatcher's (same engine, same
@@ -272,7 +274,7 @@ pub async fn run_up(db: Option<String>, args: UpArgs) -> anyhow::Result<ExitCode
     }
     output::outln!("Ctrl-C stops everything.");
     warn_unknown_jobs(&engine, &keys).await;
-    shutdown_signal().await;
+    stop_signal.await;
     eprintln!("stopping …");
     shutdown.cancel();
     server.await.context("server task")??;

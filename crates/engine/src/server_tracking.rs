@@ -19,6 +19,11 @@ use crate::{Engine, Result};
 
 /// Most active runs one observation reads.
 const OBSERVE_MAX: u32 = 1_000_000;
+/// How far back, before the previous observation, runs created since are
+/// looked for (clock differences between the processes sharing a store).
+const CREATED_MARGIN_MS: i64 = 30_000;
+/// Most runs created since the previous observation one observation reads.
+const CREATED_MAX: u32 = 10_000;
 
 /// Who a server's tracking loop is, towards the tracking leases.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +61,12 @@ pub struct TrackingRound {
 #[derive(Debug, Default)]
 pub struct StoreWatch {
     seen: HashMap<String, i64>,
+    /// When the previous observation read the store (epoch ms).
+    observed_at: Option<i64>,
+    /// Runs that were created and ended between two observations (never
+    /// seen active), published once: id → creation time, kept while
+    /// the creation window can still show them.
+    born_ended: HashMap<String, i64>,
 }
 
 impl Engine {
@@ -148,6 +159,33 @@ impl Engine {
             watch.seen.remove(id);
         }
         changed.extend(gone);
+        // Created and ended between two observations: never in the active
+        // set, so the diff above cannot show them, and a stream opened on
+        // one while it was active would wait for an end never published.
+        let now = crate::dag::now_ms();
+        if let (Some(before), false) = (watch.observed_at, platforms.is_empty()) {
+            let since = before - CREATED_MARGIN_MS;
+            watch.born_ended.retain(|_, created| *created >= since);
+            let created = store
+                .list_runs_since(
+                    &polysync_store::RunFilter::default(),
+                    Some(since),
+                    CREATED_MAX,
+                )
+                .await?;
+            for run in created {
+                if run.status.is_terminal()
+                    && platforms.contains(&run.platform)
+                    && !active.contains_key(&run.id)
+                    && !watch.born_ended.contains_key(&run.id)
+                    && !changed.contains(&run.id)
+                {
+                    watch.born_ended.insert(run.id.clone(), run.created_at);
+                    self.inner.events.publish(&run);
+                }
+            }
+        }
+        watch.observed_at = Some(now);
         for id in changed {
             let Some(run) = store.find_run(&id).await? else {
                 continue;

@@ -295,6 +295,11 @@ pub struct SseEvent {
     pub data: Value,
 }
 
+/// Longest [`read_sse`] reads one stream: a stream that never ends fails
+/// its test instead of hanging the suite (heartbeats keep it from going
+/// silent).
+const SSE_MOST: Duration = Duration::from_secs(300);
+
 /// Reads an SSE response: events as they come, until `stop` says so or the
 /// stream ends. Heartbeat comments are counted separately.
 pub async fn read_sse(
@@ -305,7 +310,14 @@ pub async fn read_sse(
     let mut stream = resp.bytes_stream();
     let mut buf = String::new();
     let mut out = Vec::new();
-    while let Some(chunk) = stream.next().await {
+    let deadline = tokio::time::Instant::now() + SSE_MOST;
+    loop {
+        let next = tokio::time::timeout_at(deadline, stream.next()).await;
+        let Some(chunk) = next.unwrap_or_else(|_| {
+            panic!("the stream did not end within {SSE_MOST:?}; events so far: {out:?}")
+        }) else {
+            break;
+        };
         buf.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
         while let Some(end) = buf.find("\n\n") {
             let block: String = buf.drain(..end + 2).collect();

@@ -200,8 +200,7 @@ mod tests {
         for t in tasks {
             t.await.expect("join");
         }
-        let served = order.lock().expect("lock").clone();
-        served
+        order.lock().expect("lock").clone()
     }
 
     #[tokio::test(start_paused = true)]

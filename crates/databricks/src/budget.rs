@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::{Lane, RateLimiter};
 
 /// The share of each published limit the budget uses (headroom for other
 /// clients of the workspace and clock differences).
@@ -100,7 +100,7 @@ impl Budget {
             }
         }
         if let Some(l) = self.limiters.get(endpoint_key(method, path).as_str()) {
-            l.acquire().await;
+            l.acquire(Lane::of(method)).await;
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
     }

@@ -16,7 +16,7 @@ use crate::auth::Authenticator;
 use crate::budget::Budget;
 use crate::config::Config;
 use crate::error::{ApiError, Error, Result};
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::{Lane, RateLimiter};
 use crate::retry::{Idempotency, RetryHooks, parse_retry_after, with_retry_hooks};
 
 /// Installs ring as rustls' process-wide crypto provider. The workspace builds reqwest with
@@ -237,7 +237,7 @@ impl DatabricksClient {
         loop {
             inner.budget.acquire(method, path).await;
             if let Some(l) = &inner.limiter {
-                l.acquire().await;
+                l.acquire(Lane::of(method)).await;
             }
             let headers = inner.auth.headers(&inner.http, &inner.config.retry).await?;
             let url = format!("{}{}", inner.config.host, path);

@@ -73,10 +73,11 @@ const SWEEP_CHUNK: usize = 500;
 
 /// How long an end of a run not known by its Databricks id is kept
 /// ([`TrackerState`]'s `unmatched`): a sender stores the id of a run it
-/// sent a while after Databricks started it (a dispatcher stores a claimed
-/// batch's answers together, a minute or more at thousands of runs), and
-/// a run that ended meanwhile is then behind the listing watermark. Kept
-/// for a full sweep's interval, after which the full sweep finds it.
+/// sent a while after Databricks started it (a dispatcher stores a batch's
+/// answers a second at a time; a store slowed by load, or a re-send of a
+/// lost answer, takes longer), and a run that ended meanwhile is then
+/// behind the listing watermark. Kept for a full sweep's interval, after
+/// which the full sweep finds it.
 const UNMATCHED_KEPT: Duration = FULL_SWEEP;
 /// Most such ends kept per platform.
 const UNMATCHED_MAX: usize = 20_000;

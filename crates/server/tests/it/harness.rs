@@ -52,10 +52,16 @@ async fn create_job(
         "tasks": [{"task_key": "main", "description": directive,
                    "spark_python_task": {"python_file": "dbfs:/x.py", "parameters": ["a"]}}],
     });
+    create_job_from(http, emu, &body).await
+}
+
+/// Creates a Databricks job with the `jobs/create` body `body` in the
+/// emulator, as the platform's service principal; its job id.
+pub async fn create_job_from(http: &reqwest::Client, emu: &EmulatorHandle, body: &Value) -> i64 {
     let v: Value = http
         .post(format!("{}/api/2.1/jobs/create", emu.url()))
         .bearer_auth(SP_TOKEN)
-        .json(&body)
+        .json(body)
         .send()
         .await
         .expect("jobs/create")

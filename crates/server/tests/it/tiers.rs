@@ -11,7 +11,7 @@ use polysync_engine::{ExecutionTiers, NoProgress};
 use polysync_testkit::each_backend;
 use serde_json::{Value, json};
 
-use crate::harness::{Env, SP_TOKEN, config, read_sse};
+use crate::harness::{Env, config, create_job_from, read_sse};
 
 const NO_TRACKING: Duration = Duration::from_secs(3600);
 
@@ -203,16 +203,5 @@ async fn create_workflow(env: &Env) -> i64 {
              "spark_python_task": {"python_file": "dbfs:/b.py"}},
         ],
     });
-    let v: Value = env
-        .http
-        .post(format!("{}/api/2.1/jobs/create", env.emu.url()))
-        .bearer_auth(SP_TOKEN)
-        .json(&body)
-        .send()
-        .await
-        .expect("jobs/create")
-        .json()
-        .await
-        .expect("json");
-    v["job_id"].as_i64().expect("job_id")
+    create_job_from(&env.http, &env.emu, &body).await
 }

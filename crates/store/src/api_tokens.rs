@@ -67,7 +67,7 @@ impl Store {
     pub async fn list_api_tokens(&self) -> Result<Vec<ApiToken>> {
         let sql = format!("SELECT {COLUMNS} FROM api_tokens ORDER BY name");
         on_db!(&self.db, p => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(p).await.db()?;
+            let rows = crate::sql::query(sql).fetch_all(p).await.db()?;
             rows.iter().map(from_row).collect()
         })
     }

@@ -210,7 +210,7 @@ impl Tx {
             self.row_lock()
         );
         on_tx!(self, c => {
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut **c).await.db()?;
+            let row = crate::sql::query(sql).bind(id).fetch_optional(&mut **c).await.db()?;
             row.as_ref().map(task_run_from_row).transpose()
         })
     }
@@ -375,7 +375,7 @@ impl Tx {
                 self.row_lock()
             );
             let rows: Vec<(String, (i64, String))> = on_tx!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let mut q = crate::sql::query(sql);
                 for id in chunk {
                     q = q.bind(*id);
                 }
@@ -421,7 +421,7 @@ impl Tx {
                 values("('task_run', ?, ?, ?, ?)", history.len(), 1)
             );
             let done = on_tx!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let mut q = crate::sql::query(sql);
                 for &i in chunk {
                     let tr = trs[i];
                     q = q
@@ -441,7 +441,7 @@ impl Tx {
                 }
                 let done = q.execute(&mut **c).await.db()?.rows_affected();
                 if !history.is_empty() {
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(history_sql));
+                    let mut q = crate::sql::query(history_sql);
                     for tr in &history {
                         q = q.bind(&tr.id).bind(now).bind(tr.status.as_str()).bind(&tr.message);
                     }
@@ -477,7 +477,7 @@ impl Tx {
                 values("(?, ?, ?, ?)", chunk.len(), 2)
             );
             on_tx!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(at);
+                let mut q = crate::sql::query(sql).bind(at);
                 for e in chunk {
                     q = q
                         .bind(&e.task_run_id)
@@ -499,7 +499,7 @@ impl Tx {
                 values("?", chunk.len(), 1)
             );
             on_tx!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let mut q = crate::sql::query(sql);
                 for id in chunk {
                     q = q.bind(*id);
                 }
@@ -527,7 +527,7 @@ impl Tx {
                 self.row_lock()
             );
             let running: std::collections::BTreeSet<String> = on_tx!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let mut q = crate::sql::query(sql);
                 for (id, _) in chunk {
                     q = q.bind(id);
                 }
@@ -551,12 +551,12 @@ impl Tx {
                 values("('dag_run', ?, ?, ?, NULL)", chunk.len(), 1)
             );
             on_tx!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(at);
+                let mut q = crate::sql::query(sql).bind(at);
                 for (id, status) in &chunk {
                     q = q.bind(id).bind(status.as_str());
                 }
                 q.execute(&mut **c).await.db()?;
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(history_sql));
+                let mut q = crate::sql::query(history_sql);
                 for (id, status) in &chunk {
                     q = q.bind(id).bind(at).bind(status.as_str());
                 }
@@ -608,7 +608,7 @@ impl Store {
                 values("('dag_run', ?, ?, ?, NULL)", chunk.len(), 1)
             );
             on_tx!(tx, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let mut q = crate::sql::query(sql);
                 for (dag, _) in chunk {
                     q = q
                         .bind(&dag.id)
@@ -620,7 +620,7 @@ impl Store {
                         .bind(dag.ended_at);
                 }
                 q.execute(&mut **c).await.db()?;
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(history_sql));
+                let mut q = crate::sql::query(history_sql);
                 for (dag, _) in chunk {
                     q = q.bind(&dag.id).bind(dag.created_at).bind(dag.status.as_str());
                 }
@@ -642,7 +642,7 @@ impl Store {
                 values("('task_run', ?, ?, ?, NULL)", chunk.len(), 1)
             );
             on_tx!(tx, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let mut q = crate::sql::query(sql);
                 for (_, tr, definition, params, limit_keys) in chunk {
                     q = q
                         .bind(&tr.id)
@@ -667,7 +667,7 @@ impl Store {
                         .bind(i64::from(tr.platform_slots.max(1)));
                 }
                 q.execute(&mut **c).await.db()?;
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(history_sql));
+                let mut q = crate::sql::query(history_sql);
                 for (at, tr, ..) in chunk {
                     q = q.bind(&tr.id).bind(*at).bind(tr.status.as_str());
                 }
@@ -683,7 +683,7 @@ impl Store {
             "SELECT {DAG_COLUMNS} FROM dag_runs ORDER BY created_at DESC, id DESC LIMIT $1"
         );
         on_db!(&self.db, p => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit)).fetch_all(p).await.db()?;
+            let rows = crate::sql::query(sql).bind(i64::from(limit)).fetch_all(p).await.db()?;
             rows.iter().map(dag_from_row).collect()
         })
     }
@@ -695,7 +695,7 @@ impl Store {
             "SELECT {DAG_COLUMNS} FROM dag_runs WHERE root_task = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
         );
         on_db!(&self.db, p => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(root_task).bind(i64::from(limit)).fetch_all(p).await.db()?;
+            let rows = crate::sql::query(sql).bind(root_task).bind(i64::from(limit)).fetch_all(p).await.db()?;
             rows.iter().map(dag_from_row).collect()
         })
     }
@@ -706,7 +706,7 @@ impl Store {
             "SELECT {DAG_COLUMNS} FROM dag_runs WHERE status = 'Running' ORDER BY created_at"
         );
         on_db!(&self.db, p => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(p).await.db()?;
+            let rows = crate::sql::query(sql).fetch_all(p).await.db()?;
             rows.iter().map(dag_from_row).collect()
         })
     }
@@ -731,8 +731,8 @@ impl Store {
             "SELECT t.dag_run_id, t.status FROM task_runs t JOIN dag_runs d ON d.id = t.dag_run_id WHERE {ended}"
         );
         let (dags, statuses) = on_db!(&self.db, p => {
-            let dags = sqlx::query(sqlx::AssertSqlSafe(dags_sql)).fetch_all(p).await.db()?;
-            let statuses = sqlx::query(sqlx::AssertSqlSafe(statuses_sql)).fetch_all(p).await.db()?;
+            let dags = crate::sql::query(dags_sql).fetch_all(p).await.db()?;
+            let statuses = crate::sql::query(statuses_sql).fetch_all(p).await.db()?;
             (
                 dags.iter().map(dag_from_row).collect::<Result<Vec<_>>>()?,
                 statuses
@@ -758,7 +758,7 @@ impl Store {
     pub async fn find_dag_run(&self, id: &str) -> Result<Option<DagRun>> {
         let sql = format!("SELECT {DAG_COLUMNS} FROM dag_runs WHERE id = $1");
         on_db!(&self.db, p => {
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await.db()?;
+            let row = crate::sql::query(sql).bind(id).fetch_optional(p).await.db()?;
             row.as_ref().map(dag_from_row).transpose()
         })
     }
@@ -767,7 +767,7 @@ impl Store {
     pub async fn task_runs_of(&self, dag_run_id: &str) -> Result<Vec<TaskRun>> {
         let sql = format!("SELECT {TR_COLUMNS} FROM task_runs WHERE dag_run_id = $1 ORDER BY seq");
         on_db!(&self.db, p => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(dag_run_id).fetch_all(p).await.db()?;
+            let rows = crate::sql::query(sql).bind(dag_run_id).fetch_all(p).await.db()?;
             rows.iter().map(task_run_from_row).collect()
         })
     }
@@ -777,7 +777,7 @@ impl Store {
         let sql =
             format!("SELECT {TR_COLUMNS} FROM task_runs WHERE status = $1 ORDER BY seq LIMIT $2");
         on_db!(&self.db, p => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(status.as_str()).bind(i64::from(limit)).fetch_all(p).await.db()?;
+            let rows = crate::sql::query(sql).bind(status.as_str()).bind(i64::from(limit)).fetch_all(p).await.db()?;
             rows.iter().map(task_run_from_row).collect()
         })
     }
@@ -788,7 +788,7 @@ impl Store {
             "SELECT {TR_COLUMNS} FROM task_runs WHERE status = 'Running' AND lease_owner = $1 ORDER BY seq"
         );
         on_db!(&self.db, p => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner).fetch_all(p).await.db()?;
+            let rows = crate::sql::query(sql).bind(owner).fetch_all(p).await.db()?;
             rows.iter().map(task_run_from_row).collect()
         })
     }
@@ -808,7 +808,7 @@ impl Store {
              ORDER BY t.seq"
         );
         on_db!(&self.db, p => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner).fetch_all(p).await.db()?;
+            let rows = crate::sql::query(sql).bind(owner).fetch_all(p).await.db()?;
             rows.iter().map(task_run_from_row).collect()
         })
     }
@@ -881,7 +881,7 @@ impl Store {
         };
         let candidates_sql = format!("{candidates_sql}{skip_locked}");
         let (candidates, held) = on_tx!(tx, c => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(candidates_sql))
+            let rows = crate::sql::query(candidates_sql)
                 .bind(now)
                 .bind(window)
                 .fetch_all(&mut **c)
@@ -922,7 +922,7 @@ impl Store {
                 values("?", chunk.len(), 5)
             );
             let updated: std::collections::BTreeSet<String> = on_tx!(tx, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                let mut q = crate::sql::query(sql)
                     .bind(owner)
                     .bind(now + lease_ms)
                     .bind(false)
@@ -972,12 +972,12 @@ impl Store {
                 values("(?, ?, ?, 'Running', ?, NULL, NULL)", chunk.len(), 1)
             );
             on_tx!(tx, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(history_sql));
+                let mut q = crate::sql::query(history_sql);
                 for tr in &chunk {
                     q = q.bind(&tr.id).bind(now);
                 }
                 q.execute(&mut **c).await.db()?;
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(attempts_sql));
+                let mut q = crate::sql::query(attempts_sql);
                 for tr in &chunk {
                     q = q
                         .bind(&tr.id)
@@ -991,7 +991,7 @@ impl Store {
                         "INSERT INTO limit_slots (limit_key, task_run_id, slots) VALUES {}",
                         values("(?, ?, ?)", part.len(), 1)
                     );
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    let mut q = crate::sql::query(sql);
                     for (key, id, n) in part {
                         q = q.bind(*key).bind(*id).bind(*n);
                     }
@@ -1017,7 +1017,7 @@ impl Store {
              WHERE status = 'Running' AND (lease_until IS NULL OR lease_until < $3) RETURNING {TR_COLUMNS}"
         );
         on_db!(&self.db, p => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner).bind(now + lease_ms).bind(now).fetch_all(p).await.db()?;
+            let rows = crate::sql::query(sql).bind(owner).bind(now + lease_ms).bind(now).fetch_all(p).await.db()?;
             rows.iter().map(task_run_from_row).collect()
         })
     }

@@ -25,6 +25,7 @@ mod migrate;
 mod platforms;
 mod rows;
 mod runs;
+mod sql;
 mod tasks;
 mod tracking;
 mod tx;

@@ -252,7 +252,7 @@ impl Tx {
             self.row_lock()
         );
         on_tx!(self, c => {
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut **c).await.db()?;
+            let row = crate::sql::query(sql).bind(id).fetch_optional(&mut **c).await.db()?;
             row.as_ref().map(run_from_row).transpose()
         })
     }
@@ -329,7 +329,7 @@ impl Tx {
                 crate::dag::values("(?, ?, ?, ?, ?, ?, ?)", chunk.len(), 1)
             );
             on_tx!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let mut q = crate::sql::query(sql);
                 for (run, encoded) in chunk.iter().zip(&encoded) {
                     q = q
                         .bind(&run.id)
@@ -349,7 +349,7 @@ impl Tx {
                     }
                     Err(e) => return Err(e.into_store()),
                 }
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(history_sql));
+                let mut q = crate::sql::query(history_sql);
                 for run in chunk {
                     q = q
                         .bind(&run.id)
@@ -390,7 +390,7 @@ impl Tx {
                 self.row_lock()
             );
             let runs: Vec<Run> = on_tx!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let mut q = crate::sql::query(sql);
                 for id in chunk {
                     q = q.bind(*id);
                 }
@@ -419,7 +419,7 @@ impl Tx {
                 self.row_lock()
             );
             let states: Vec<(String, RunState)> = on_tx!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let mut q = crate::sql::query(sql);
                 for id in chunk {
                     q = q.bind(*id);
                 }
@@ -506,7 +506,7 @@ impl Tx {
                 crate::dag::values("(?, ?, ?, ?, ?, ?, ?)", history.len(), 1)
             );
             let done = on_tx!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let mut q = crate::sql::query(sql);
                 for (&i, encoded) in chunk.iter().zip(&encoded) {
                     let run = runs[i];
                     q = q.bind(&run.id).bind(run.version);
@@ -514,7 +514,7 @@ impl Tx {
                 }
                 let done = q.execute(&mut **c).await.db()?.rows_affected();
                 if !history.is_empty() {
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(history_sql));
+                    let mut q = crate::sql::query(history_sql);
                     for run in &history {
                         q = q
                             .bind(&run.id)
@@ -570,7 +570,7 @@ impl Store {
     /// One run by Polysync run id, if it exists.
     pub async fn find_run(&self, id: &str) -> Result<Option<Run>> {
         on_db!(&self.db, p => {
-            let row = sqlx::query(sqlx::AssertSqlSafe(get_run_sql()))
+            let row = crate::sql::query(get_run_sql())
                 .bind(id)
                 .fetch_optional(p)
                 .await
@@ -602,7 +602,7 @@ impl Store {
     ) -> Result<Vec<Run>> {
         let status = filter.status.map(RunStatus::as_str);
         on_db!(&self.db, p => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(list_runs_sql()))
+            let rows = crate::sql::query(list_runs_sql())
                 .bind(&filter.job_name)
                 .bind(&filter.platform)
                 .bind(status)
@@ -621,7 +621,7 @@ impl Store {
     /// in the Databricks UI.
     pub async fn find_runs_by_ref(&self, reference: &str, limit: u32) -> Result<Vec<Run>> {
         on_db!(&self.db, p => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(runs_by_ref_sql()))
+            let rows = crate::sql::query(runs_by_ref_sql())
                 .bind(reference)
                 .bind(i64::from(limit))
                 .fetch_all(p)
@@ -636,7 +636,7 @@ impl Store {
     /// to the end, also after a crash.
     pub async fn active_runs(&self, limit: u32) -> Result<Vec<Run>> {
         on_db!(&self.db, p => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(active_runs_sql()))
+            let rows = crate::sql::query(active_runs_sql())
                 .bind(i64::from(limit))
                 .fetch_all(p)
                 .await
@@ -654,7 +654,7 @@ impl Store {
     pub async fn active_runs_for_tracking(&self, limit: u32) -> Result<Vec<Run>> {
         use futures_util::TryStreamExt as _;
         on_db!(&self.db, p => {
-            let mut rows = sqlx::query(sqlx::AssertSqlSafe(tracked_runs_sql()))
+            let mut rows = crate::sql::query(tracked_runs_sql())
                 .bind(i64::from(limit))
                 .fetch(p);
             let mut runs = Vec::new();
@@ -680,7 +680,7 @@ impl Store {
                 crate::dag::values("?", chunk.len(), 1)
             );
             let runs: Vec<Run> = on_db!(&self.db, p => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let mut q = crate::sql::query(sql);
                 for id in chunk {
                     q = q.bind(id);
                 }

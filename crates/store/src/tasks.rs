@@ -108,7 +108,7 @@ impl Tx {
     async fn all_tasks(&mut self) -> Result<Vec<StoredTask>> {
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks ORDER BY name");
         on_tx!(self, c => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut **c).await.db()?;
+            let rows = crate::sql::query(sql).fetch_all(&mut **c).await.db()?;
             rows.iter().map(task_from_row).collect()
         })
     }
@@ -241,7 +241,7 @@ impl Store {
     pub async fn list_tasks(&self) -> Result<Vec<StoredTask>> {
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks ORDER BY name");
         on_db!(&self.db, p => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(p).await.db()?;
+            let rows = crate::sql::query(sql).fetch_all(p).await.db()?;
             rows.iter().map(task_from_row).collect()
         })
     }
@@ -250,7 +250,7 @@ impl Store {
     pub async fn find_task(&self, name: &str) -> Result<Option<StoredTask>> {
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE name = $1");
         on_db!(&self.db, p => {
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(name).fetch_optional(p).await.db()?;
+            let row = crate::sql::query(sql).bind(name).fetch_optional(p).await.db()?;
             row.as_ref().map(task_from_row).transpose()
         })
     }

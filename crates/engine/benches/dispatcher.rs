@@ -25,7 +25,8 @@
 //! `BENCH_RUNS` (N, default 300), `BENCH_SECONDS` (S, default 20), `BENCH_TASKS` (M, default
 //! 1000), `BENCH_TRACKED` (T, default 10000), `BENCH_CHAIN` (K, default 100), `BENCH_ONLY`
 //! (comma-separated benchmark numbers 1–5 to run, default all; 4 comes with 1, 4 alone skips
-//! 1's baselines),
+//! 1's baselines), `BENCH_STORES` (`sqlite`, `postgres`: which stores benchmarks 2 and 5 use,
+//! default both), `BENCH_BASELINE=0` (benchmark 2 without its baseline),
 //! `BENCH_LOG` (an env-filter such as `warn`: the engine's logs on stderr), `BENCH_REQLOG` (a
 //! file benchmark 1 appends Polysync's requests to: arrival ms, endpoint, path), `BENCH_RSS_WRAP` (a command benchmark 3's child runs under, e.g. `heaptrack -o /tmp/track`).
 //! The full sizes: `BENCH_RUNS=2000 BENCH_SECONDS=60 BENCH_TASKS=10000`.
@@ -457,8 +458,9 @@ async fn polling_requests(n: usize, secs: u64, backoff: bool) -> (f64, u64) {
     (requests as f64 / n as f64, throttled)
 }
 
-/// (end to end incl. starting the DAG runs, dispatch only, baseline) in tasks per second.
-async fn throughput(url: &str, m: usize) -> (f64, f64, f64) {
+/// (end to end incl. starting the DAG runs, dispatch only, baseline) in tasks per second;
+/// the baseline is skipped with `BENCH_BASELINE=0`.
+async fn throughput(url: &str, m: usize) -> (f64, f64, Option<f64>) {
     let quick = "# Databricks notebook source\n# emulator: duration=0s\nprint(1)\n";
     // Dispatcher.
     let (emu, _dir) = emulator(quick, FaultConfig::default()).await;
@@ -491,6 +493,10 @@ async fn throughput(url: &str, m: usize) -> (f64, f64, f64) {
         .collect();
     println!("   requests per task: {}", per_task.join(", "));
     emu.shutdown().await;
+    if std::env::var("BENCH_BASELINE").is_ok_and(|v| v == "0") {
+        engine.close().await;
+        return (dispatched, dispatch_only, None);
+    }
     // Baseline: one start + poll loop per run, all at once, on the same store.
     let (emu, _dir) = emulator(quick, FaultConfig::default()).await;
     let mut p = Platform::new(
@@ -527,7 +533,7 @@ async fn throughput(url: &str, m: usize) -> (f64, f64, f64) {
     let polled = m as f64 / started.elapsed().as_secs_f64();
     emu.shutdown().await;
     engine.close().await;
-    (dispatched, dispatch_only, polled)
+    (dispatched, dispatch_only, Some(polled))
 }
 
 /// A chain of `k` zero-duration tasks run once by a dispatcher; returns each step's
@@ -655,10 +661,14 @@ async fn dag_steps() {
     println!(
         "== 5. DAG step transition: chain of {k} zero-duration tasks, upstream end stored → downstream submit sent"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = format!("sqlite:{}", dir.path().join("chain.db").display());
-    report_chain("SQLite", &chain_steps(&sqlite, k).await);
-    if let Ok(admin) = std::env::var(polysync_testkit::DATABASE_URL_VAR) {
+    if store_wanted("sqlite") {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = format!("sqlite:{}", dir.path().join("chain.db").display());
+        report_chain("SQLite", &chain_steps(&sqlite, k).await);
+    }
+    if let Ok(admin) = std::env::var(polysync_testkit::DATABASE_URL_VAR)
+        && store_wanted("postgres")
+    {
         let pg = polysync_testkit::TestDb::postgres(admin.trim()).await;
         report_chain("PostgreSQL", &chain_steps(pg.url(), k).await);
         pg.cleanup().await;
@@ -703,20 +713,28 @@ fn report_latency(mut latencies: Vec<i64>) {
 async fn throughput_all() {
     let m = env_usize("BENCH_TASKS", 1_000);
     println!("== 2. throughput: {m} zero-duration notebook tasks, submit → terminal");
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = format!("sqlite:{}", dir.path().join("tp.db").display());
-    let (d, only, p) = throughput(&sqlite, m).await;
-    println!(
-        "   SQLite      dispatcher {d:>7.0} tasks/s ({only:.0}/s once started)   per-run start+poll {p:>7.0} runs/s   ratio {:.2}",
-        d / p
-    );
-    if let Ok(admin) = std::env::var(polysync_testkit::DATABASE_URL_VAR) {
-        let pg = polysync_testkit::TestDb::postgres(admin.trim()).await;
-        let (d, only, p) = throughput(pg.url(), m).await;
-        println!(
-            "   PostgreSQL  dispatcher {d:>7.0} tasks/s ({only:.0}/s once started)   per-run start+poll {p:>7.0} runs/s   ratio {:.2}",
+    let report = |name: &str, (d, only, p): (f64, f64, Option<f64>)| match p {
+        Some(p) => println!(
+            "   {name:<11} dispatcher {d:>7.0} tasks/s ({only:.0}/s once started)   per-run start+poll {p:>7.0} runs/s   ratio {:.2}",
             d / p
-        );
+        ),
+        None => println!("   {name:<11} dispatcher {d:>7.0} tasks/s ({only:.0}/s once started)"),
+    };
+    if store_wanted("sqlite") {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = format!("sqlite:{}", dir.path().join("tp.db").display());
+        report("SQLite", throughput(&sqlite, m).await);
+    }
+    if let Ok(admin) = std::env::var(polysync_testkit::DATABASE_URL_VAR)
+        && store_wanted("postgres")
+    {
+        let pg = polysync_testkit::TestDb::postgres(admin.trim()).await;
+        report("PostgreSQL", throughput(pg.url(), m).await);
         pg.cleanup().await;
     }
+}
+
+/// `BENCH_STORES` (comma-separated `sqlite`, `postgres`; default both).
+fn store_wanted(name: &str) -> bool {
+    std::env::var("BENCH_STORES").map_or(true, |s| s.split(',').any(|x| x.trim() == name))
 }

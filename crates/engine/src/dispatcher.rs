@@ -82,6 +82,39 @@ pub struct Pass {
     pub ended: usize,
 }
 
+/// Where a pass spent its time, logged at debug level: which stage a slow
+/// dispatcher waits on (it found PostgreSQL statements stalled by Nagle's
+/// algorithm, and SQLite binds quadratic in their placeholders).
+struct Stages {
+    clock: std::time::Instant,
+    marks: Vec<(&'static str, Duration)>,
+}
+
+impl Stages {
+    fn start() -> Self {
+        Self {
+            clock: std::time::Instant::now(),
+            marks: Vec::with_capacity(8),
+        }
+    }
+
+    /// Records that stage `name` ended now.
+    fn mark(&mut self, name: &'static str) {
+        self.marks.push((name, self.clock.elapsed()));
+    }
+}
+
+impl std::fmt::Display for Stages {
+    /// `stage=ms` at the end of each stage, since the pass began.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (name, at)) in self.marks.iter().enumerate() {
+            let sep = if i == 0 { "" } else { " " };
+            write!(f, "{sep}{name}={:.1}ms", at.as_secs_f64() * 1000.0)?;
+        }
+        Ok(())
+    }
+}
+
 impl Pass {
     fn busy(&self) -> bool {
         self.fired + self.promoted + self.started + self.ended > 0
@@ -189,6 +222,7 @@ impl Dispatcher {
                     if let Err(e) = self.track_statuses().await {
                         tracing::warn!(dispatcher = %self.id, "tracking round failed: {e}");
                     }
+                    tracing::debug!(dispatcher = %self.id, took = ?started.elapsed(), "tracking round");
                     let every = self.engine.tracking_interval(self.opts.track_interval);
                     tokio::select! {
                         _ = stopped.changed() => break,
@@ -229,6 +263,7 @@ impl Dispatcher {
 
     /// One pass over everything a dispatcher does.
     pub async fn pass(&self) -> Result<Pass> {
+        let mut stages = Stages::start();
         let now = now_ms();
         self.heartbeat(now).await?;
         let store = &self.engine.inner.store;
@@ -236,12 +271,17 @@ impl Dispatcher {
             .take_over_expired(&self.id, now, ms(self.opts.lease))
             .await?
             .is_empty();
+        stages.mark("takeover");
+        let fired = self.fire_schedules(now).await?;
+        stages.mark("fire");
         let mut pass = Pass {
-            fired: self.fire_schedules(now).await?,
+            fired,
             promoted: self.promote_waiting(now).await?,
             ..Pass::default()
         };
+        stages.mark("promote");
         pass.started = self.claim_and_start().await?;
+        stages.mark("start");
         if self.tracking_loop.load(std::sync::atomic::Ordering::SeqCst) {
             // Statuses come from the tracking loop: a pass ends the
             // attempts whose run ended (one join), and checks every held
@@ -261,6 +301,7 @@ impl Dispatcher {
         {
             pass.ended = self.track_all().await?;
         }
+        stages.mark("end");
         if pass.ended > 0 || pass.promoted > 0 {
             // Downstream tasks are released and sent in this same pass.
             let released = self.promote_waiting(now_ms()).await?;
@@ -269,7 +310,10 @@ impl Dispatcher {
                 pass.started += self.claim_and_start().await?;
             }
         }
+        stages.mark("downstream");
         self.engine.finish_dag_runs().await?;
+        stages.mark("finish");
+        tracing::debug!(dispatcher = %self.id, ?pass, %stages, "pass");
         Ok(pass)
     }
 

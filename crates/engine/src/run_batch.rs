@@ -64,6 +64,7 @@ impl Dispatcher {
             return Ok(());
         }
         let engine = self.engine();
+        let clock = std::time::Instant::now();
         let attempted = now_ms();
         let mut jobs: HashMap<String, (Job, Platform)> = HashMap::new();
         let mut prepared: Vec<Run> = Vec::new();
@@ -106,6 +107,7 @@ impl Dispatcher {
                 return Ok(());
             }
         };
+        tracing::debug!(runs = stored.len(), took = ?clock.elapsed(), "attempts stored with their intent");
         for run in &stored {
             engine.inner.events.publish(run);
         }
@@ -123,6 +125,7 @@ impl Dispatcher {
             .map(|(_, p)| (p.name.clone(), p))
             .collect();
         self.send_and_store(stored, &platforms).await?;
+        tracing::debug!(took = ?clock.elapsed(), "attempts sent and answers stored");
         drop(claims);
         Ok(())
     }
@@ -216,8 +219,11 @@ impl Dispatcher {
                 Ok(None) => true,
                 Err(_) => false,
             };
+            let clock = std::time::Instant::now();
+            let n = answers.len();
             self.store_answers(platforms, std::mem::take(&mut answers))
                 .await?;
+            tracing::debug!(answers = n, took = ?clock.elapsed(), "answers stored");
             if done {
                 return Ok(());
             }

@@ -60,6 +60,9 @@ pub struct Dispatcher {
     /// When every held attempt was last checked in full (tracking-loop
     /// mode; see [`Dispatcher::pass`]).
     last_check: std::sync::Mutex<i64>,
+    /// When a pass last looked for DAG runs to end although it changed
+    /// nothing itself (see [`Dispatcher::pass`]).
+    last_finish: std::sync::Mutex<i64>,
     /// Set while [`Dispatcher::run_until`] runs its own tracking loop
     /// beside the passes: a pass then leaves Databricks statuses to it.
     tracking_loop: std::sync::atomic::AtomicBool,
@@ -153,6 +156,7 @@ impl Engine {
             last_heartbeat: std::sync::Mutex::new(now),
             last_track: std::sync::Mutex::new(0),
             last_check: std::sync::Mutex::new(0),
+            last_finish: std::sync::Mutex::new(0),
             tracking_loop: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -311,7 +315,14 @@ impl Dispatcher {
             }
         }
         stages.mark("downstream");
-        self.engine.finish_dag_runs().await?;
+        // A DAG run ends when its last task run does: after a pass that
+        // ended, skipped or failed one. The look is a join over every
+        // running DAG run (tens of ms at 10,000), so an idle pass leaves
+        // it to the heartbeat, which catches what ended elsewhere (another
+        // instance's pass ends its DAG runs itself, a cancel too).
+        if pass.busy() || self.due(&self.last_finish, self.opts.heartbeat) {
+            self.engine.finish_dag_runs().await?;
+        }
         stages.mark("finish");
         tracing::debug!(dispatcher = %self.id, ?pass, %stages, "pass");
         Ok(pass)

@@ -140,13 +140,16 @@ impl Dispatcher {
         let mut claims = Vec::new();
         let mut runs = Vec::new();
         let mut platforms: HashMap<String, Platform> = HashMap::new();
-        for id in run_ids {
-            let Some(claim) = engine.inner.sending.claim(id) else {
-                continue;
-            };
-            // Read after the claim: a sender that just finished has stored
-            // its answer by now.
-            let Some(run) = engine.inner.store.find_run(id).await? else {
+        let claimed: Vec<(String, SendClaim)> = run_ids
+            .iter()
+            .filter_map(|id| Some((id.clone(), engine.inner.sending.claim(id)?)))
+            .collect();
+        // Read after the claims, in one go: a sender that just finished has
+        // stored its answer by now.
+        let ids: Vec<String> = claimed.iter().map(|(id, _)| id.clone()).collect();
+        let mut stored = engine.inner.store.find_runs(&ids).await?;
+        for (id, claim) in claimed {
+            let Some(run) = stored.remove(&id) else {
                 continue;
             };
             if run.status.is_terminal()

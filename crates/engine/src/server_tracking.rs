@@ -166,22 +166,25 @@ impl Engine {
         if let (Some(before), false) = (watch.observed_at, platforms.is_empty()) {
             let since = before - CREATED_MARGIN_MS;
             watch.born_ended.retain(|_, created| *created >= since);
-            let created = store
-                .list_runs_since(
-                    &polysync_store::RunFilter::default(),
-                    Some(since),
-                    CREATED_MAX,
-                )
-                .await?;
-            for run in created {
-                if run.status.is_terminal()
-                    && platforms.contains(&run.platform)
-                    && !active.contains_key(&run.id)
-                    && !watch.born_ended.contains_key(&run.id)
-                    && !changed.contains(&run.id)
-                {
-                    watch.born_ended.insert(run.id.clone(), run.created_at);
-                    self.inner.events.publish(&run);
+            // Slim rows of the ended ones only; the few not published yet
+            // are then read whole (streams render them).
+            let ended = store.ended_runs_created_since(since, CREATED_MAX).await?;
+            let fresh: Vec<(String, i64)> = ended
+                .into_iter()
+                .filter(|run| {
+                    platforms.contains(&run.platform)
+                        && !active.contains_key(&run.id)
+                        && !watch.born_ended.contains_key(&run.id)
+                        && !changed.contains(&run.id)
+                })
+                .map(|run| (run.id, run.created_at))
+                .collect();
+            watch.born_ended.extend(fresh.iter().cloned());
+            let fresh: Vec<String> = fresh.into_iter().map(|(id, _)| id).collect();
+            let whole = store.find_runs(&fresh).await?;
+            for id in &fresh {
+                if let Some(run) = whole.get(id) {
+                    self.inner.events.publish(run);
                 }
             }
         }

@@ -673,10 +673,28 @@ impl Store {
         &self,
         ids: &[String],
     ) -> Result<std::collections::HashMap<String, Run>> {
+        self.runs_by_id(TRACKING_COLUMNS, ids).await
+    }
+
+    /// The runs with the given ids, whole, by id; ids without a run are
+    /// absent. A few multi-row reads, no lock (see [`Tx::find_runs`] for
+    /// reads a write depends on).
+    pub async fn find_runs(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, Run>> {
+        self.runs_by_id(COLUMNS, ids).await
+    }
+
+    async fn runs_by_id(
+        &self,
+        columns: &str,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, Run>> {
         let mut out = std::collections::HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(IDS_CHUNK) {
             let sql = format!(
-                "SELECT {TRACKING_COLUMNS} FROM runs WHERE id IN ({})",
+                "SELECT {columns} FROM runs WHERE id IN ({})",
                 crate::dag::values("?", chunk.len(), 1)
             );
             let runs: Vec<Run> = on_db!(&self.db, p => {
@@ -690,6 +708,27 @@ impl Store {
             out.extend(runs.into_iter().map(|r| (r.id.clone(), r)));
         }
         Ok(out)
+    }
+
+    /// Runs created at or after `since` that have ended, newest first, at
+    /// most `limit`, as [`Store::active_runs_for_tracking`] loads them:
+    /// how a process that does not track a workspace notices runs another
+    /// process created and ended between two of its looks, without
+    /// loading every recent run whole.
+    pub async fn ended_runs_created_since(&self, since: i64, limit: u32) -> Result<Vec<Run>> {
+        let sql = format!(
+            "SELECT {TRACKING_COLUMNS} FROM runs WHERE created_at >= $1 AND status NOT IN {ACTIVE} \
+             ORDER BY created_at DESC, id DESC LIMIT $2"
+        );
+        on_db!(&self.db, p => {
+            let rows = crate::sql::query(sql)
+                .bind(since)
+                .bind(i64::from(limit))
+                .fetch_all(p)
+                .await
+                .db()?;
+            rows.iter().map(run_from_row).collect()
+        })
     }
 
     /// A run's status transitions, oldest first.

@@ -118,3 +118,63 @@ store_test!(list_runs_filters_and_limits, |db| {
         5
     );
 });
+
+store_test!(runs_are_read_whole_by_id_and_ended_ones_by_creation, |db| {
+    db.store.add_platform(&platform("prod")).await.unwrap();
+    let job = notebook("/nb", &[("env", "dev")]);
+    db.store
+        .upsert_imported_jobs("prod", vec![job.clone()])
+        .await
+        .unwrap();
+    // Five runs created at 100, 200, … 500; those at 200 and 400 ended.
+    let mut ids = Vec::new();
+    for i in 1..=5_i64 {
+        let mut run = Run::new(&job, new_run_id(), i * 100);
+        run.parameters.insert("env".into(), format!("v{i}"));
+        run.request = Some(serde_json::json!({ "n": i }));
+        let mut run = db.store.insert_run(&run).await.unwrap();
+        if i % 2 == 0 {
+            let done = StateObservation {
+                status: Some(RunStatus::Success),
+                life_cycle_state: Some("TERMINATED".into()),
+                result_state: Some("SUCCESS".into()),
+                ..StateObservation::default()
+            };
+            assert!(run.apply_observation(&done, i * 100 + 50));
+            assert!(matches!(
+                db.store.update_run(&run).await.unwrap(),
+                Update::Applied(_)
+            ));
+        }
+        ids.push(run.id);
+    }
+
+    // Whole rows (request and parameters included), unknown ids absent.
+    let wanted = vec![ids[0].clone(), ids[3].clone(), "missing".to_owned()];
+    let found = db.store.find_runs(&wanted).await.unwrap();
+    assert_eq!(found.len(), 2);
+    for id in [&ids[0], &ids[3]] {
+        assert_eq!(found[id], db.store.get_run(id).await.unwrap());
+    }
+    assert_eq!(found[&ids[3]].request, Some(serde_json::json!({ "n": 4 })));
+    assert_eq!(found[&ids[3]].parameters["env"], "v4");
+    assert!(db.store.find_runs(&[]).await.unwrap().is_empty());
+
+    // Ended runs created since 150: the two that ended, newest first; the
+    // limit keeps the newest; slim rows (no request).
+    let ended = db.store.ended_runs_created_since(150, 10).await.unwrap();
+    let got: Vec<&str> = ended.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(got, [ids[3].as_str(), ids[1].as_str()]);
+    assert!(ended.iter().all(|r| r.status == RunStatus::Success));
+    assert!(ended.iter().all(|r| r.request.is_none()));
+    let newest = db.store.ended_runs_created_since(150, 1).await.unwrap();
+    assert_eq!(newest.len(), 1);
+    assert_eq!(newest[0].id, ids[3]);
+    assert!(
+        db.store
+            .ended_runs_created_since(401, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+});

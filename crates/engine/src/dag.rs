@@ -399,6 +399,24 @@ impl Engine {
     /// transaction (found with one query, not one per running DAG run).
     pub(crate) async fn finish_dag_runs(&self) -> Result<Vec<DagRun>> {
         let done = self.inner.store.ended_dag_runs().await?;
+        self.end_dag_runs(done).await
+    }
+
+    /// [`Engine::finish_dag_runs`] among the DAG runs `ids` only.
+    pub(crate) async fn finish_dag_runs_among(&self, ids: &[String]) -> Result<Vec<DagRun>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let done = self.inner.store.ended_dag_runs_among(ids).await?;
+        self.end_dag_runs(done).await
+    }
+
+    /// Ends the DAG runs `done` (each with its task runs' statuses) in one
+    /// transaction, then publishes them.
+    async fn end_dag_runs(
+        &self,
+        done: Vec<(DagRun, Vec<polysync_core::dag::TaskRunStatus>)>,
+    ) -> Result<Vec<DagRun>> {
         if done.is_empty() {
             return Ok(Vec::new());
         }

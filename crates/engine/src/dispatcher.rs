@@ -60,9 +60,12 @@ pub struct Dispatcher {
     /// When every held attempt was last checked in full (tracking-loop
     /// mode; see [`Dispatcher::pass`]).
     last_check: std::sync::Mutex<i64>,
-    /// When a pass last looked for DAG runs to end although it changed
-    /// nothing itself (see [`Dispatcher::pass`]).
+    /// When a pass last looked at every running DAG run for those to end
+    /// (see [`Dispatcher::pass`]).
     last_finish: std::sync::Mutex<i64>,
+    /// DAG runs one of whose task runs this instance ended since the last
+    /// look: the ones a pass checks.
+    touched: std::sync::Mutex<std::collections::BTreeSet<String>>,
     /// Set while [`Dispatcher::run_until`] runs its own tracking loop
     /// beside the passes: a pass then leaves Databricks statuses to it.
     tracking_loop: std::sync::atomic::AtomicBool,
@@ -157,6 +160,7 @@ impl Engine {
             last_track: std::sync::Mutex::new(0),
             last_check: std::sync::Mutex::new(0),
             last_finish: std::sync::Mutex::new(0),
+            touched: std::sync::Mutex::new(std::collections::BTreeSet::new()),
             tracking_loop: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -315,17 +319,32 @@ impl Dispatcher {
             }
         }
         stages.mark("downstream");
-        // A DAG run ends when its last task run does: after a pass that
-        // ended, skipped or failed one. The look is a join over every
-        // running DAG run (tens of ms at 10,000), so an idle pass leaves
-        // it to the heartbeat, which catches what ended elsewhere (another
-        // instance's pass ends its DAG runs itself, a cancel too).
-        if pass.busy() || self.due(&self.last_finish, self.opts.heartbeat) {
+        // A DAG run ends when its last task run does. A pass looks at the
+        // DAG runs whose task runs it ended, skipped or failed; every
+        // running one (a join over them all, tens of ms at 10,000) only at
+        // each heartbeat, which also catches what ended elsewhere (another
+        // instance ends its own, a cancel ends its DAG run itself, a crash
+        // between an end and its DAG run's end).
+        let touched: Vec<String> = self
+            .touched
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t).into_iter().collect())
+            .unwrap_or_default();
+        if self.due(&self.last_finish, self.opts.heartbeat) {
             self.engine.finish_dag_runs().await?;
+        } else {
+            self.engine.finish_dag_runs_among(&touched).await?;
         }
         stages.mark("finish");
         tracing::debug!(dispatcher = %self.id, ?pass, %stages, "pass");
         Ok(pass)
+    }
+
+    /// Notes that a task run of DAG run `id` ended (the pass checks it).
+    fn touch(&self, id: &str) {
+        if let Ok(mut t) = self.touched.lock() {
+            t.insert(id.to_owned());
+        }
     }
 
     /// Whether `interval` has passed since `last` (and marks it now).
@@ -514,6 +533,9 @@ impl Dispatcher {
                 .is_applied()
             {
                 changed += 1;
+                if next.status.is_terminal() {
+                    self.touch(&tr.dag_run_id);
+                }
                 if let Some(s) = siblings.get_mut(&tr.dag_run_id) {
                     s.insert(tr.task.name.clone(), next.status);
                 }
@@ -578,6 +600,7 @@ impl Dispatcher {
         }
         tx.commit().await?;
         if let Update::Applied(stored) = out {
+            self.touch(&stored.dag_run_id);
             self.engine.inner.events.publish_task_run(&stored);
         }
         Ok(())
@@ -790,6 +813,9 @@ impl Dispatcher {
         tx.release_slots_of(&ids).await?;
         tx.commit().await?;
         for s in &stored {
+            if s.status.is_terminal() {
+                self.touch(&s.dag_run_id);
+            }
             self.engine.inner.events.publish_task_run(s);
         }
         Ok(stored.len())

@@ -715,9 +715,34 @@ impl Store {
     /// runs' statuses: what the dispatcher ends next. Two queries whatever
     /// the number of DAG runs (instead of one per running DAG run).
     pub async fn ended_dag_runs(&self) -> Result<Vec<(DagRun, Vec<TaskRunStatus>)>> {
+        self.ended_dag_runs_where("", &[]).await
+    }
+
+    /// [`Store::ended_dag_runs`] among the DAG runs `ids` only: after a
+    /// pass, the DAG runs whose task runs it ended, without the join over
+    /// every running DAG run.
+    pub async fn ended_dag_runs_among(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<(DagRun, Vec<TaskRunStatus>)>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(CLAIM_CHUNK) {
+            let among = format!(" AND d.id IN ({})", values("?", chunk.len(), 1));
+            out.extend(self.ended_dag_runs_where(&among, chunk).await?);
+        }
+        Ok(out)
+    }
+
+    /// The ended-DAG-runs query, narrowed by `extra` (an SQL condition on
+    /// `d` whose placeholders `ids` fill).
+    async fn ended_dag_runs_where(
+        &self,
+        extra: &str,
+        ids: &[String],
+    ) -> Result<Vec<(DagRun, Vec<TaskRunStatus>)>> {
         let ended = format!(
             "d.status = 'Running' AND NOT EXISTS (SELECT 1 FROM task_runs u \
-             WHERE u.dag_run_id = d.id AND u.status NOT IN {TERMINAL_TASK_RUN})"
+             WHERE u.dag_run_id = d.id AND u.status NOT IN {TERMINAL_TASK_RUN}){extra}"
         );
         let dags_sql = format!(
             "SELECT {} FROM dag_runs d WHERE {ended} ORDER BY d.created_at",
@@ -731,8 +756,16 @@ impl Store {
             "SELECT t.dag_run_id, t.status FROM task_runs t JOIN dag_runs d ON d.id = t.dag_run_id WHERE {ended}"
         );
         let (dags, statuses) = on_db!(&self.db, p => {
-            let dags = crate::sql::query(dags_sql).fetch_all(p).await.db()?;
-            let statuses = crate::sql::query(statuses_sql).fetch_all(p).await.db()?;
+            let mut q = crate::sql::query(dags_sql);
+            for id in ids {
+                q = q.bind(id);
+            }
+            let dags = q.fetch_all(p).await.db()?;
+            let mut q = crate::sql::query(statuses_sql);
+            for id in ids {
+                q = q.bind(id);
+            }
+            let statuses = q.fetch_all(p).await.db()?;
             (
                 dags.iter().map(dag_from_row).collect::<Result<Vec<_>>>()?,
                 statuses

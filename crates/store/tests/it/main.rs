@@ -6,6 +6,7 @@ mod harness;
 
 mod batched;
 mod concurrency;
+mod dag;
 mod import;
 mod open;
 mod platforms;

@@ -24,6 +24,8 @@ const OBSERVE_MAX: u32 = 1_000_000;
 const CREATED_MARGIN_MS: i64 = 30_000;
 /// Most runs created since the previous observation one observation reads.
 const CREATED_MAX: u32 = 10_000;
+/// Runs read whole at a time to be published.
+const PUBLISH_CHUNK: usize = 500;
 
 /// Who a server's tracking loop is, towards the tracking leases.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,25 +182,26 @@ impl Engine {
                 .map(|run| (run.id, run.created_at))
                 .collect();
             watch.born_ended.extend(fresh.iter().cloned());
-            let fresh: Vec<String> = fresh.into_iter().map(|(id, _)| id).collect();
-            let whole = store.find_runs(&fresh).await?;
-            for id in &fresh {
-                if let Some(run) = whole.get(id) {
-                    self.inner.events.publish(run);
-                }
-            }
+            // Published first, then the changes of the active set.
+            changed.splice(0..0, fresh.into_iter().map(|(id, _)| id));
         }
         watch.observed_at = Some(now);
-        for id in changed {
-            let Some(run) = store.find_run(&id).await? else {
-                continue;
-            };
-            if run.status.is_terminal() {
-                watch.seen.remove(&id);
-            } else {
-                watch.seen.insert(id, run.version);
+        // Whole rows (streams render them), a few hundred per read: the
+        // first look over thousands of active runs must not hold them all.
+        for chunk in changed.chunks(PUBLISH_CHUNK) {
+            let mut whole = store.find_runs(chunk).await?;
+            for id in chunk {
+                let Some(run) = whole.remove(id) else {
+                    continue;
+                };
+                // A run born ended is never in `seen`: removing it is a no-op.
+                if run.status.is_terminal() {
+                    watch.seen.remove(id);
+                } else {
+                    watch.seen.insert(id.clone(), run.version);
+                }
+                self.inner.events.publish(&run);
             }
-            self.inner.events.publish(&run);
         }
         Ok(())
     }

@@ -341,11 +341,8 @@ impl Engine {
                     }
                 }
                 if looked.elapsed() >= ENDS_DURING_SWEEP {
-                    let late = tracking::list_completed(conn, watermark)
-                        .await
-                        .map_err(err)?;
-                    watermark = late.watermark.or(watermark);
-                    self.take_ended(conn, &mut round, late.runs, changes).await;
+                    self.take_ended_since(conn, &mut round, &mut watermark, changes)
+                        .await?;
                     self.store_polled_batch(&std::mem::take(changes)).await?;
                     looked = Instant::now();
                 } else if changes.len() >= SWEEP_CHUNK {
@@ -356,11 +353,8 @@ impl Engine {
             // One more completed page from the new watermark shows them,
             // instead of a runs/get each.
             if round.runs.keys().any(|id| !round.seen.contains(*id)) {
-                let late = tracking::list_completed(conn, watermark)
-                    .await
-                    .map_err(err)?;
-                watermark = late.watermark.or(watermark);
-                self.take_ended(conn, &mut round, late.runs, changes).await;
+                self.take_ended_since(conn, &mut round, &mut watermark, changes)
+                    .await?;
             }
             // No listing showed them: ended before the window (the first
             // round after a start or a pass of a thousand sends), or the
@@ -436,6 +430,23 @@ impl Engine {
             }
             round.seen.insert(id);
         }
+    }
+
+    /// [`Engine::take_ended`] of the ends listed since `watermark`, which
+    /// moves on to the newest end listed.
+    async fn take_ended_since(
+        &self,
+        conn: &Connection,
+        round: &mut Round<'_>,
+        watermark: &mut Option<i64>,
+        changes: &mut Vec<(String, Polled)>,
+    ) -> Result<()> {
+        let late = tracking::list_completed(conn, *watermark)
+            .await
+            .map_err(|e| translate(e, &conn.platform, None))?;
+        *watermark = late.watermark.or(*watermark);
+        self.take_ended(conn, round, late.runs, changes).await;
+        Ok(())
     }
 
     /// The kept ends of `runs` (taken out), after dropping expired ones.

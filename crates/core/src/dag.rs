@@ -283,6 +283,44 @@ pub struct TaskRun {
     pub version: i64,
 }
 
+impl TaskRun {
+    /// A task run of DAG run `dag_run_id` as its DAG run starts it (status
+    /// Waiting or Queued): no attempt, lease or end yet, first version, its
+    /// priority the task's, no extra parameters or limits (the caller sets
+    /// those it has), one platform slot.
+    pub fn new(
+        id: String,
+        dag_run_id: String,
+        task: Task,
+        status: TaskRunStatus,
+        seq: i64,
+        not_before: i64,
+    ) -> Self {
+        Self {
+            id,
+            dag_run_id,
+            priority: i64::from(task.priority),
+            task,
+            params: BTreeMap::new(),
+            limit_keys: Vec::new(),
+            platform_slots: 1,
+            status,
+            attempt: 0,
+            run_id: None,
+            seq,
+            not_before,
+            lease_owner: None,
+            lease_until: None,
+            cancel_requested: false,
+            timed_out: false,
+            message: None,
+            started_at: None,
+            ended_at: None,
+            version: 1,
+        }
+    }
+}
+
 /// One attempt of a task run: one Polysync run, one Databricks run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {

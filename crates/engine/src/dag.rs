@@ -186,9 +186,6 @@ impl Engine {
                 .map(|m| {
                     seq = seq.saturating_add(1);
                     TaskRun {
-                        id: polysync_core::run::new_run_id(),
-                        dag_run_id: dag.id.clone(),
-                        task: m.task.clone(),
                         params: if m.is_root {
                             r.params.iter().cloned().collect()
                         } else {
@@ -196,20 +193,14 @@ impl Engine {
                         },
                         limit_keys: m.limit_keys.clone(),
                         platform_slots: m.platform_slots,
-                        status: m.status,
-                        attempt: 0,
-                        run_id: None,
-                        priority: i64::from(m.task.priority),
-                        seq,
-                        not_before: now,
-                        lease_owner: None,
-                        lease_until: None,
-                        cancel_requested: false,
-                        timed_out: false,
-                        message: None,
-                        started_at: None,
-                        ended_at: None,
-                        version: 1,
+                        ..TaskRun::new(
+                            polysync_core::run::new_run_id(),
+                            dag.id.clone(),
+                            m.task.clone(),
+                            m.status,
+                            seq,
+                            now,
+                        )
                     }
                 })
                 .collect::<Vec<_>>();

@@ -16,28 +16,14 @@ fn dag_with_one_task(created_at: i64, task: Task) -> (DagRun, TaskRun) {
         ended_at: None,
         version: 1,
     };
-    let tr = TaskRun {
-        id: format!("{}.work", dag.id),
-        dag_run_id: dag.id.clone(),
+    let tr = TaskRun::new(
+        format!("{}.work", dag.id),
+        dag.id.clone(),
         task,
-        params: Default::default(),
-        limit_keys: Vec::new(),
-        platform_slots: 1,
-        status: TaskRunStatus::Queued,
-        attempt: 0,
-        run_id: None,
-        priority: 0,
-        seq: created_at,
-        not_before: created_at,
-        lease_owner: None,
-        lease_until: None,
-        cancel_requested: false,
-        timed_out: false,
-        message: None,
-        started_at: None,
-        ended_at: None,
-        version: 1,
-    };
+        TaskRunStatus::Queued,
+        created_at,
+        created_at,
+    );
     (dag, tr)
 }
 

@@ -6,15 +6,10 @@ use polysync_core::run::new_run_id;
 use polysync_core::{Run, RunStatus, StateObservation};
 use polysync_store::Update;
 
-use crate::harness::{notebook, platform, store_test};
+use crate::harness::store_test;
 
 store_test!(batched_run_inserts_and_updates_keep_compare_and_set, |db| {
-    db.store.add_platform(&platform("prod")).await.unwrap();
-    let job = notebook("/nb", &[("env", "dev")]);
-    db.store
-        .upsert_imported_jobs("prod", vec![job.clone()])
-        .await
-        .unwrap();
+    let job = db.import_notebook().await;
     // More rows than one multi-row statement holds.
     let runs: Vec<Run> = (0..250)
         .map(|i| {

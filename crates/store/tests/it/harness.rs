@@ -22,6 +22,21 @@ impl<'a> StoreDb<'a> {
         Store::open(self.kit.url()).await.expect("reopen")
     }
 
+    /// Registers platform `prod` and imports notebook `/nb` (parameter
+    /// `env`, default `dev`) on it: what a test of stored runs stands on.
+    pub async fn import_notebook(&self) -> Job {
+        self.store
+            .add_platform(&platform("prod"))
+            .await
+            .expect("add platform");
+        let job = notebook("/nb", &[("env", "dev")]);
+        self.store
+            .upsert_imported_jobs("prod", vec![job.clone()])
+            .await
+            .expect("import");
+        job
+    }
+
     /// Every stored byte (closes the store first so SQLite writes everything back).
     pub async fn dump(&self) -> Vec<u8> {
         self.store.close().await;

@@ -5,12 +5,7 @@ use polysync_store::{Error, RunFilter, Update};
 use crate::harness::{notebook, platform, store_test};
 
 store_test!(run_status_history_records_changes_only, |db| {
-    db.store.add_platform(&platform("prod")).await.unwrap();
-    let job = notebook("/nb", &[("env", "dev")]);
-    db.store
-        .upsert_imported_jobs("prod", vec![job.clone()])
-        .await
-        .unwrap();
+    let job = db.import_notebook().await;
     let mut run = Run::new(&job, new_run_id(), 1_000);
     run.parameters.insert("env".into(), "dev".into());
     let mut run = db.store.insert_run(&run).await.unwrap();
@@ -120,12 +115,7 @@ store_test!(list_runs_filters_and_limits, |db| {
 });
 
 store_test!(runs_are_read_whole_by_id_and_ended_ones_by_creation, |db| {
-    db.store.add_platform(&platform("prod")).await.unwrap();
-    let job = notebook("/nb", &[("env", "dev")]);
-    db.store
-        .upsert_imported_jobs("prod", vec![job.clone()])
-        .await
-        .unwrap();
+    let job = db.import_notebook().await;
     // Five runs created at 100, 200, … 500; those at 200 and 400 ended.
     let mut ids = Vec::new();
     for i in 1..=5_i64 {

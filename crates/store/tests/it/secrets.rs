@@ -1,19 +1,14 @@
 use polysync_core::run::new_run_id;
 use polysync_core::{Run, RunStatus, StateObservation};
 
-use crate::harness::{notebook, platform, store_test};
+use crate::harness::store_test;
 
 // The value a real `POLYSYNC_IT_TOKEN` would hold. The store only ever
 // sees the variable's name; this checks nothing else leaks in.
 const TOKEN: &str = "dapi0123456789abcdef0123456789abcdef-SECRET";
 
 store_test!(token_value_never_reaches_the_database, |db| {
-    db.store.add_platform(&platform("prod")).await.unwrap();
-    let job = notebook("/nb", &[("env", "dev")]);
-    db.store
-        .upsert_imported_jobs("prod", vec![job.clone()])
-        .await
-        .unwrap();
+    let job = db.import_notebook().await;
     for _ in 0..3 {
         let mut run = db
             .store
